@@ -1,1 +1,75 @@
-//! cocoon-client
+//! The cocoon client: runs next to an app's backend and gives it a local OpenAI-compatible
+//! API, forwarding each request to a proxy over RA-TLS.
+//!
+//! Layout: [`config`] (TOML), [`pool`] (links to several proxies, failover), [`forward`] (the
+//! request path), [`api`] (the HTTP API), [`stats`] and [`latency`] (observability).
+
+pub mod api;
+pub mod config;
+pub mod forward;
+pub mod latency;
+pub mod pool;
+pub mod stats;
+
+pub use config::ClientConfig;
+
+use cocoon_ratls::Role;
+use cocoon_transport::{build_identity, build_policy, TlsDialer};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid config: {0}")]
+    Config(String),
+    #[error("attestation: {0}")]
+    Attestation(#[from] cocoon_ratls::RaTlsError),
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Bind { addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    #[error("API server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// State shared by the API handlers.
+pub struct Shared {
+    pub client_id: String,
+    pub api_addr: SocketAddr,
+    pub pool: Arc<pool::Pool>,
+    pub stats: stats::ClientStats,
+    pub max_body: usize,
+    pub default_timeout_secs: f64,
+    pub default_max_coefficient: u32,
+}
+
+/// Runs a client until `stop` is cancelled.
+pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), ClientError> {
+    cfg.validate().map_err(ClientError::Config)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|source| {
+        let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+            " (address already in use: is another client running? pick another port)"
+        } else {
+            ""
+        };
+        ClientError::Bind { addr: cfg.listen, source, hint }
+    })?;
+    let api_addr = listener.local_addr().unwrap_or(cfg.listen);
+
+    let identity = build_identity(Role::Client, &cfg.attestation, BTreeMap::new())?;
+    let rotation = identity.spawn_rotation();
+    let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy);
+    let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
+    let pool = pool::Pool::start(&cfg.proxies, dialer, stop.clone());
+    let shared = Arc::new(Shared {
+        client_id: identity.public_key().iter().map(|b| format!("{b:02x}")).collect(),
+        api_addr,
+        pool,
+        stats: Default::default(),
+        max_body: cfg.max_body_bytes,
+        default_timeout_secs: cfg.default_timeout_secs,
+        default_max_coefficient: cfg.default_max_coefficient,
+    });
+    tracing::info!(api = %format!("http://{api_addr}/v1"), proxies = ?cfg.proxies, "client running");
+    let result = axum::serve(listener, api::router(shared)).with_graceful_shutdown(stop.cancelled_owned()).await;
+    rotation.abort();
+    result.map_err(ClientError::Serve)
+}

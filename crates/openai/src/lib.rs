@@ -1,1 +1,24 @@
-//! cocoon-openai
+//! OpenAI-compatible request/response handling shared by the client, the worker
+//! and the synthetic backend.
+//!
+//! Every hop of the network has to look inside OpenAI JSON: the client pulls the
+//! network's routing extensions out of a request, the worker decides whether a
+//! request is safe to hand to its backend, and both sides count tokens from
+//! (possibly streamed) responses to charge for them. Keeping that logic in one
+//! pure crate (no async, no I/O) means all hops agree on it and it can be tested
+//! exhaustively, including against arbitrary input.
+
+mod endpoint;
+mod error;
+mod json_object;
+mod routing;
+mod sse;
+mod usage;
+mod validate;
+
+pub use endpoint::{Endpoint, UnknownEndpoint};
+pub use error::ApiError;
+pub use routing::{extract_routing, RoutingFields, EXTENSION_FIELDS, MAX_TIMEOUT_SECS};
+pub use sse::{SseUsageCounter, MAX_SSE_LINE};
+pub use usage::{usage_from_body, Usage};
+pub use validate::{validate_for_backend, Validated};

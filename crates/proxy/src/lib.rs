@@ -1,1 +1,138 @@
-//! cocoon-proxy
+//! The cocoon proxy: admits attested clients and workers, keeps a live registry of workers,
+//! picks a worker for every request and streams the answer back.
+//!
+//! Layout: [`config`] (TOML), [`worker_link`] (admitting workers and following their status),
+//! [`client_link`] (admitting clients), [`forward`] (the request path), [`select`] and
+//! [`health`] (worker choice), [`registry`] (live workers), [`billing`] (the payment seam),
+//! [`stats`] and [`admin`] (observability).
+
+pub mod admin;
+pub mod billing;
+pub mod client_link;
+pub mod config;
+pub mod forward;
+pub mod health;
+pub mod registry;
+pub mod select;
+pub mod stats;
+pub mod worker_link;
+
+pub use config::ProxyConfig;
+
+use cocoon_ratls::Role;
+use cocoon_transport::{build_identity, build_policy};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("attestation: {0}")]
+    Attestation(#[from] cocoon_ratls::RaTlsError),
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Bind { addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    #[error("stats server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// State shared by every task of a proxy.
+pub struct Shared {
+    pub proxy_id: String,
+    pub registry: registry::Registry,
+    pub stats: stats::ProxyStats,
+    pub billing: Box<dyn billing::Billing>,
+    pub max_body: usize,
+    pub max_timeout: Duration,
+    pub client_addr: SocketAddr,
+    pub worker_addr: SocketAddr,
+    pub stop: CancellationToken,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
+    TcpListener::bind(addr).await.map_err(|source| {
+        let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+            " (address already in use: is another instance running? pick another port)"
+        } else {
+            ""
+        };
+        ProxyError::Bind { addr, source, hint }
+    })
+}
+
+/// Runs a proxy until `stop` is cancelled.
+pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyError> {
+    let client_l = bind(cfg.client_listen).await?;
+    let worker_l = bind(cfg.worker_listen).await?;
+    let stats_l = bind(cfg.stats_listen).await?;
+    let local = |l: &TcpListener, fallback| l.local_addr().unwrap_or(fallback);
+
+    let identity = build_identity(Role::Proxy, &cfg.attestation, BTreeMap::new())?;
+    let rotation = identity.spawn_rotation();
+    let client_tls =
+        TlsAcceptor::from(Arc::new(identity.server_config(build_policy(cfg.client_policy.clone(), Role::Client))?));
+    let worker_tls =
+        TlsAcceptor::from(Arc::new(identity.server_config(build_policy(cfg.worker_policy.clone(), Role::Worker))?));
+
+    let shared = Arc::new(Shared {
+        proxy_id: identity.public_key().iter().map(|b| format!("{b:02x}")).collect(),
+        registry: Default::default(),
+        stats: Default::default(),
+        billing: Box::new(billing::Free),
+        max_body: cfg.max_body_bytes,
+        max_timeout: Duration::from_secs(cfg.max_timeout_secs.max(1)),
+        client_addr: local(&client_l, cfg.client_listen),
+        worker_addr: local(&worker_l, cfg.worker_listen),
+        stop: stop.clone(),
+    });
+    tracing::info!(clients = %shared.client_addr, workers = %shared.worker_addr, stats = %format!("http://{}/stats", local(&stats_l, cfg.stats_listen)),
+        proxy_id = %shared.proxy_id, "proxy running");
+
+    let stats_task = {
+        let stop = stop.clone();
+        let router = admin::router(shared.clone());
+        tokio::spawn(async move { axum::serve(stats_l, router).with_graceful_shutdown(stop.cancelled_owned()).await })
+    };
+    let workers = tokio::spawn(accept_loop(shared.clone(), worker_l, worker_tls, Kind::Worker));
+    let clients = tokio::spawn(accept_loop(shared.clone(), client_l, client_tls, Kind::Client));
+
+    stop.cancelled().await;
+    tracing::info!("proxy shutting down");
+    let _ = tokio::join!(workers, clients);
+    rotation.abort();
+    match stats_task.await {
+        Ok(r) => r.map_err(ProxyError::Serve),
+        Err(_) => Ok(()),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Client,
+    Worker,
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: TlsAcceptor, kind: Kind) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shared.stop.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok((tcp, _)) => {
+                    let (shared, tls) = (shared.clone(), tls.clone());
+                    match kind {
+                        Kind::Client => conns.spawn(client_link::serve(shared, tls, tcp)),
+                        Kind::Worker => conns.spawn(worker_link::serve(shared, tls, tcp)),
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    // Links watch `stop` themselves and drain; give them a moment.
+    let _ = tokio::time::timeout(Duration::from_secs(6), async { while conns.join_next().await.is_some() {} }).await;
+}

@@ -1,1 +1,45 @@
-//! cocoon-transport
+//! HTTP/2 over RA-TLS: how cocoon roles reach each other.
+//!
+//! Every link in the network is one TLS 1.3 connection (mutually attested, see `cocoon-ratls`)
+//! carrying one HTTP/2 session. HTTP/2 gives us multiplexed streams, per-stream cancellation,
+//! flow-control back-pressure, keep-alive pings and frame-size limits from a mature
+//! implementation (hyper/h2) instead of a hand-rolled framing layer.
+//!
+//! The TCP direction and the HTTP/2 direction are independent: workers *dial* proxies (they
+//! may sit behind NAT) but *serve* HTTP/2 on that connection, because the proxy is the one
+//! sending them requests.
+
+pub mod body;
+pub mod conn;
+pub mod hello;
+pub mod identity;
+pub mod relay;
+pub mod tls;
+
+pub use body::{empty, error_response, full, read_limited, Body, BoxError};
+pub use conn::{h2_client, h2_server, H2};
+pub use hello::{answer_hello, send_hello, SOFTWARE};
+pub use identity::{build_identity, build_policy, AttestMode, AttestationConfig};
+pub use relay::{Observer, Relay};
+pub use tls::{accept, dial, TlsDialer, PEER_NAME};
+
+/// Everything that can go wrong setting up or using a link.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("connect to {addr}: {source}")]
+    Connect { addr: String, source: std::io::Error },
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("TLS handshake: {0}")]
+    Tls(std::io::Error),
+    #[error("peer certificate: {0}")]
+    Peer(#[from] cocoon_ratls::RaTlsError),
+    #[error("HTTP/2: {0}")]
+    Http(#[from] hyper::Error),
+    #[error("hello: {0}")]
+    Hello(String),
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("body: {0}")]
+    Body(BoxError),
+}

@@ -1,0 +1,111 @@
+//! The local OpenAI-compatible HTTP API that apps talk to.
+//!
+//! `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`, plus `GET /health`
+//! and `GET /stats`. Errors are OpenAI-style JSON. CORS is open, as for any local
+//! OpenAI-compatible server; keep the listener on loopback.
+
+use crate::{forward, Shared};
+use axum::{
+    body::Body as AxumBody,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use cocoon_openai::{ApiError, Endpoint};
+use cocoon_proto::{path, ModelList};
+use cocoon_transport::{empty, read_limited};
+use serde_json::{json, Value};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use tower_http::cors::CorsLayer;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/health", get(health))
+        .route("/stats", get(stats))
+        .fallback(not_found)
+        .layer(CorsLayer::permissive())
+        .with_state(shared)
+}
+
+fn to_axum(resp: http::Response<cocoon_transport::Body>) -> Response {
+    resp.map(AxumBody::new)
+}
+
+fn error(e: ApiError) -> Response {
+    to_axum(cocoon_transport::error_response(&e))
+}
+
+async fn chat(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
+    to_axum(forward::completions(&s, Endpoint::ChatCompletions, body).await)
+}
+
+async fn completions(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
+    to_axum(forward::completions(&s, Endpoint::Completions, body).await)
+}
+
+async fn not_found(uri: http::Uri) -> Response {
+    error(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "not_found",
+        format!("no such endpoint {}", uri.path()),
+    ))
+}
+
+async fn health(State(s): State<Arc<Shared>>) -> Response {
+    let up = s.pool.connected();
+    let status = if up > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"status": if up > 0 { "ok" } else { "no proxy connected" }, "proxies_connected": up, "proxies": s.pool.slots.len()}))).into_response()
+}
+
+async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!({
+        "role": "client",
+        "client_id": s.client_id,
+        "api": format!("http://{}/v1", s.api_addr),
+        "counters": s.stats.snapshot(),
+        "proxies": s.pool.views(),
+    }))
+}
+
+/// Lists models from every connected proxy, merged: each with its workers' coefficients and load.
+async fn models(State(s): State<Arc<Shared>>) -> Response {
+    let mut lookups = Vec::new();
+    for slot in s.pool.slots.iter().filter(|sl| sl.connected.load(std::sync::atomic::Ordering::Relaxed)) {
+        let Some((_, send, _guard)) = s.pool.pick_slot(slot) else { continue };
+        lookups.push(fetch_models(send));
+    }
+    let lists = futures::future::join_all(lookups).await;
+    let mut merged: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for list in lists.into_iter().flatten() {
+        for m in list.models {
+            let entry = merged.entry(m.id).or_default();
+            entry.extend(m.workers.into_iter().filter_map(|w| serde_json::to_value(w).ok()));
+        }
+    }
+    let data: Vec<Value> = merged
+        .into_iter()
+        .map(|(id, workers)| json!({"id": id, "object": "model", "created": 0, "owned_by": "cocoon", "workers": workers}))
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
+}
+
+async fn fetch_models(mut send: hyper::client::conn::http2::SendRequest<cocoon_transport::Body>) -> Option<ModelList> {
+    let uri = format!("https://{}{}", cocoon_transport::PEER_NAME, path::MODELS);
+    let req = http::Request::get(uri).body(empty()).ok()?;
+    let fut = async {
+        send.ready().await.ok()?;
+        let resp = send.send_request(req).await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let body = read_limited(resp.into_body(), 4 * 1024 * 1024).await.ok()?;
+        serde_json::from_slice(&body).ok()
+    };
+    tokio::time::timeout(Duration::from_secs(3), fut).await.ok().flatten()
+}

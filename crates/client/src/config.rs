@@ -1,0 +1,63 @@
+//! The client's configuration (TOML), every field documented; see config/client.example.toml.
+
+use cocoon_ratls::{PolicyConfig, PolicyKind};
+use cocoon_transport::{AttestMode, AttestationConfig};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Where the local OpenAI-compatible API listens. Keep it on loopback: it has no auth.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Client ports of the proxies to use ("host:port"). The client keeps a connection to each,
+    /// spreads requests across them and fails over when one disappears.
+    pub proxies: Vec<String>,
+    /// Default `max_coefficient` (per-mille) for requests that do not set one.
+    #[serde(default = "default_max_coefficient")]
+    pub default_max_coefficient: u32,
+    /// Default request timeout in seconds (requests may set `timeout`).
+    #[serde(default = "default_timeout")]
+    pub default_timeout_secs: f64,
+    /// Largest request body accepted from the app, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// What this client presents to proxies. Cocoon's clients need not run in a TEE.
+    #[serde(default = "default_attestation")]
+    pub attestation: AttestationConfig,
+    /// What proxies must prove (in production: TDX with an image-hash allowlist).
+    #[serde(default = "default_policy")]
+    pub proxy_policy: PolicyConfig,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 10000))
+}
+fn default_max_coefficient() -> u32 {
+    4000
+}
+fn default_timeout() -> f64 {
+    120.0
+}
+fn default_max_body() -> usize {
+    8 * 1024 * 1024
+}
+fn default_attestation() -> AttestationConfig {
+    AttestationConfig { mode: AttestMode::None, ..Default::default() }
+}
+fn default_policy() -> PolicyConfig {
+    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], expected_role: None }
+}
+
+impl ClientConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.proxies.is_empty() {
+            return Err("client needs at least one proxy in `proxies`".into());
+        }
+        if !(self.default_timeout_secs > 0.0 && self.default_timeout_secs <= cocoon_openai::MAX_TIMEOUT_SECS) {
+            return Err(format!("`default_timeout_secs` must be in (0, {}]", cocoon_openai::MAX_TIMEOUT_SECS));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,223 @@
+//! Live connections to several proxies, so that no single proxy is a point of failure.
+//!
+//! One task per configured proxy keeps a link up (dial, hello, redial with backoff). Requests
+//! pick among the proxies that are up with power-of-two-choices on in-flight requests, and the
+//! caller fails over to another proxy when a link breaks before the request got an answer.
+
+use cocoon_transport::{h2_client, send_hello, Body, TlsDialer};
+use hyper::client::conn::http2::SendRequest;
+use rand::Rng;
+use serde::Serialize;
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+use tokio_util::sync::CancellationToken;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// One configured proxy and its link.
+pub struct ProxySlot {
+    pub address: String,
+    send: Mutex<Option<SendRequest<Body>>>,
+    pub connected: AtomicBool,
+    pub in_flight: AtomicU32,
+    pub requests: AtomicU64,
+    pub failures: AtomicU64,
+    pub connects: AtomicU64,
+    pub proxy_key: Mutex<Option<String>>,
+    pub last_error: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ProxySlot {
+    fn new(address: String) -> Self {
+        Self {
+            address,
+            send: Mutex::new(None),
+            connected: AtomicBool::new(false),
+            in_flight: AtomicU32::new(0),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            proxy_key: Mutex::new(None),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    fn sender(&self) -> Option<SendRequest<Body>> {
+        lock(&self.send).as_ref().filter(|s| !s.is_closed()).cloned()
+    }
+
+    fn set_down(&self, why: String) {
+        *lock(&self.send) = None;
+        self.connected.store(false, Relaxed);
+        *lock(&self.last_error) = Some(why);
+    }
+}
+
+/// Keeps a proxy's in-flight count up while a request uses it.
+pub struct InFlight(Arc<ProxySlot>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+impl InFlight {
+    pub fn slot(&self) -> &Arc<ProxySlot> {
+        &self.0
+    }
+}
+
+pub struct Pool {
+    pub slots: Vec<Arc<ProxySlot>>,
+}
+
+#[derive(Serialize)]
+pub struct SlotView {
+    pub address: String,
+    pub connected: bool,
+    pub proxy_key: Option<String>,
+    pub in_flight: u32,
+    pub requests: u64,
+    pub failures: u64,
+    pub connects: u64,
+    pub last_error: Option<String>,
+}
+
+impl Pool {
+    /// Starts one link task per proxy.
+    pub fn start(addresses: &[String], dialer: TlsDialer, stop: CancellationToken) -> Arc<Self> {
+        let pool = Arc::new(Self { slots: addresses.iter().map(|a| Arc::new(ProxySlot::new(a.clone()))).collect() });
+        for slot in &pool.slots {
+            tokio::spawn(keep_linked(slot.clone(), dialer.clone(), stop.clone()));
+        }
+        pool
+    }
+
+    pub fn connected(&self) -> usize {
+        self.slots.iter().filter(|s| s.connected.load(Relaxed)).count()
+    }
+
+    /// Picks a connected proxy not in `exclude`: the less busy of two random ones.
+    pub fn pick(&self, exclude: &[usize]) -> Option<(usize, SendRequest<Body>, InFlight)> {
+        let up: Vec<(usize, SendRequest<Body>)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !exclude.contains(i))
+            .filter_map(|(i, s)| s.sender().map(|send| (i, send)))
+            .collect();
+        let chosen = match up.len() {
+            0 => return None,
+            1 => 0,
+            n => {
+                let mut rng = rand::rng();
+                let a = rng.random_range(0..n);
+                let mut b = rng.random_range(0..n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                let load = |k: usize| self.slots[up[k].0].in_flight.load(Relaxed);
+                if load(b) < load(a) {
+                    b
+                } else {
+                    a
+                }
+            }
+        };
+        let (i, send) = up.into_iter().nth(chosen)?;
+        let slot = self.slots[i].clone();
+        slot.in_flight.fetch_add(1, Relaxed);
+        slot.requests.fetch_add(1, Relaxed);
+        Some((i, send, InFlight(slot)))
+    }
+
+    /// A specific proxy's link, if it is up (for requests that go to every proxy).
+    pub fn pick_slot(&self, slot: &Arc<ProxySlot>) -> Option<(usize, SendRequest<Body>, InFlight)> {
+        let i = self.slots.iter().position(|s| Arc::ptr_eq(s, slot))?;
+        let send = slot.sender()?;
+        slot.in_flight.fetch_add(1, Relaxed);
+        Some((i, send, InFlight(slot.clone())))
+    }
+
+    pub fn views(&self) -> Vec<SlotView> {
+        self.slots
+            .iter()
+            .map(|s| SlotView {
+                address: s.address.clone(),
+                connected: s.connected.load(Relaxed),
+                proxy_key: lock(&s.proxy_key).clone(),
+                in_flight: s.in_flight.load(Relaxed),
+                requests: s.requests.load(Relaxed),
+                failures: s.failures.load(Relaxed),
+                connects: s.connects.load(Relaxed),
+                last_error: lock(&s.last_error).clone(),
+            })
+            .collect()
+    }
+}
+
+async fn keep_linked(slot: Arc<ProxySlot>, dialer: TlsDialer, stop: CancellationToken) {
+    let mut backoff = MIN_BACKOFF;
+    let mut failures = 0u32;
+    loop {
+        match connect(&slot, &dialer).await {
+            Ok(conn) => {
+                backoff = MIN_BACKOFF;
+                failures = 0;
+                tokio::select! {
+                    r = conn => {
+                        let why = match r { Ok(Ok(())) => "proxy closed the link".to_string(), Ok(Err(e)) => e.to_string(), Err(e) => e.to_string() };
+                        tracing::warn!(proxy = %slot.address, reason = %why, "proxy link lost; failing over to the others");
+                        slot.set_down(why);
+                    }
+                    _ = stop.cancelled() => return,
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if failures == 1 || failures % 20 == 0 {
+                    tracing::warn!(proxy = %slot.address, error = %e, failures, "cannot reach proxy; retrying");
+                }
+                slot.set_down(e);
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+type ConnTask = tokio::task::JoinHandle<Result<(), hyper::Error>>;
+
+async fn connect(slot: &ProxySlot, dialer: &TlsDialer) -> Result<ConnTask, String> {
+    let (tls, peer) = dialer.dial(&slot.address).await.map_err(|e| e.to_string())?;
+    let (mut send, conn) = h2_client(tls).await.map_err(|e| e.to_string())?;
+    let task = tokio::spawn(conn);
+    match send_hello(&mut send, "client").await {
+        Ok(ack) => {
+            tracing::info!(proxy = %slot.address, proxy_key = %peer.public_key_hex(), version = ack.version, "connected to proxy");
+            *lock(&slot.proxy_key) = Some(peer.public_key_hex());
+            *lock(&slot.send) = Some(send);
+            slot.connected.store(true, Relaxed);
+            slot.connects.fetch_add(1, Relaxed);
+            Ok(task)
+        }
+        Err(e) => {
+            task.abort();
+            Err(e.to_string())
+        }
+    }
+}

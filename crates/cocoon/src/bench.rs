@@ -1,0 +1,180 @@
+//! `cocoon bench`: Cocoon's benchmark shape, run with `hey` against the backend directly and
+//! through a local network, with the ratio of the two.
+//!
+//! 30 concurrent connections, keep-alive off, a streaming chat request answered with 50 chunks
+//! of 128 bytes. Then concurrency 1, to see the latency the network adds per request.
+
+use crate::network;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Requests per run.
+    #[arg(long, short = 'n', default_value_t = 20000)]
+    pub requests: usize,
+    /// Concurrent connections for the throughput runs.
+    #[arg(long, short = 'c', default_value_t = 30)]
+    pub concurrency: usize,
+    /// Requests for the concurrency-1 latency runs.
+    #[arg(long, default_value_t = 2000)]
+    pub latency_requests: usize,
+    /// Chunks per answer.
+    #[arg(long, default_value_t = 50)]
+    pub chunks: usize,
+    /// Bytes per chunk.
+    #[arg(long, default_value_t = 128)]
+    pub bytes: usize,
+    /// Workers in the network.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Where the benchmark network keeps its files.
+    #[arg(long, default_value = "data/bench")]
+    pub data_dir: PathBuf,
+}
+
+/// What `hey` reports.
+#[derive(Debug, Default, Clone)]
+pub struct HeyResult {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub non_200: usize,
+}
+
+/// Parses hey's text summary.
+pub fn parse_hey(out: &str) -> Result<HeyResult> {
+    let mut r = HeyResult::default();
+    let mut saw_rps = false;
+    for line in out.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("Requests/sec:") {
+            r.rps = v.trim().parse().context("Requests/sec")?;
+            saw_rps = true;
+        }
+        for (prefix, slot) in [("50% in ", &mut r.p50_ms), ("90% in ", &mut r.p90_ms), ("99% in ", &mut r.p99_ms)] {
+            if let Some(v) = line.strip_prefix(prefix) {
+                let secs: f64 = v.split_whitespace().next().unwrap_or("").parse().context("latency")?;
+                *slot = secs * 1000.0;
+            }
+        }
+        if let Some(rest) = line.strip_prefix('[') {
+            if let Some((code, count)) = rest.split_once(']') {
+                if code != "200" {
+                    r.non_200 += count.split_whitespace().next().and_then(|c| c.parse().ok()).unwrap_or(0);
+                }
+            }
+        }
+    }
+    if !saw_rps {
+        bail!("could not read hey's output:\n{out}");
+    }
+    Ok(r)
+}
+
+async fn hey(url: &str, n: usize, c: usize, body: &str) -> Result<HeyResult> {
+    let out = tokio::process::Command::new("hey")
+        .args([
+            "-n",
+            &n.to_string(),
+            "-c",
+            &c.to_string(),
+            "-disable-keepalive",
+            "-m",
+            "POST",
+            "-T",
+            "application/json",
+            "-d",
+            body,
+            url,
+        ])
+        .output()
+        .await
+        .context("running `hey` (install it: apt-get install hey)")?;
+    if !out.status.success() {
+        bail!("hey failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    parse_hey(&String::from_utf8_lossy(&out.stdout))
+}
+
+pub async fn run(a: BenchArgs) -> Result<()> {
+    which_hey()?;
+    let port = network::free_ports(1)?[0];
+    eprintln!(
+        "starting a local network ({} workers, synthetic backend: {} chunks x {} bytes)...",
+        a.workers, a.chunks, a.bytes
+    );
+    let mut net = network::Network::start(network::Spec {
+        workers: a.workers,
+        proxies: 1,
+        backend: None,
+        model: None,
+        client_port: port,
+        data_dir: a.data_dir.clone(),
+        max_active: 256,
+        bench: (a.chunks, a.bytes, 0),
+    })
+    .await?;
+    let body =
+        format!(r#"{{"model":"{}","stream":true,"messages":[{{"role":"user","content":"benchmark"}}]}}"#, net.model);
+    let direct = format!("{}/v1/chat/completions", net.backend_url);
+    let through = format!("{}/chat/completions", net.api);
+    let result = async {
+        eprintln!("[1/4] backend directly, {} requests, concurrency {}...", a.requests, a.concurrency);
+        let d = hey(&direct, a.requests, a.concurrency, &body).await?;
+        eprintln!("[2/4] through the network, {} requests, concurrency {}...", a.requests, a.concurrency);
+        let t = hey(&through, a.requests, a.concurrency, &body).await?;
+        eprintln!("[3/4] backend directly, concurrency 1...");
+        let d1 = hey(&direct, a.latency_requests, 1, &body).await?;
+        eprintln!("[4/4] through the network, concurrency 1...");
+        let t1 = hey(&through, a.latency_requests, 1, &body).await?;
+        anyhow::Ok((d, t, d1, t1))
+    }
+    .await;
+    net.stop().await;
+    let (d, t, d1, t1) = result?;
+    println!(
+        "cocoon bench: streaming chat, {} chunks x {} bytes, keep-alive off, {} workers",
+        a.chunks, a.bytes, a.workers
+    );
+    println!("{:<28} {:>10} {:>9} {:>9} {:>9} {:>7}", "run", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-200");
+    for (name, r) in [
+        ("direct, c=".to_string() + &a.concurrency.to_string(), &d),
+        ("network, c=".to_string() + &a.concurrency.to_string(), &t),
+        ("direct, c=1".into(), &d1),
+        ("network, c=1".into(), &t1),
+    ] {
+        println!("{:<28} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>7}", name, r.rps, r.p50_ms, r.p90_ms, r.p99_ms, r.non_200);
+    }
+    let ratio = if d.rps > 0.0 { t.rps / d.rps } else { 0.0 };
+    println!("throughput ratio network/direct: {ratio:.2}x (target >= 0.5x)");
+    println!("added p50 latency at c=1: {:.3} ms (target <= 1 ms)", t1.p50_ms - d1.p50_ms);
+    if t.non_200 + t1.non_200 > 0 {
+        bail!("the network answered {} requests with a non-200 status", t.non_200 + t1.non_200);
+    }
+    Ok(())
+}
+
+fn which_hey() -> Result<()> {
+    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("hey").is_file()));
+    if !found {
+        bail!("`hey` is not installed; install it with `apt-get install hey` (Debian/Ubuntu)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hey_summary() {
+        let out = "Summary:\n  Total:\t1.2 secs\n  Requests/sec:\t8123.4567\n\nLatency distribution:\n  10% in 0.0010 secs\n  50% in 0.0031 secs\n  90% in 0.0062 secs\n  99% in 0.0150 secs\n\nStatus code distribution:\n  [200]\t9990 responses\n  [502]\t10 responses\n";
+        let r = parse_hey(out).unwrap();
+        assert!((r.rps - 8123.4567).abs() < 1e-6);
+        assert!((r.p50_ms - 3.1).abs() < 1e-9 && (r.p99_ms - 15.0).abs() < 1e-9);
+        assert_eq!(r.non_200, 10);
+        assert!(parse_hey("garbage").is_err());
+    }
+}

@@ -1,0 +1,296 @@
+//! A whole network on loopback, as child processes: what `cocoon up`, `cocoon bench` and the
+//! black-box tests start.
+//!
+//! Each role runs as its own OS process (as in production) with a generated TOML config in
+//! `<data-dir>/config/` and its log in `<data-dir>/logs/`. `network.json` tells scripts where
+//! every role is.
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use serde_json::{json, Value};
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+use tokio::process::{Child, Command};
+
+/// What to start.
+pub struct Spec {
+    pub workers: usize,
+    pub proxies: usize,
+    /// An OpenAI-compatible backend for the workers; `None` starts the synthetic bench backend.
+    pub backend: Option<String>,
+    pub model: Option<String>,
+    pub client_port: u16,
+    pub data_dir: PathBuf,
+    pub max_active: u32,
+    /// Settings of the synthetic backend, when it is started: chunks, bytes, delay.
+    pub bench: (usize, usize, u64),
+}
+
+/// One running child process.
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+pub struct Network {
+    pub procs: Vec<Proc>,
+    pub api: String,
+    pub backend_url: String,
+    pub model: String,
+    pub info: Value,
+}
+
+/// Reserves `n` distinct free loopback ports.
+pub fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners: Vec<TcpListener> =
+        (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<std::io::Result<_>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
+fn check_port_free(port: u16, flag: &str) -> Result<()> {
+    match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            bail!("port {port} is already in use (another `cocoon up` or client running?); choose another with {flag}")
+        }
+        Err(e) => bail!("cannot use port {port}: {e}"),
+    }
+}
+
+impl Network {
+    pub async fn start(spec: Spec) -> Result<Self> {
+        if spec.workers == 0 || spec.proxies == 0 {
+            bail!("need at least one worker and one proxy");
+        }
+        check_port_free(spec.client_port, "--client-port")?;
+        let cfg_dir = spec.data_dir.join("config");
+        let log_dir = spec.data_dir.join("logs");
+        std::fs::create_dir_all(&cfg_dir).with_context(|| format!("creating {}", cfg_dir.display()))?;
+        std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+        let exe = std::env::current_exe().context("locating the cocoon binary")?;
+        let mut ports = free_ports(1 + 3 * spec.proxies + spec.workers)?.into_iter();
+        let mut next = || ports.next().unwrap_or(0);
+        let mut net = Network {
+            procs: Vec::new(),
+            api: format!("http://127.0.0.1:{}/v1", spec.client_port),
+            backend_url: String::new(),
+            model: String::new(),
+            info: Value::Null,
+        };
+
+        // The backend: the given one, or the synthetic one.
+        let backend_port = next();
+        let (backend_url, model, backend_info) = match &spec.backend {
+            Some(url) => (url.clone(), spec.model.clone().unwrap_or_else(|| "default".into()), json!({"url": url})),
+            None => {
+                let model = spec.model.clone().unwrap_or_else(|| "bench-model".into());
+                let (chunks, bytes, delay) = spec.bench;
+                let args = vec![
+                    "bench-backend".to_string(),
+                    "--port".into(),
+                    backend_port.to_string(),
+                    "--model".into(),
+                    model.clone(),
+                    "--chunks".into(),
+                    chunks.to_string(),
+                    "--bytes".into(),
+                    bytes.to_string(),
+                    "--delay-ms".into(),
+                    delay.to_string(),
+                ];
+                let url = format!("http://127.0.0.1:{backend_port}");
+                net.spawn(&exe, "backend", args, &log_dir)?;
+                wait_http(&mut net, &format!("{url}/health"), |_| true).await?;
+                (url.clone(), model, json!({"url": url, "synthetic": true, "pid": net.procs[0].child.id()}))
+            }
+        };
+        net.backend_url = backend_url.clone();
+        net.model = model.clone();
+
+        // Proxies.
+        let mut proxy_info = Vec::new();
+        let mut worker_addrs = Vec::new();
+        let mut client_addrs = Vec::new();
+        for i in 0..spec.proxies {
+            let (c, w, s) = (next(), next(), next());
+            let cfg = format!(
+                "client_listen = \"127.0.0.1:{c}\"\nworker_listen = \"127.0.0.1:{w}\"\nstats_listen = \"127.0.0.1:{s}\"\n\n[attestation]\nmode = \"dev\"\n\n[client_policy]\nkind = \"any\"\n\n[worker_policy]\nkind = \"dev\"\n"
+            );
+            let path = cfg_dir.join(format!("proxy-{i}.toml"));
+            std::fs::write(&path, cfg)?;
+            let stats = format!("http://127.0.0.1:{s}/stats");
+            net.spawn(
+                &exe,
+                &format!("proxy-{i}"),
+                vec!["proxy".into(), "--config".into(), path.display().to_string()],
+                &log_dir,
+            )?;
+            proxy_info.push(json!({"pid": net.procs.last().and_then(|p| p.child.id()), "stats": stats, "client_addr": format!("127.0.0.1:{c}"), "worker_addr": format!("127.0.0.1:{w}")}));
+            worker_addrs.push(format!("\"127.0.0.1:{w}\""));
+            client_addrs.push(format!("\"127.0.0.1:{c}\""));
+        }
+        for p in proxy_info.iter() {
+            let url = p["stats"].as_str().unwrap_or_default().replace("/stats", "/health");
+            wait_http(&mut net, &url, |_| true).await?;
+        }
+
+        // Workers.
+        let mut worker_info = Vec::new();
+        for i in 0..spec.workers {
+            let s = next();
+            let cfg = format!(
+                "proxies = [{}]\nmodel = \"{model}\"\nbackend = \"{backend_url}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\n\n[attestation]\nmode = \"dev\"\n\n[proxy_policy]\nkind = \"dev\"\n",
+                worker_addrs.join(", "),
+                spec.max_active
+            );
+            let path = cfg_dir.join(format!("worker-{i}.toml"));
+            std::fs::write(&path, cfg)?;
+            let stats = format!("http://127.0.0.1:{s}/stats");
+            net.spawn(
+                &exe,
+                &format!("worker-{i}"),
+                vec!["worker".into(), "--config".into(), path.display().to_string()],
+                &log_dir,
+            )?;
+            worker_info
+                .push(json!({"pid": net.procs.last().and_then(|p| p.child.id()), "stats": stats, "model": model}));
+        }
+        // Every proxy must see every worker, enabled.
+        for p in proxy_info.iter() {
+            let url = p["stats"].as_str().unwrap_or_default().to_string();
+            let want = spec.workers;
+            wait_http(&mut net, &url, |v| {
+                v["workers"]
+                    .as_array()
+                    .is_some_and(|ws| ws.iter().filter(|w| w["enabled"] == json!(true)).count() >= want)
+            })
+            .await?;
+        }
+
+        // The client.
+        let cfg = format!(
+            "listen = \"127.0.0.1:{}\"\nproxies = [{}]\n\n[attestation]\nmode = \"none\"\n\n[proxy_policy]\nkind = \"dev\"\n",
+            spec.client_port,
+            client_addrs.join(", ")
+        );
+        let path = cfg_dir.join("client.toml");
+        std::fs::write(&path, cfg)?;
+        let client_stats = format!("http://127.0.0.1:{}/stats", spec.client_port);
+        net.spawn(&exe, "client", vec!["client".into(), "--config".into(), path.display().to_string()], &log_dir)?;
+        let want = spec.proxies as u64;
+        wait_http(&mut net, &format!("http://127.0.0.1:{}/health", spec.client_port), |v| {
+            v["proxies_connected"].as_u64() == Some(want)
+        })
+        .await?;
+
+        net.info = json!({
+            "client": {"pid": net.procs.last().and_then(|p| p.child.id()), "api": net.api, "stats": client_stats},
+            "proxies": proxy_info,
+            "workers": worker_info,
+            "backend": backend_info,
+            "model": model,
+            "data_dir": spec.data_dir.display().to_string(),
+            "logs": log_dir.display().to_string(),
+        });
+        let path = spec.data_dir.join("network.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&net.info)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(net)
+    }
+
+    fn spawn(&mut self, exe: &Path, name: &str, args: Vec<String>, log_dir: &Path) -> Result<()> {
+        let log = log_dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(exe)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        self.procs.push(Proc { name: name.to_string(), child, log });
+        Ok(())
+    }
+
+    /// Fails with the log tail of any child that has exited.
+    fn check_alive(&mut self) -> Result<()> {
+        for p in &mut self.procs {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                bail!("{} exited ({status}) while starting:\n{}", p.name, log_tail(&p.log, 15));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until some child exits; returns its name and status.
+    pub async fn wait_any_exit(&mut self) -> (String, String) {
+        loop {
+            for p in &mut self.procs {
+                if let Ok(Some(status)) = p.child.try_wait() {
+                    return (p.name.clone(), status.to_string());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Asks every child to stop (SIGTERM), clients first, and kills what is left after 10 s.
+    pub async fn stop(&mut self) {
+        for p in self.procs.iter().rev() {
+            if let Some(pid) = p.child.id() {
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for p in self.procs.iter_mut().rev() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, p.child.wait()).await.is_err() {
+                let _ = p.child.kill().await;
+            }
+        }
+    }
+}
+
+/// The last `n` lines of a log file.
+pub fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// GETs a URL and parses JSON (any status).
+pub async fn get_json(url: &str) -> Result<(u16, Value)> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let uri: http::Uri = url.parse()?;
+    let resp = tokio::time::timeout(Duration::from_secs(5), client.get(uri)).await??;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+async fn wait_http(net: &mut Network, url: &str, ready: impl Fn(&Value) -> bool) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        net.check_alive()?;
+        if let Ok((200, v)) = get_json(url).await {
+            if ready(&v) {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            let tails: Vec<String> =
+                net.procs.iter().map(|p| format!("--- {} ---\n{}", p.name, log_tail(&p.log, 8))).collect();
+            bail!("network did not become ready ({url}); logs:\n{}", tails.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

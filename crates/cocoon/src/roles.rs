@@ -1,0 +1,127 @@
+//! The single-role subcommands: `proxy`, `worker`, `client` and `bench-backend`.
+//!
+//! Each reads its TOML config (optional), applies flags and `COCOON_*` environment variables
+//! on top, and runs the role until SIGINT/SIGTERM.
+
+use crate::{
+    config::{load, Overrides},
+    shutdown,
+};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// TOML config file (see config/proxy.example.toml).
+    #[arg(long, short, env = "COCOON_PROXY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address clients connect to.
+    #[arg(long, env = "COCOON_CLIENT_LISTEN")]
+    pub client_listen: Option<String>,
+    /// Address workers connect to.
+    #[arg(long, env = "COCOON_WORKER_LISTEN")]
+    pub worker_listen: Option<String>,
+    /// Address of /health and /stats.
+    #[arg(long, env = "COCOON_STATS_LISTEN")]
+    pub stats_listen: Option<String>,
+}
+
+pub async fn proxy(a: ProxyArgs) -> Result<()> {
+    let o = Overrides::new()
+        .set("client_listen", a.client_listen)
+        .set("worker_listen", a.worker_listen)
+        .set("stats_listen", a.stats_listen);
+    let cfg: cocoon_proxy::ProxyConfig = load(a.config.as_deref(), o)?;
+    cocoon_proxy::run(cfg, shutdown::on_signal()).await.context("proxy")
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// TOML config file (see config/worker.example.toml).
+    #[arg(long, short, env = "COCOON_WORKER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// A proxy's worker address (repeat for several; replaces the file's list).
+    #[arg(long = "proxy", env = "COCOON_PROXIES", value_delimiter = ',')]
+    pub proxies: Vec<String>,
+    /// Model name to serve.
+    #[arg(long, env = "COCOON_MODEL")]
+    pub model: Option<String>,
+    /// OpenAI-compatible backend base URL.
+    #[arg(long, env = "COCOON_BACKEND")]
+    pub backend: Option<String>,
+    /// Hardware profile ("cpu", "H100:80GiB", ...).
+    #[arg(long, env = "COCOON_HARDWARE")]
+    pub hardware: Option<String>,
+    /// Price coefficient, per-mille.
+    #[arg(long, env = "COCOON_COEFFICIENT")]
+    pub coefficient: Option<u32>,
+    /// Maximum concurrent requests.
+    #[arg(long, env = "COCOON_MAX_ACTIVE")]
+    pub max_active: Option<u32>,
+    /// Address of /health, /stats and admin actions.
+    #[arg(long, env = "COCOON_STATS_LISTEN")]
+    pub stats_listen: Option<String>,
+}
+
+pub async fn worker(a: WorkerArgs) -> Result<()> {
+    let o = Overrides::new()
+        .list("proxies", &a.proxies)
+        .set("model", a.model)
+        .set("backend", a.backend)
+        .set("hardware", a.hardware)
+        .set("coefficient", a.coefficient.map(i64::from))
+        .set("max_active", a.max_active.map(i64::from))
+        .set("stats_listen", a.stats_listen);
+    let cfg: cocoon_worker::WorkerConfig = load(a.config.as_deref(), o)?;
+    cocoon_worker::run(cfg, shutdown::on_signal()).await.context("worker")
+}
+
+#[derive(Args)]
+pub struct ClientArgs {
+    /// TOML config file (see config/client.example.toml).
+    #[arg(long, short, env = "COCOON_CLIENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the OpenAI-compatible API listens.
+    #[arg(long, env = "COCOON_LISTEN")]
+    pub listen: Option<String>,
+    /// A proxy's client address (repeat for several; replaces the file's list).
+    #[arg(long = "proxy", env = "COCOON_PROXIES", value_delimiter = ',')]
+    pub proxies: Vec<String>,
+}
+
+pub async fn client(a: ClientArgs) -> Result<()> {
+    let o = Overrides::new().set("listen", a.listen).list("proxies", &a.proxies);
+    let cfg: cocoon_client::ClientConfig = load(a.config.as_deref(), o)?;
+    cocoon_client::run(cfg, shutdown::on_signal()).await.context("client")
+}
+
+#[derive(Args)]
+pub struct BenchBackendArgs {
+    /// Port to listen on (127.0.0.1).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Content chunks per streamed answer.
+    #[arg(long, default_value_t = 50)]
+    pub chunks: usize,
+    /// Bytes of content per chunk.
+    #[arg(long, default_value_t = 128)]
+    pub bytes: usize,
+    /// Delay between chunks, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub delay_ms: u64,
+    /// Model name served.
+    #[arg(long, default_value = "bench-model")]
+    pub model: String,
+}
+
+pub async fn bench_backend(a: BenchBackendArgs) -> Result<()> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], a.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is the port in use? pick another with --port)"))?;
+    let opts = cocoon_bench_backend::Options { model: a.model, chunks: a.chunks, bytes: a.bytes, delay_ms: a.delay_ms };
+    tracing::info!(%addr, model = %opts.model, chunks = opts.chunks, bytes = opts.bytes, delay_ms = opts.delay_ms, "synthetic backend listening");
+    let stop = shutdown::on_signal();
+    cocoon_bench_backend::BenchBackend::new(opts).serve(listener, stop.cancelled_owned()).await.context("bench backend")
+}

@@ -1,0 +1,82 @@
+//! `cocoon up`: the whole network on loopback in one command, until Ctrl-C.
+
+use crate::{network, shutdown};
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Number of workers.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Number of proxies (every worker and the client use all of them).
+    #[arg(long, default_value_t = 1)]
+    pub proxies: usize,
+    /// OpenAI-compatible backend for the workers (vLLM, SGLang, llama.cpp, Ollama). Without it,
+    /// `up` starts the synthetic bench backend (no real model yet).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Model name the workers serve (default: "bench-model" on the synthetic backend).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Port of the client's OpenAI-compatible API.
+    #[arg(long, default_value_t = 10000)]
+    pub client_port: u16,
+    /// Where configs, logs and network.json go.
+    #[arg(long, default_value = "data/up")]
+    pub data_dir: PathBuf,
+    /// Maximum concurrent requests per worker.
+    #[arg(long, default_value_t = 32)]
+    pub max_active: u32,
+}
+
+pub async fn run(a: UpArgs) -> Result<()> {
+    if a.backend.is_none() {
+        eprintln!("note: no --backend given, so the workers serve the SYNTHETIC bench backend (canned text, not a real model).");
+    }
+    eprintln!(
+        "starting {} proxy(ies), {} worker(s) and a client (dev attestation: NOT SECURE, for local use only)...",
+        a.proxies, a.workers
+    );
+    let stop = shutdown::on_signal();
+    let spec = network::Spec {
+        workers: a.workers,
+        proxies: a.proxies,
+        backend: a.backend,
+        model: a.model,
+        client_port: a.client_port,
+        data_dir: a.data_dir.clone(),
+        max_active: a.max_active,
+        bench: (50, 128, 20),
+    };
+    let mut net = tokio::select! {
+        r = network::Network::start(spec) => r?,
+        _ = stop.cancelled() => return Ok(()),
+    };
+    println!("cocoon network is up");
+    println!("  client API:   {}", net.api);
+    println!("  model:        {}", net.model);
+    println!("  backend:      {}", net.backend_url);
+    println!("  network.json: {}", a.data_dir.join("network.json").display());
+    println!("  logs:         {}", a.data_dir.join("logs").display());
+    println!();
+    println!("try:  curl -s {}/chat/completions -H 'content-type: application/json' \\", net.api);
+    println!(
+        "        -d '{{\"model\":\"{}\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}],\"max_tokens\":5}}'",
+        net.model
+    );
+    println!("press Ctrl-C to stop");
+
+    let result = tokio::select! {
+        _ = stop.cancelled() => Ok(()),
+        (name, status) = net.wait_any_exit() => {
+            let log = net.procs.iter().find(|p| p.name == name).map(|p| network::log_tail(&p.log, 10)).unwrap_or_default();
+            Err(anyhow::anyhow!("{name} exited unexpectedly ({status}); stopping the network. Its log ends:\n{log}"))
+        }
+    };
+    eprintln!("stopping...");
+    net.stop().await;
+    eprintln!("stopped");
+    result
+}

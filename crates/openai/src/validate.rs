@@ -1,0 +1,249 @@
+//! Worker side: admission control for requests headed to the backend.
+//!
+//! A worker only forwards what it has agreed to serve: the configured model and
+//! a whitelist of sampling fields per endpoint (as Telegram's Cocoon does).
+//! Fields that change cost or behaviour in ways the network cannot price or
+//! verify (tools, logprobs, logit bias, audio, `n > 1`, ...) are refused with a
+//! clear error instead of being silently passed on. Streaming requests are made
+//! to report usage, because usage is what the worker is paid for.
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::json_object::{parse_value, Field, RawObject};
+use crate::routing::{opt, preview, EXTENSION_FIELDS};
+use crate::{ApiError, Endpoint};
+
+/// A request the worker may forward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated {
+    /// The body to send to the backend.
+    pub body: Bytes,
+    pub stream: bool,
+    /// `max_tokens` (or `max_completion_tokens`, the smaller when both).
+    pub max_tokens: Option<u64>,
+}
+
+const CHAT_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stream",
+    "stream_options",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "user",
+    "response_format",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+];
+
+const COMPLETION_FIELDS: &[&str] = &[
+    "model",
+    "prompt",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stream",
+    "stream_options",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "user",
+    "echo",
+    "suffix",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+];
+
+/// Known OpenAI fields the network deliberately does not serve; named in the
+/// error so users learn it is a policy, not a typo.
+const KNOWN_UNSUPPORTED: &[&str] = &[
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "functions",
+    "function_call",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "audio",
+    "modalities",
+    "prediction",
+    "best_of",
+    "store",
+    "metadata",
+    "service_tier",
+    "reasoning_effort",
+    "web_search_options",
+];
+
+/// Check `body` against what this worker serves and prepare it for the backend.
+///
+/// The network's own routing extensions ([`EXTENSION_FIELDS`]) are dropped if
+/// still present. Error codes (all `400`): `invalid_json`, `missing_model`,
+/// `model_mismatch`, `unsupported_field`, `missing_field`, `invalid_field`.
+pub fn validate_for_backend(endpoint: Endpoint, body: &[u8], served_model: &str) -> Result<Validated, ApiError> {
+    let obj = RawObject::parse(body)?;
+    let allowed = match endpoint {
+        Endpoint::ChatCompletions => CHAT_FIELDS,
+        Endpoint::Completions => COMPLETION_FIELDS,
+    };
+    for f in &obj.fields {
+        let key = f.key.as_str();
+        if allowed.contains(&key) || EXTENSION_FIELDS.contains(&key) {
+            continue;
+        }
+        let why = if KNOWN_UNSUPPORTED.contains(&key) {
+            "is not supported by this network"
+        } else {
+            "is not a supported field"
+        };
+        return Err(ApiError::bad_request(
+            "unsupported_field",
+            format!("`{}` {why} for {}", preview(key), endpoint.path()),
+        ));
+    }
+
+    match obj.get("model") {
+        None => return Err(ApiError::bad_request("missing_model", "request body must contain a `model` string")),
+        Some(f) => {
+            let model = parse_value::<String>(f)
+                .ok_or_else(|| ApiError::bad_request("missing_model", "`model` must be a string"))?;
+            if model != served_model {
+                return Err(ApiError::bad_request(
+                    "model_mismatch",
+                    format!("requested model `{}` but this worker serves `{served_model}`", preview(&model)),
+                ));
+            }
+        }
+    }
+
+    match endpoint {
+        Endpoint::ChatCompletions => check_messages(obj.get("messages"))?,
+        Endpoint::Completions => check_prompt(obj.get("prompt"))?,
+    }
+
+    let mut max_tokens = None;
+    for f in obj.fields.iter() {
+        check_field(f, &mut max_tokens)?;
+    }
+
+    let stream = match obj.get("stream") {
+        Some(f) => opt::<bool>(f, "a boolean")?.unwrap_or(false),
+        None => false,
+    };
+    let stream_options = match obj.get("stream_options") {
+        Some(f) => opt::<Map<String, Value>>(f, "an object")?,
+        None => None,
+    };
+    let body = if stream {
+        let mut so = stream_options.unwrap_or_default();
+        so.insert("include_usage".to_owned(), Value::Bool(true));
+        let so = Value::Object(so).to_string();
+        obj.write(is_extension, &[("stream_options", so.as_str())])
+    } else {
+        // Backends reject stream_options on non-streaming requests.
+        obj.write(|k| is_extension(k) || k == "stream_options", &[])
+    };
+    Ok(Validated { body: Bytes::from(body), stream, max_tokens })
+}
+
+fn is_extension(key: &str) -> bool {
+    EXTENSION_FIELDS.contains(&key)
+}
+
+fn invalid(f: &Field<'_>, expected: &str) -> ApiError {
+    ApiError::bad_request("invalid_field", format!("`{}` must be {expected}, got {}", f.key, preview(f.text())))
+}
+
+fn check_messages(field: Option<&Field<'_>>) -> Result<(), ApiError> {
+    let f = field.ok_or_else(|| ApiError::bad_request("missing_field", "chat completions require `messages`"))?;
+    let messages = parse_value::<Vec<Value>>(f)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| invalid(f, "a non-empty array of messages"))?;
+    for (i, m) in messages.iter().enumerate() {
+        let ok = m.as_object().and_then(|o| o.get("role")).is_some_and(Value::is_string);
+        if !ok {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("`messages[{i}]` must be an object with a string `role`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_prompt(field: Option<&Field<'_>>) -> Result<(), ApiError> {
+    let f = field.ok_or_else(|| ApiError::bad_request("missing_field", "completions require `prompt`"))?;
+    let ok = match parse_value::<Value>(f) {
+        Some(Value::String(_)) => true,
+        // A batch of strings, a token list, or a batch of token lists.
+        Some(Value::Array(items)) => {
+            !items.is_empty()
+                && (items.iter().all(Value::is_string)
+                    || items.iter().all(Value::is_u64)
+                    || items.iter().all(|i| i.as_array().is_some_and(|t| !t.is_empty() && t.iter().all(Value::is_u64))))
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(f, "a string, an array of strings or an array of token ids"))
+    }
+}
+
+/// Type/range check of one whitelisted scalar field.
+fn check_field(f: &Field<'_>, max_tokens: &mut Option<u64>) -> Result<(), ApiError> {
+    if f.is_null() {
+        return Ok(());
+    }
+    let in_range = |lo: f64, hi: f64| parse_value::<f64>(f).is_some_and(|x| x.is_finite() && x >= lo && x <= hi);
+    let (ok, expected) = match f.key.as_str() {
+        "max_tokens" | "max_completion_tokens" => match parse_value::<u64>(f) {
+            Some(n) if n >= 1 => {
+                *max_tokens = Some(max_tokens.map_or(n, |m| m.min(n)));
+                (true, "")
+            }
+            _ => (false, "a positive integer"),
+        },
+        "temperature" => (in_range(0.0, 2.0), "a number in [0, 2]"),
+        "top_p" | "min_p" => (in_range(0.0, 1.0), "a number in [0, 1]"),
+        "presence_penalty" | "frequency_penalty" => (in_range(-2.0, 2.0), "a number in [-2, 2]"),
+        "repetition_penalty" => (in_range(0.0, 2.0), "a number in [0, 2]"),
+        "top_k" => (parse_value::<i64>(f).is_some_and(|k| k >= -1), "an integer >= -1"),
+        "n" => (parse_value::<u64>(f) == Some(1), "1 (only one choice per request is served)"),
+        "echo" => (parse_value::<bool>(f) == Some(false), "false (echo is not supported)"),
+        "seed" => (parse_value::<i64>(f).is_some() || parse_value::<u64>(f).is_some(), "a 64-bit integer"),
+        "user" | "suffix" => (parse_value::<String>(f).is_some(), "a string"),
+        "stop" => (
+            match parse_value::<Value>(f) {
+                Some(Value::String(_)) => true,
+                Some(Value::Array(a)) => a.len() <= 16 && a.iter().all(Value::is_string),
+                _ => false,
+            },
+            "a string or an array of at most 16 strings",
+        ),
+        "response_format" => (
+            parse_value::<Value>(f).as_ref().and_then(|v| v.get("type")).is_some_and(Value::is_string),
+            "an object with a string `type`",
+        ),
+        _ => (true, ""),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(f, expected))
+    }
+}

@@ -1,0 +1,181 @@
+//! Typed messages exchanged at connection set-up and for control.
+//!
+//! They are JSON (serde) because they are small, rare and worth being readable in a packet dump;
+//! the hot path (inference bodies) never goes through them.
+
+use crate::version::VersionRange;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// First request on every connection: who we are and which protocol versions we speak.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    /// "client", "proxy" or "worker".
+    pub role: String,
+    pub versions: VersionRange,
+    /// Free-form software name and version, for logs.
+    pub software: String,
+}
+
+/// Answer to [`Hello`]: the version both sides will use, and, from a worker, what it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelloAck {
+    pub version: u32,
+    pub software: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerAnnounce>,
+}
+
+/// What a worker serves, sent once per proxy connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerAnnounce {
+    /// Stable for the life of the worker process (its public key in hex).
+    pub worker_id: String,
+    /// The model's routing name (base name, as clients ask for it).
+    pub model: String,
+    pub hardware: HardwareProfile,
+    /// Maximum concurrent requests this worker accepts *through this proxy* (its share).
+    pub max_active: u32,
+    pub status: WorkerStatus,
+}
+
+/// The part of a worker's state that changes at run time; streamed to proxies on every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerStatus {
+    /// False when disabled by its operator or while its backend is down.
+    pub enabled: bool,
+    /// Price multiplier in per-mille (1000 = 1.0x).
+    pub coefficient: u32,
+    /// Why it is disabled, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The hardware a worker runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareProfile {
+    /// GPU model, e.g. "H100"; `None` for CPU-only.
+    #[serde(default)]
+    pub gpu_model: Option<String>,
+    #[serde(default)]
+    pub gpu_count: u32,
+    /// Memory per GPU, in MiB.
+    #[serde(default)]
+    pub gpu_memory_mib: u64,
+}
+
+impl HardwareProfile {
+    pub fn cpu() -> Self {
+        Self::default()
+    }
+
+    /// Parses the config form: "cpu", "H100", "H100:80GiB", "2xH100:80GiB".
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case("cpu") {
+            return Ok(Self::cpu());
+        }
+        let (count, rest) = match s.split_once(['x', 'X']) {
+            Some((n, rest)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                (n.parse::<u32>().map_err(|e| format!("bad GPU count in {s:?}: {e}"))?, rest)
+            }
+            _ => (1, s),
+        };
+        let (model, mem) = match rest.split_once(':') {
+            Some((m, mem)) => {
+                let digits = mem.trim().trim_end_matches("GiB").trim_end_matches("GB");
+                let gib: u64 = digits.parse().map_err(|_| format!("bad GPU memory in {s:?}: expected e.g. 80GiB"))?;
+                (m, gib * 1024)
+            }
+            None => (rest, 0),
+        };
+        if model.is_empty() || !model.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(format!("bad GPU model in {s:?}"));
+        }
+        Ok(Self { gpu_model: Some(model.to_string()), gpu_count: count, gpu_memory_mib: mem })
+    }
+
+    /// Whether this hardware satisfies a request's constraint ("cpu" or a GPU model name,
+    /// compared case-insensitively as a substring so "H100" matches "H100-SXM").
+    pub fn satisfies(&self, constraint: &str) -> bool {
+        match &self.gpu_model {
+            None => constraint.eq_ignore_ascii_case("cpu"),
+            Some(model) => model.to_ascii_lowercase().contains(&constraint.to_ascii_lowercase()),
+        }
+    }
+}
+
+impl fmt::Display for HardwareProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.gpu_model {
+            None => f.write_str("cpu"),
+            Some(m) => {
+                if self.gpu_count > 1 {
+                    write!(f, "{}x", self.gpu_count)?;
+                }
+                f.write_str(m)?;
+                if self.gpu_memory_mib > 0 {
+                    write!(f, ":{}GiB", self.gpu_memory_mib / 1024)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The proxy's answer to a model listing: each model with its live workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ModelList {
+    pub models: Vec<ModelsEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelsEntry {
+    pub id: String,
+    pub workers: Vec<ModelWorkerInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelWorkerInfo {
+    pub coefficient: u32,
+    pub running: u32,
+    pub max_active: u32,
+    pub enabled: bool,
+    pub hardware: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hardware_parse_and_display_round_trip() {
+        for s in ["cpu", "H100", "H100:80GiB", "2xH100:80GiB", "RTX-4090:24GiB"] {
+            let h = HardwareProfile::parse(s).unwrap();
+            assert_eq!(h.to_string(), s);
+        }
+        assert!(HardwareProfile::parse("H100:lots").is_err());
+        assert!(HardwareProfile::parse("H 100").is_err());
+    }
+
+    #[test]
+    fn hardware_constraint() {
+        let h = HardwareProfile::parse("H100-SXM:80GiB").unwrap();
+        assert!(h.satisfies("h100"));
+        assert!(!h.satisfies("A100"));
+        assert!(!h.satisfies("cpu"));
+        assert!(HardwareProfile::cpu().satisfies("CPU"));
+        assert!(!HardwareProfile::cpu().satisfies("H100"));
+    }
+
+    #[test]
+    fn hello_rejects_unknown_fields() {
+        let bad = r#"{"role":"client","versions":{"min":1,"max":1},"software":"x","evil":1}"#;
+        assert!(serde_json::from_str::<Hello>(bad).is_err());
+    }
+}

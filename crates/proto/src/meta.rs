@@ -1,0 +1,168 @@
+//! Per-request routing metadata, carried in HTTP/2 request headers.
+//!
+//! The client parses the OpenAI body once and lifts out what the network needs to route it
+//! (model, stream flag, price ceiling, timeout, hardware constraint). Proxies route on these
+//! headers without parsing the body again; the worker re-validates the body itself.
+
+use cocoon_openai::Endpoint;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use std::time::Duration;
+
+pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("cocoon-request-id");
+pub const H_ENDPOINT: HeaderName = HeaderName::from_static("cocoon-endpoint");
+pub const H_MODEL: HeaderName = HeaderName::from_static("cocoon-model");
+pub const H_STREAM: HeaderName = HeaderName::from_static("cocoon-stream");
+pub const H_MAX_COEFFICIENT: HeaderName = HeaderName::from_static("cocoon-max-coefficient");
+pub const H_TIMEOUT_MS: HeaderName = HeaderName::from_static("cocoon-timeout-ms");
+pub const H_HARDWARE: HeaderName = HeaderName::from_static("cocoon-hardware");
+pub const H_MAX_TOKENS: HeaderName = HeaderName::from_static("cocoon-max-tokens");
+
+/// Longest model or hardware name we route on.
+pub const MAX_NAME_LEN: usize = 256;
+
+/// Routing metadata of one inference request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferMeta {
+    /// Unique per request, for logs across hops.
+    pub request_id: String,
+    pub endpoint: Endpoint,
+    pub model: String,
+    pub stream: bool,
+    /// Highest worker price coefficient the client accepts (per-mille).
+    pub max_coefficient: u32,
+    /// Time this hop has left for the whole request, streaming included.
+    pub timeout: Duration,
+    /// Optional hardware constraint ("cpu" or a GPU model).
+    pub hardware: Option<String>,
+    /// The request's `max_tokens`, when it set one (for later cost reservation).
+    pub max_tokens: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MetaError {
+    #[error("missing header {0}")]
+    Missing(&'static str),
+    #[error("invalid header {name}: {why}")]
+    Invalid { name: &'static str, why: String },
+}
+
+fn invalid(name: &'static str, why: impl Into<String>) -> MetaError {
+    MetaError::Invalid { name, why: why.into() }
+}
+
+fn name_value(name: &'static str, s: &str) -> Result<HeaderValue, MetaError> {
+    if s.is_empty() || s.len() > MAX_NAME_LEN {
+        return Err(invalid(name, format!("must be 1..={MAX_NAME_LEN} bytes")));
+    }
+    HeaderValue::from_str(s).map_err(|_| invalid(name, "must be visible ASCII"))
+}
+
+impl InferMeta {
+    /// Writes the metadata into request headers. Fails only on names that cannot be headers.
+    pub fn write(&self, h: &mut HeaderMap) -> Result<(), MetaError> {
+        h.insert(H_REQUEST_ID, name_value("cocoon-request-id", &self.request_id)?);
+        h.insert(H_ENDPOINT, HeaderValue::from_static(self.endpoint.path()));
+        h.insert(H_MODEL, name_value("cocoon-model", &self.model)?);
+        h.insert(H_STREAM, HeaderValue::from_static(if self.stream { "1" } else { "0" }));
+        h.insert(H_MAX_COEFFICIENT, HeaderValue::from(self.max_coefficient));
+        h.insert(H_TIMEOUT_MS, HeaderValue::from(self.timeout.as_millis().min(u64::MAX as u128) as u64));
+        if let Some(hw) = &self.hardware {
+            h.insert(H_HARDWARE, name_value("cocoon-hardware", hw)?);
+        }
+        if let Some(n) = self.max_tokens {
+            h.insert(H_MAX_TOKENS, HeaderValue::from(n));
+        }
+        Ok(())
+    }
+
+    /// Reads and validates the metadata from request headers.
+    pub fn read(h: &HeaderMap) -> Result<Self, MetaError> {
+        fn text<'a>(h: &'a HeaderMap, n: &HeaderName, name: &'static str) -> Result<Option<&'a str>, MetaError> {
+            match h.get(n) {
+                None => Ok(None),
+                Some(v) => v.to_str().map(Some).map_err(|_| invalid(name, "must be visible ASCII")),
+            }
+        }
+        fn req<'a>(h: &'a HeaderMap, n: &HeaderName, name: &'static str) -> Result<&'a str, MetaError> {
+            text(h, n, name)?.ok_or(MetaError::Missing(name))
+        }
+        fn num<T: std::str::FromStr>(s: &str, name: &'static str) -> Result<T, MetaError> {
+            s.parse().map_err(|_| invalid(name, format!("{s:?} is not a number")))
+        }
+
+        let request_id = req(h, &H_REQUEST_ID, "cocoon-request-id")?.to_string();
+        let endpoint_s = req(h, &H_ENDPOINT, "cocoon-endpoint")?;
+        let endpoint = Endpoint::from_path(endpoint_s)
+            .ok_or_else(|| invalid("cocoon-endpoint", format!("unknown endpoint {endpoint_s:?}")))?;
+        let model = req(h, &H_MODEL, "cocoon-model")?.to_string();
+        if model.is_empty() || model.len() > MAX_NAME_LEN {
+            return Err(invalid("cocoon-model", format!("must be 1..={MAX_NAME_LEN} bytes")));
+        }
+        let stream = match req(h, &H_STREAM, "cocoon-stream")? {
+            "1" => true,
+            "0" => false,
+            other => return Err(invalid("cocoon-stream", format!("{other:?} is not 0 or 1"))),
+        };
+        let max_coefficient = num(req(h, &H_MAX_COEFFICIENT, "cocoon-max-coefficient")?, "cocoon-max-coefficient")?;
+        let timeout_ms: u64 = num(req(h, &H_TIMEOUT_MS, "cocoon-timeout-ms")?, "cocoon-timeout-ms")?;
+        if timeout_ms == 0 {
+            return Err(invalid("cocoon-timeout-ms", "must be positive"));
+        }
+        let hardware = text(h, &H_HARDWARE, "cocoon-hardware")?.map(str::to_string);
+        let max_tokens =
+            text(h, &H_MAX_TOKENS, "cocoon-max-tokens")?.map(|s| num(s, "cocoon-max-tokens")).transpose()?;
+        Ok(Self {
+            request_id,
+            endpoint,
+            model,
+            stream,
+            max_coefficient,
+            timeout: Duration::from_millis(timeout_ms),
+            hardware,
+            max_tokens,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> InferMeta {
+        InferMeta {
+            request_id: "r-1".into(),
+            endpoint: Endpoint::ChatCompletions,
+            model: "qwen3-8b".into(),
+            stream: true,
+            max_coefficient: 4000,
+            timeout: Duration::from_millis(114_000),
+            hardware: Some("H100".into()),
+            max_tokens: Some(256),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut h = HeaderMap::new();
+        sample().write(&mut h).unwrap();
+        assert_eq!(InferMeta::read(&h).unwrap(), sample());
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let mut h = HeaderMap::new();
+        sample().write(&mut h).unwrap();
+        let mut bad = h.clone();
+        bad.insert(H_TIMEOUT_MS, HeaderValue::from_static("soon"));
+        assert!(matches!(InferMeta::read(&bad), Err(MetaError::Invalid { name: "cocoon-timeout-ms", .. })));
+        let mut bad = h.clone();
+        bad.remove(H_MODEL);
+        assert_eq!(InferMeta::read(&bad), Err(MetaError::Missing("cocoon-model")));
+        let mut bad = h.clone();
+        bad.insert(H_ENDPOINT, HeaderValue::from_static("/v1/embeddings"));
+        assert!(InferMeta::read(&bad).is_err());
+        let mut m = sample();
+        m.model = "модель".into();
+        assert!(m.write(&mut HeaderMap::new()).is_err());
+    }
+}

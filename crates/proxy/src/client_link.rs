@@ -1,0 +1,82 @@
+//! Admitting clients: RA-TLS accept, then an HTTP/2 session on which the client sends hello,
+//! model listings and inference requests.
+
+use crate::{forward, Shared};
+use cocoon_openai::ApiError;
+use cocoon_proto::path;
+use cocoon_transport::{accept, answer_hello, conn::Io, error_response, full, h2_server, read_limited, Body};
+use http::{Method, Request, Response, StatusCode};
+use hyper::{body::Incoming, service::service_fn};
+use std::{convert::Infallible, pin::pin, sync::atomic::Ordering::Relaxed, sync::Arc, time::Duration};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Handles one client connection for its whole life.
+pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
+    let addr = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(peer = %addr, error = %e, "client refused at handshake");
+            shared.stats.refused(format!("client {addr}: {e}"));
+            return;
+        }
+    };
+    let client = Arc::new(peer.public_key_hex());
+    tracing::info!(peer = %addr, client = %crate::worker_link::short(&client), "client connected");
+    shared.stats.clients_connected.fetch_add(1, Relaxed);
+    let svc_shared = shared.clone();
+    let svc = service_fn(move |req| handle(svc_shared.clone(), client.clone(), req));
+    let mut conn = pin!(h2_server().serve_connection(Io::new(tls), svc));
+    tokio::select! {
+        r = conn.as_mut() => if let Err(e) = r { tracing::info!(peer = %addr, error = %e, "client link ended") },
+        _ = shared.stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(GRACE, conn).await;
+        }
+    }
+    shared.stats.clients_connected.fetch_sub(1, Relaxed);
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    client: Arc<String>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    Ok(match (req.method(), req.uri().path()) {
+        (&Method::POST, path::INFER) => forward::infer(&shared, &client, req).await,
+        (&Method::GET, path::MODELS) => match serde_json::to_vec(&shared.registry.models()) {
+            Ok(json) => Response::new(full(json)),
+            Err(e) => error_response(&ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal",
+                e.to_string(),
+            )),
+        },
+        (&Method::POST, path::HELLO) => hello(req).await,
+        (_, p) => error_response(&ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "not_found",
+            format!("no such path {p}"),
+        )),
+    })
+}
+
+async fn hello(req: Request<Incoming>) -> Response<Body> {
+    let body = match read_limited(req.into_body(), 64 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
+    };
+    match answer_hello(&body, None).map(|(_, ack)| serde_json::to_vec(&ack)) {
+        Ok(Ok(json)) => Response::new(full(json)),
+        Ok(Err(e)) => {
+            error_response(&ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal", e.to_string()))
+        }
+        Err(msg) => error_response(&ApiError::bad_request("bad_hello", msg)),
+    }
+}

@@ -1,0 +1,143 @@
+//! Admitting workers: RA-TLS accept, hello, registration, status stream, and forgetting them
+//! the moment their link dies.
+
+use crate::{registry::WorkerEntry, Shared};
+use bytes::BytesMut;
+use cocoon_proto::{path, EventCodec};
+use cocoon_transport::{accept, empty, h2_client, send_hello, Body};
+use http_body_util::BodyExt;
+use hyper::client::conn::http2::SendRequest;
+use std::{
+    sync::{atomic::AtomicU64, atomic::Ordering::Relaxed, Arc, Mutex},
+    time::Duration,
+};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::codec::Decoder;
+
+static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Handles one incoming worker connection for its whole life.
+pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
+    let addr = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(peer = %addr, error = %e, "worker refused at handshake");
+            shared.stats.refused(format!("worker {addr}: {e}"));
+            return;
+        }
+    };
+    let (mut send, conn) = match h2_client(tls).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(peer = %addr, error = %e, "worker link: HTTP/2 handshake failed");
+            return;
+        }
+    };
+    let conn_task = tokio::spawn(conn);
+    let ack = match send_hello(&mut send, "proxy").await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(peer = %addr, error = %e, "worker hello failed");
+            conn_task.abort();
+            return;
+        }
+    };
+    let Some(announce) = ack.worker else {
+        tracing::warn!(peer = %addr, "peer on the worker port did not announce a worker; dropping it");
+        conn_task.abort();
+        return;
+    };
+    if announce.model.is_empty() || announce.max_active == 0 || announce.status.coefficient == 0 {
+        tracing::warn!(peer = %addr, ?announce, "worker announced nonsense; dropping it");
+        conn_task.abort();
+        return;
+    }
+    if announce.worker_id != peer.public_key_hex() {
+        tracing::warn!(peer = %addr, "worker id does not match its attested key; dropping it");
+        conn_task.abort();
+        return;
+    }
+    let events = match open_events(&mut send).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(peer = %addr, error = %e, "worker status stream failed");
+            conn_task.abort();
+            return;
+        }
+    };
+
+    let entry = Arc::new(WorkerEntry {
+        link_id: NEXT_LINK.fetch_add(1, Relaxed),
+        worker_id: announce.worker_id.clone(),
+        address: addr.clone(),
+        model: announce.model.clone(),
+        hardware: announce.hardware.clone(),
+        max_active: announce.max_active,
+        image_hash: peer.image_hash.map(|h| h.to_string()),
+        status: Mutex::new(announce.status.clone()),
+        running: Default::default(),
+        health: Default::default(),
+        served: Default::default(),
+        failed: Default::default(),
+        send,
+    });
+    shared.registry.add(entry.clone());
+    tracing::info!(peer = %addr, worker = %short(&entry.worker_id), model = %entry.model, hardware = %entry.hardware,
+        max_active = entry.max_active, coefficient = announce.status.coefficient, version = ack.version, "worker registered");
+
+    tokio::select! {
+        r = follow_status(&entry, events) => tracing::warn!(worker = %short(&entry.worker_id), reason = %r, "worker status stream ended"),
+        r = conn_task => tracing::warn!(worker = %short(&entry.worker_id), result = ?r.map(|r| r.map_err(|e| e.to_string())), "worker link closed"),
+        _ = shared.stop.cancelled() => {}
+    }
+    shared.registry.remove(entry.link_id);
+    tracing::info!(worker = %short(&entry.worker_id), model = %entry.model, "worker forgotten");
+}
+
+async fn open_events(send: &mut SendRequest<Body>) -> Result<hyper::body::Incoming, String> {
+    let req = http::Request::get(format!("https://{}{}", cocoon_transport::PEER_NAME, path::WORKER_EVENTS))
+        .body(empty())
+        .map_err(|e| e.to_string())?;
+    send.ready().await.map_err(|e| e.to_string())?;
+    let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("worker answered {}", resp.status()));
+    }
+    Ok(resp.into_body())
+}
+
+/// Applies status frames until the stream ends; returns why it ended.
+async fn follow_status(entry: &WorkerEntry, mut body: hyper::body::Incoming) -> String {
+    let mut codec = EventCodec::default();
+    let mut buf = BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => return "end of stream".into(),
+            Some(Err(e)) => return e.to_string(),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                }
+                loop {
+                    match codec.decode(&mut buf) {
+                        Ok(Some(status)) => {
+                            tracing::info!(worker = %short(&entry.worker_id), enabled = status.enabled, coefficient = status.coefficient,
+                                reason = ?status.reason, "worker status");
+                            entry.set_status(status);
+                        }
+                        Ok(None) => break,
+                        Err(e) => return format!("malformed status frame: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}

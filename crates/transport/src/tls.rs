@@ -1,0 +1,66 @@
+//! Dialing and accepting RA-TLS connections, with timeouts, returning the verified peer.
+
+use crate::TransportError;
+use cocoon_ratls::PeerInfo;
+use rustls::pki_types::ServerName;
+use std::{sync::Arc, time::Duration};
+use tokio::net::TcpStream;
+use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
+
+/// The server name every peer uses in its handshake; RA-TLS identities come from the attested
+/// certificate, not from DNS, so the name is fixed and ignored by the verifiers.
+pub const PEER_NAME: &str = "cocoon.peer";
+
+/// Dials proxies with a (rotating) RA-TLS client configuration.
+#[derive(Clone)]
+pub struct TlsDialer {
+    config: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+}
+
+impl TlsDialer {
+    pub fn new(config: Arc<rustls::ClientConfig>, timeout: Duration) -> Self {
+        Self { config, timeout }
+    }
+
+    pub async fn dial(&self, addr: &str) -> Result<(client::TlsStream<TcpStream>, PeerInfo), TransportError> {
+        dial(addr, self.config.clone(), self.timeout).await
+    }
+}
+
+/// Connects to `addr` and completes the TLS handshake (the peer is verified by the config's
+/// RA-TLS verifier). Returns the stream and what the peer's certificate attests.
+pub async fn dial(
+    addr: &str,
+    config: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<(client::TlsStream<TcpStream>, PeerInfo), TransportError> {
+    let fut = async {
+        let tcp = TcpStream::connect(addr)
+            .await
+            .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(PEER_NAME).map_err(|e| TransportError::Hello(e.to_string()))?;
+        let tls = TlsConnector::from(config).connect(name, tcp).await.map_err(TransportError::Tls)?;
+        let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
+        let peer = cocoon_ratls::peer_info(certs)?;
+        Ok((tls, peer))
+    };
+    tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout(timeout))?
+}
+
+/// Completes the server side of the TLS handshake on an accepted TCP connection.
+pub async fn accept(
+    tcp: TcpStream,
+    acceptor: &TlsAcceptor,
+    timeout: Duration,
+) -> Result<(server::TlsStream<TcpStream>, PeerInfo), TransportError> {
+    let _ = tcp.set_nodelay(true);
+    let fut = async {
+        let tls = acceptor.accept(tcp).await.map_err(TransportError::Tls)?;
+        let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
+        let peer = cocoon_ratls::peer_info(certs)?;
+        Ok((tls, peer))
+    };
+    tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout(timeout))?
+}

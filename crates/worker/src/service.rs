@@ -1,0 +1,161 @@
+//! What a worker answers on a proxy link: hello, its status stream, and inference requests.
+
+use crate::{
+    backend::{Backend, BackendRequest},
+    meter::{Meter, Slot},
+    state::WorkerState,
+};
+use cocoon_openai::{validate_for_backend, ApiError};
+use cocoon_proto::{path, EventCodec, InferMeta, WorkerAnnounce};
+use cocoon_transport::{answer_hello, error_response, full, read_limited, Body, BoxError, Relay, TransportError};
+use futures::StreamExt;
+use http::{Method, Request, Response, StatusCode};
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Incoming;
+use std::{
+    convert::Infallible,
+    sync::{atomic::AtomicU32, atomic::Ordering::Relaxed, Arc},
+};
+
+/// Everything one proxy link needs to answer requests.
+pub struct LinkCtx {
+    pub proxy: String,
+    pub state: Arc<WorkerState>,
+    pub backend: Arc<dyn Backend>,
+    /// Worker id, model and hardware; status and share are filled in at hello time.
+    pub announce: WorkerAnnounce,
+    /// This link's share of the worker's concurrency.
+    pub share: u32,
+    pub max_active: u32,
+    pub max_body: usize,
+    pub running: Arc<AtomicU32>,
+    pub connected: std::sync::atomic::AtomicBool,
+}
+
+pub async fn handle(ctx: Arc<LinkCtx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let resp = match (req.method(), req.uri().path()) {
+        (&Method::POST, path::INFER) => infer(&ctx, req).await.unwrap_or_else(|e| error_response(&e)),
+        (&Method::GET, path::WORKER_EVENTS) => events(&ctx),
+        (&Method::POST, path::HELLO) => hello(&ctx, req).await,
+        (_, p) => error_response(&ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "not_found",
+            format!("no such path {p}"),
+        )),
+    };
+    Ok(resp)
+}
+
+async fn hello(ctx: &LinkCtx, req: Request<Incoming>) -> Response<Body> {
+    let body = match read_limited(req.into_body(), 64 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
+    };
+    let mut announce = ctx.announce.clone();
+    announce.status = ctx.state.status();
+    announce.max_active = ctx.share;
+    match answer_hello(&body, Some(announce)) {
+        Ok((hello, ack)) => {
+            tracing::info!(proxy = %ctx.proxy, peer_software = %hello.software, version = ack.version, "hello from proxy");
+            match serde_json::to_vec(&ack) {
+                Ok(json) => Response::new(full(json)),
+                Err(e) => error_response(&ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal",
+                    e.to_string(),
+                )),
+            }
+        }
+        Err(msg) => error_response(&ApiError::bad_request("bad_hello", msg)),
+    }
+}
+
+/// A long-lived response: the current status, then one frame per change.
+fn events(ctx: &LinkCtx) -> Response<Body> {
+    let rx = ctx.state.subscribe();
+    let stream = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let status = rx.borrow_and_update().clone();
+        Some((status, (rx, false)))
+    })
+    .map(|s| EventCodec::frame(&s).map(Frame::data).map_err(|e| Box::new(e) as BoxError));
+    Response::new(StreamBody::new(stream).boxed_unsync())
+}
+
+async fn infer(ctx: &LinkCtx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let state = &ctx.state;
+    state.counters.requests.fetch_add(1, Relaxed);
+    let meta = InferMeta::read(req.headers()).map_err(|e| ApiError::bad_request("bad_metadata", e.to_string()))?;
+    if !state.is_enabled() {
+        let reason = state.status().reason.unwrap_or_default();
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "worker_disabled",
+            format!("worker is disabled: {reason}"),
+        ));
+    }
+    let Some(slot) = Slot::try_take(&ctx.running, ctx.share, state, ctx.max_active) else {
+        state.counters.rejected_busy.fetch_add(1, Relaxed);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "server_error",
+            "worker_busy",
+            format!("worker busy: at its limit of {} concurrent requests on this proxy", ctx.share),
+        ));
+    };
+    let body = read_limited(req.into_body(), ctx.max_body).await.map_err(|e| match e {
+        TransportError::TooLarge(n) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "body_too_large",
+            format!("request body over {n} bytes"),
+        ),
+        other => ApiError::bad_request("bad_body", other.to_string()),
+    })?;
+    let validated = validate_for_backend(meta.endpoint, &body, &ctx.announce.model).inspect_err(|_| {
+        state.counters.rejected_invalid.fetch_add(1, Relaxed);
+    })?;
+
+    let started = tokio::time::Instant::now();
+    let call =
+        ctx.backend.infer(BackendRequest { endpoint: meta.endpoint, body: validated.body, stream: validated.stream });
+    let resp = match tokio::time::timeout(meta.timeout, call).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            state.counters.failed.fetch_add(1, Relaxed);
+            return Err(e);
+        }
+        Err(_) => {
+            state.counters.failed.fetch_add(1, Relaxed);
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "server_error",
+                "timeout",
+                "backend did not answer in time",
+            ));
+        }
+    };
+    if !resp.status.is_success() {
+        state.counters.failed.fetch_add(1, Relaxed);
+        tracing::warn!(request_id = %meta.request_id, status = %resp.status, "backend refused the request");
+        let mut out = Response::new(resp.body);
+        *out.status_mut() = resp.status;
+        if let Some(ct) = resp.content_type {
+            out.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+        }
+        return Ok(out);
+    }
+    let remaining = meta.timeout.saturating_sub(started.elapsed());
+    let meter = Meter::new(state.clone(), slot, validated.stream, meta.request_id);
+    let mut out = Response::new(Relay::new(resp.body, meter, Some(remaining)).boxed());
+    if let Some(ct) = resp.content_type {
+        out.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+    }
+    Ok(out)
+}
