@@ -54,6 +54,9 @@ fn name_value(name: &'static str, s: &str) -> Result<HeaderValue, MetaError> {
     if s.is_empty() || s.len() > MAX_NAME_LEN {
         return Err(invalid(name, format!("must be 1..={MAX_NAME_LEN} bytes")));
     }
+    if !s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(invalid(name, "must be visible ASCII"));
+    }
     HeaderValue::from_str(s).map_err(|_| invalid(name, "must be visible ASCII"))
 }
 

@@ -31,7 +31,7 @@ pub enum TransportError {
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
     #[error("TLS handshake: {0}")]
-    Tls(std::io::Error),
+    Tls(String),
     #[error("peer certificate: {0}")]
     Peer(#[from] cocoon_ratls::RaTlsError),
     #[error("HTTP/2: {0}")]

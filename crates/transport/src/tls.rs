@@ -41,7 +41,7 @@ pub async fn dial(
             .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })?;
         let _ = tcp.set_nodelay(true);
         let name = ServerName::try_from(PEER_NAME).map_err(|e| TransportError::Hello(e.to_string()))?;
-        let tls = TlsConnector::from(config).connect(name, tcp).await.map_err(TransportError::Tls)?;
+        let tls = TlsConnector::from(config).connect(name, tcp).await.map_err(tls_error)?;
         let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
         let peer = cocoon_ratls::peer_info(certs)?;
         Ok((tls, peer))
@@ -57,10 +57,25 @@ pub async fn accept(
 ) -> Result<(server::TlsStream<TcpStream>, PeerInfo), TransportError> {
     let _ = tcp.set_nodelay(true);
     let fut = async {
-        let tls = acceptor.accept(tcp).await.map_err(TransportError::Tls)?;
+        let tls = acceptor.accept(tcp).await.map_err(tls_error)?;
         let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
         let peer = cocoon_ratls::peer_info(certs)?;
         Ok((tls, peer))
     };
     tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout(timeout))?
+}
+
+/// Turns a failed handshake into an error that says why, in our words: when our RA-TLS
+/// verifier refused the peer, its reason (e.g. "image hash ... is not in the allowlist").
+fn tls_error(e: std::io::Error) -> TransportError {
+    let reason = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).map(|tls| match tls {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+            match other.0.downcast_ref::<cocoon_ratls::RaTlsError>() {
+                Some(ours) => format!("peer certificate refused: {ours}"),
+                None => tls.to_string(),
+            }
+        }
+        other => other.to_string(),
+    });
+    TransportError::Tls(reason.unwrap_or_else(|| e.to_string()))
 }

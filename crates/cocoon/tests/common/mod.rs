@@ -1,0 +1,282 @@
+//! Test harness: starts real `cocoon` processes on loopback and talks HTTP to them.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use serde_json::Value;
+use std::{
+    collections::BTreeMap,
+    net::TcpListener,
+    path::PathBuf,
+    process::Stdio,
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+use tokio::process::{Child, Command};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cocoon");
+pub const MODEL: &str = "bench-model";
+
+static DIRS: AtomicU32 = AtomicU32::new(0);
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "cocoon-test-{}-{}-{tag}",
+        std::process::id(),
+        DIRS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let ls: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    ls.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+}
+
+/// A set of running role processes, killed when dropped.
+pub struct Procs {
+    pub dir: PathBuf,
+    pub children: BTreeMap<String, Child>,
+}
+
+impl Procs {
+    pub fn new(tag: &str) -> Self {
+        Self { dir: temp_dir(tag), children: BTreeMap::new() }
+    }
+
+    pub fn spawn(&mut self, name: &str, args: &[String]) {
+        let log = std::fs::File::create(self.log_path(name)).expect("log file");
+        let child = Command::new(BIN)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn cocoon");
+        self.children.insert(name.to_string(), child);
+    }
+
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.log"))
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+
+    pub fn pid(&self, name: &str) -> u32 {
+        self.children[name].id().expect("running")
+    }
+
+    /// SIGKILL: the process gets no chance to say goodbye.
+    pub async fn kill(&mut self, name: &str) {
+        let mut c = self.children.remove(name).expect("known process");
+        c.kill().await.expect("kill");
+    }
+}
+
+/// Addresses of a test network.
+pub struct Net {
+    pub procs: Procs,
+    pub backend: String,
+    pub api: String,
+    pub proxy_client: Vec<String>,
+    pub proxy_worker: Vec<String>,
+    pub proxy_stats: Vec<String>,
+    pub worker_stats: Vec<String>,
+}
+
+pub struct NetOpts {
+    pub workers: usize,
+    pub proxies: usize,
+    pub delay_ms: u64,
+    pub chunks: usize,
+    pub max_active: u32,
+}
+
+impl Default for NetOpts {
+    fn default() -> Self {
+        Self { workers: 2, proxies: 1, delay_ms: 0, chunks: 50, max_active: 32 }
+    }
+}
+
+fn s(x: impl ToString) -> String {
+    x.to_string()
+}
+
+impl Net {
+    pub async fn start(tag: &str, o: NetOpts) -> Net {
+        let mut procs = Procs::new(tag);
+        let ports = free_ports(2 + 3 * o.proxies + o.workers);
+        let mut p = ports.into_iter();
+        let backend_port = p.next().unwrap();
+        let client_port = p.next().unwrap();
+        procs.spawn(
+            "backend",
+            &[
+                s("bench-backend"),
+                s("--port"),
+                s(backend_port),
+                s("--delay-ms"),
+                s(o.delay_ms),
+                s("--chunks"),
+                s(o.chunks),
+            ],
+        );
+        let backend = format!("http://127.0.0.1:{backend_port}");
+        let mut net = Net {
+            procs,
+            backend: backend.clone(),
+            api: format!("http://127.0.0.1:{client_port}"),
+            proxy_client: vec![],
+            proxy_worker: vec![],
+            proxy_stats: vec![],
+            worker_stats: vec![],
+        };
+        wait_for(&format!("{backend}/health"), 30, |_| true).await;
+        for i in 0..o.proxies {
+            let (c, w, st) = (p.next().unwrap(), p.next().unwrap(), p.next().unwrap());
+            net.procs.spawn(
+                &format!("proxy-{i}"),
+                &[
+                    s("proxy"),
+                    s("--client-listen"),
+                    format!("127.0.0.1:{c}"),
+                    s("--worker-listen"),
+                    format!("127.0.0.1:{w}"),
+                    s("--stats-listen"),
+                    format!("127.0.0.1:{st}"),
+                ],
+            );
+            net.proxy_client.push(format!("127.0.0.1:{c}"));
+            net.proxy_worker.push(format!("127.0.0.1:{w}"));
+            net.proxy_stats.push(format!("http://127.0.0.1:{st}/stats"));
+        }
+        for i in 0..o.workers {
+            let st = p.next().unwrap();
+            net.start_worker(&format!("worker-{i}"), st, o.max_active, &[]);
+        }
+        for url in net.proxy_stats.clone() {
+            let want = o.workers;
+            wait_for(&url, 30, |v| enabled_workers(v) >= want).await;
+        }
+        let mut args = vec![s("client"), s("--listen"), format!("127.0.0.1:{client_port}")];
+        for c in &net.proxy_client {
+            args.extend([s("--proxy"), c.clone()]);
+        }
+        net.procs.spawn("client", &args);
+        let want = o.proxies as u64;
+        wait_for(&format!("{}/health", net.api), 30, |v| v["proxies_connected"].as_u64() == Some(want)).await;
+        net
+    }
+
+    pub fn start_worker(&mut self, name: &str, stats_port: u16, max_active: u32, extra: &[String]) {
+        let mut args = vec![
+            s("worker"),
+            s("--model"),
+            s(MODEL),
+            s("--backend"),
+            self.backend.clone(),
+            s("--stats-listen"),
+            format!("127.0.0.1:{stats_port}"),
+            s("--max-active"),
+            s(max_active),
+        ];
+        for w in &self.proxy_worker {
+            args.extend([s("--proxy"), w.clone()]);
+        }
+        args.extend(extra.iter().cloned());
+        self.procs.spawn(name, &args);
+        self.worker_stats.push(format!("http://127.0.0.1:{stats_port}/stats"));
+    }
+
+    pub fn chat_url(&self) -> String {
+        format!("{}/v1/chat/completions", self.api)
+    }
+}
+
+pub fn enabled_workers(proxy_stats: &Value) -> usize {
+    proxy_stats["workers"]
+        .as_array()
+        .map(|ws| ws.iter().filter(|w| w["enabled"] == Value::Bool(true)).count())
+        .unwrap_or(0)
+}
+
+pub fn chat_body(stream: bool, extra: &str) -> String {
+    format!(
+        r#"{{"model":"{MODEL}","stream":{stream},"messages":[{{"role":"user","content":"hello there"}}]{}{extra}}}"#,
+        if extra.is_empty() { "" } else { "," }
+    )
+}
+
+fn client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+pub async fn get_json(url: &str) -> (u16, Value) {
+    let resp = client().get(url.parse().expect("url")).await.expect("GET");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// POSTs and returns the status and the whole body.
+pub async fn post(url: &str, body: impl Into<Bytes>) -> (u16, Bytes) {
+    let resp = post_stream(url, body).await;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, body)
+}
+
+/// POSTs and returns the response with its body still streaming.
+pub async fn post_stream(url: &str, body: impl Into<Bytes>) -> http::Response<hyper::body::Incoming> {
+    let req = http::Request::post(url)
+        .header("content-type", "application/json")
+        .body(Full::new(body.into()))
+        .expect("request");
+    client().request(req).await.expect("POST")
+}
+
+/// Reads body frames until `pred` holds on everything read so far (or the body ends).
+pub async fn read_until(body: &mut hyper::body::Incoming, buf: &mut Vec<u8>, pred: impl Fn(&[u8]) -> bool) {
+    while !pred(buf) {
+        match body.frame().await {
+            Some(Ok(f)) => {
+                if let Ok(d) = f.into_data() {
+                    buf.extend_from_slice(&d);
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
+pub fn count(haystack: &[u8], needle: &str) -> usize {
+    let n = needle.as_bytes();
+    haystack.windows(n.len()).filter(|w| *w == n).count()
+}
+
+/// Polls a JSON URL until `ready` holds; panics with the last value after `secs`.
+pub async fn wait_for(url: &str, secs: u64, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut last = Value::Null;
+    loop {
+        if let Ok(Ok(resp)) =
+            tokio::time::timeout(Duration::from_secs(2), client().get(url.parse().expect("url"))).await
+        {
+            if let Ok(b) = resp.into_body().collect().await {
+                last = serde_json::from_slice(&b.to_bytes()).unwrap_or(Value::Null);
+                if ready(&last) {
+                    return last;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out waiting on {url}; last answer: {last}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
