@@ -88,7 +88,8 @@ where
     let body = resp.into_body().map_err(|e| Box::new(e) as BoxError).boxed_unsync();
     if !status.is_success() {
         // The network refused the request (no worker, bad input, busy): its JSON error as is.
-        shared.stats.rejected.fetch_add(1, Relaxed);
+        let counter = if status.is_client_error() { &shared.stats.rejected } else { &shared.stats.failed };
+        counter.fetch_add(1, Relaxed);
         let mut out = Response::new(body);
         *out.status_mut() = status;
         if let Some(ct) = content_type {

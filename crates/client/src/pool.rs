@@ -186,7 +186,7 @@ async fn keep_linked(slot: Arc<ProxySlot>, dialer: TlsDialer, stop: Cancellation
             }
             Err(e) => {
                 failures += 1;
-                if failures == 1 || failures % 20 == 0 {
+                if failures == 1 || failures.is_multiple_of(20) {
                     tracing::warn!(proxy = %slot.address, error = %e, failures, "cannot reach proxy; retrying");
                 }
                 slot.set_down(e);

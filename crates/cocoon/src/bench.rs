@@ -116,8 +116,10 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         bench: (a.chunks, a.bytes, 0),
     })
     .await?;
-    let body =
-        format!(r#"{{"model":"{}","stream":true,"messages":[{{"role":"user","content":"benchmark"}}]}}"#, net.model);
+    let body = format!(
+        r#"{{"model":"{}","stream":true,"stream_options":{{"include_usage":true}},"messages":[{{"role":"user","content":"benchmark"}}]}}"#,
+        net.model
+    );
     let direct = format!("{}/v1/chat/completions", net.backend_url);
     let through = format!("{}/chat/completions", net.api);
     let result = async {

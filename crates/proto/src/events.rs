@@ -65,7 +65,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn status(c: u32) -> WorkerStatus {
-        WorkerStatus { enabled: c % 2 == 0, coefficient: c, reason: None }
+        WorkerStatus { enabled: c.is_multiple_of(2), coefficient: c, reason: None }
     }
 
     #[test]

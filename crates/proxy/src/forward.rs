@@ -76,8 +76,12 @@ async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Re
         let worker = match shared.registry.choose(&meta.model, meta.hardware.as_deref(), meta.max_coefficient, tried) {
             Ok(w) => w,
             Err(why) => {
-                shared.stats.no_worker.fetch_add(1, Relaxed);
-                return Err(first_failure.unwrap_or_else(|| no_worker_error(&meta, why)));
+                shared.billing.settle(reservation, None, "", 0);
+                // After a failed first attempt, that failure is the news, not the lack of a spare.
+                return Err(first_failure.unwrap_or_else(|| {
+                    shared.stats.no_worker.fetch_add(1, Relaxed);
+                    no_worker_error(&meta, why)
+                }));
             }
         };
         if attempt > 0 {
@@ -85,8 +89,8 @@ async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Re
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         match try_worker(&worker, &meta, body.clone(), remaining).await {
-            Attempt::Streaming { parts, first, rest, running } => {
-                return Ok(relay(shared, parts, first, rest, running, &meta, reservation, deadline));
+            Attempt::Streaming(answer) => {
+                return Ok(relay(shared, answer, &meta, reservation, deadline));
             }
             Attempt::Refused(resp) => {
                 shared.billing.settle(reservation, None, &worker.worker_id, 0);
@@ -138,9 +142,17 @@ fn no_worker_error(meta: &InferMeta, why: NoWorker) -> ApiError {
     }
 }
 
+/// A worker's answer whose first frame (if the body is not empty) has arrived.
+struct Answer {
+    parts: http::response::Parts,
+    first: Option<Frame<Bytes>>,
+    rest: Incoming,
+    running: Running,
+}
+
 enum Attempt {
-    /// The worker answered 200 and its first frame (if the body is not empty) has arrived.
-    Streaming { parts: http::response::Parts, first: Option<Frame<Bytes>>, rest: Incoming, running: Running },
+    /// The worker answered 200 and started its body.
+    Streaming(Answer),
     /// The worker refused the request itself (bad request): passed to the client as is.
     Refused(Response<Body>),
     /// The worker failed before any byte reached the client: retryable.
@@ -220,20 +232,18 @@ async fn try_worker(worker: &Arc<WorkerEntry>, meta: &InferMeta, body: Bytes, re
         }
     };
     worker.observe_latency(t0.elapsed());
-    Attempt::Streaming { parts, first, rest, running }
+    Attempt::Streaming(Answer { parts, first, rest, running })
 }
 
 /// Streams the worker's answer to the client, settling when it ends.
 fn relay(
     shared: &Arc<Shared>,
-    parts: http::response::Parts,
-    first: Option<Frame<Bytes>>,
-    rest: Incoming,
-    running: Running,
+    answer: Answer,
     meta: &InferMeta,
     reservation: Reservation,
     deadline: Instant,
 ) -> Response<Body> {
+    let Answer { parts, first, rest, running } = answer;
     let head = futures::stream::iter(first.map(Ok::<_, BoxError>));
     let tail = BodyStream::new(box_incoming(rest));
     let body: Body = StreamBody::new(head.chain(tail)).boxed_unsync();

@@ -39,6 +39,14 @@ where
     Ok(buf.freeze())
 }
 
+/// An OpenAI-style error as an HTTP response with our body type.
+pub fn error_response(e: &cocoon_openai::ApiError) -> http::Response<Body> {
+    let mut resp = http::Response::new(full(e.to_json()));
+    *resp.status_mut() = e.status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,12 +56,4 @@ mod tests {
         assert_eq!(read_limited(full("hello"), 5).await.unwrap(), Bytes::from("hello"));
         assert!(matches!(read_limited(full("hello!"), 5).await, Err(crate::TransportError::TooLarge(5))));
     }
-}
-
-/// An OpenAI-style error as an HTTP response with our body type.
-pub fn error_response(e: &cocoon_openai::ApiError) -> http::Response<Body> {
-    let mut resp = http::Response::new(full(e.to_json()));
-    *resp.status_mut() = e.status;
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    resp
 }

@@ -12,8 +12,8 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 #[serde(deny_unknown_fields)]
 pub struct AttestationConfig {
     /// "none" (no attestation: only peers with policy `any` accept us) or "dev" (a simulated,
-    /// INSECURE attestation with declared measurements, for machines without TDX).
-    #[serde(default = "default_mode")]
+    /// INSECURE attestation with declared measurements, for machines without TDX). Required
+    /// when the table is present (each role has its own default when the table is absent).
     pub mode: AttestMode,
     /// Dev mode only: the simulated measurements; default: fixed dev values.
     #[serde(default)]

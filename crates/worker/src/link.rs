@@ -48,7 +48,7 @@ pub async fn run(ctx: Arc<LinkCtx>, dialer: TlsDialer, stop: CancellationToken) 
             Err(e) => {
                 failures += 1;
                 // Say it once loudly, then quietly while it keeps failing.
-                if failures == 1 || failures % 20 == 0 {
+                if failures == 1 || failures.is_multiple_of(20) {
                     tracing::warn!(proxy = %ctx.proxy, error = %e, failures, "cannot reach proxy; retrying");
                 } else {
                     tracing::debug!(proxy = %ctx.proxy, error = %e, "cannot reach proxy; retrying");

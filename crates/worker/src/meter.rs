@@ -88,10 +88,14 @@ impl Observer for Meter {
         }
     }
 
-    fn on_end(&mut self, _trailers: Option<HeaderMap>, error: Option<OutcomeError>) -> Option<Frame<Bytes>> {
+    fn on_end(&mut self, _trailers: Option<HeaderMap>, mut error: Option<OutcomeError>) -> Option<Frame<Bytes>> {
         self.ended = true;
         if self.stream {
             self.sse.finish();
+            // A backend that fails mid-stream says so in an SSE event; the relay saw a clean end.
+            if let (None, Some(msg)) = (&error, self.sse.error()) {
+                error = Some(OutcomeError { code: "backend_error".into(), message: format!("backend error: {msg}") });
+            }
         }
         let usage = if self.stream { self.sse.usage() } else { usage_from_body(&self.buffered) };
         let c = &self.state.counters;
