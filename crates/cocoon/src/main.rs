@@ -39,13 +39,26 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// The async runtime: multi-threaded, with `COCOON_THREADS` worker threads (default: one per
+/// core). `COCOON_THREADS=1` runs everything on one thread, which avoids cross-thread wake-ups
+/// when many roles share a small machine (as in `cocoon up`).
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    let threads = std::env::var("COCOON_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0);
+    let rt = match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        Some(n) => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build()?,
+        None => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+    };
+    Ok(rt)
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = runtime()?;
     rt.block_on(async move {
         match cli.command {
             Command::Proxy(a) => roles::proxy(a).await,

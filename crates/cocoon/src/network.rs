@@ -208,8 +208,12 @@ impl Network {
     fn spawn(&mut self, exe: &Path, name: &str, args: Vec<String>, log_dir: &Path) -> Result<()> {
         let log = log_dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        // All roles share this machine: one runtime thread each avoids cross-thread wake-ups
+        // (set COCOON_THREADS to override).
+        let threads = std::env::var("COCOON_THREADS").unwrap_or_else(|_| "1".into());
         let child = Command::new(exe)
             .args(&args)
+            .env("COCOON_THREADS", threads)
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)

@@ -29,6 +29,9 @@ pub struct UpArgs {
     /// Maximum concurrent requests per worker.
     #[arg(long, default_value_t = 32)]
     pub max_active: u32,
+    /// Synthetic backend only: delay between streamed chunks, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub delay_ms: u64,
 }
 
 pub async fn run(a: UpArgs) -> Result<()> {
@@ -48,7 +51,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         client_port: a.client_port,
         data_dir: a.data_dir.clone(),
         max_active: a.max_active,
-        bench: (50, 128, 20),
+        bench: (50, 128, a.delay_ms),
     };
     let mut net = tokio::select! {
         r = network::Network::start(spec) => r?,

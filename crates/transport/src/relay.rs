@@ -8,7 +8,7 @@
 //! supplies an [`Observer`] with its own accounting.
 
 use crate::{Body, BoxError};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cocoon_proto::outcome::OutcomeError;
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -31,13 +31,29 @@ pub trait Observer: Send + Unpin + 'static {
     fn on_end(&mut self, upstream_trailers: Option<HeaderMap>, error: Option<OutcomeError>) -> Option<Frame<Bytes>>;
 }
 
+/// Most bytes merged into one outgoing frame.
+pub const COALESCE_MAX: usize = 32 * 1024;
+
 /// Relays `inner` to the reader, reporting to `O`.
+///
+/// Data that is already available is merged into one outgoing frame (up to [`COALESCE_MAX`]):
+/// a burst of small SSE chunks then crosses each hop as one HTTP/2 frame and one TLS record
+/// instead of dozens. When the upstream has nothing more *right now*, the relay yields to the
+/// scheduler once before sending, so that a producer that was already woken (hyper's HTTP/1
+/// client hands over one chunk per task switch) can add what it has. That costs one pass of the
+/// run queue, never a timer; the bytes are exactly the same.
 pub struct Relay<O: Observer> {
     inner: Body,
     observer: O,
     deadline: Option<Pin<Box<Sleep>>>,
     timeout: Duration,
     trailers: Option<HeaderMap>,
+    /// Data read but not yet sent.
+    held: BytesMut,
+    /// Whether we already yielded once while holding `held`.
+    yielded: bool,
+    /// The upstream ended (with this error, if any) while data was held; finish after sending it.
+    upstream_end: Option<Option<OutcomeError>>,
     done: bool,
 }
 
@@ -50,12 +66,29 @@ impl<O: Observer> Relay<O> {
             deadline: timeout.map(|t| Box::pin(tokio::time::sleep_until(Instant::now() + t))),
             timeout: timeout.unwrap_or_default(),
             trailers: None,
+            held: BytesMut::new(),
+            yielded: false,
+            upstream_end: None,
             done: false,
         }
     }
 
     pub fn boxed(self) -> Body {
         http_body_util::BodyExt::boxed_unsync(self)
+    }
+
+    /// The upstream is done: send what is held first, then finish.
+    fn end_upstream(&mut self, error: Option<OutcomeError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.held.is_empty() {
+            return self.finish(error);
+        }
+        self.upstream_end = Some(error);
+        self.send_held()
+    }
+
+    fn send_held(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.yielded = false;
+        Poll::Ready(Some(Ok(Frame::data(self.held.split().freeze()))))
     }
 
     fn finish(&mut self, error: Option<OutcomeError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
@@ -80,13 +113,18 @@ impl<O: Observer> HttpBody for Relay<O> {
                 return this.finish(Some(OutcomeError { code: "timeout".into(), message: msg }));
             }
         }
+        if let Some(end) = this.upstream_end.take() {
+            return this.finish(end);
+        }
         loop {
             match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => {
                         this.observer.on_data(&data);
-                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                        this.held.extend_from_slice(&data);
+                        if this.held.len() >= COALESCE_MAX {
+                            return this.send_held();
+                        }
                     }
                     Err(frame) => {
                         if let Ok(t) = frame.into_trailers() {
@@ -94,14 +132,16 @@ impl<O: Observer> HttpBody for Relay<O> {
                         }
                     }
                 },
-                Poll::Ready(Some(Err(e))) => {
-                    let err = OutcomeError {
-                        code: "upstream_failed".into(),
-                        message: format!("upstream failed mid-stream: {e}"),
-                    };
-                    return this.finish(Some(err));
+                Poll::Ready(Some(Err(e))) => return this.end_upstream(Some(upstream_failed(e))),
+                Poll::Ready(None) => return this.end_upstream(None),
+                Poll::Pending if this.held.is_empty() => return Poll::Pending,
+                Poll::Pending if !this.yielded => {
+                    // Let an already-woken producer add what it has before we send.
+                    this.yielded = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
-                Poll::Ready(None) => return this.finish(None),
+                Poll::Pending => return this.send_held(),
             }
         }
     }
@@ -113,6 +153,10 @@ impl<O: Observer> HttpBody for Relay<O> {
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
     }
+}
+
+fn upstream_failed(e: BoxError) -> OutcomeError {
+    OutcomeError { code: "upstream_failed".into(), message: format!("upstream failed mid-stream: {e}") }
 }
 
 #[cfg(test)]
@@ -144,6 +188,39 @@ mod tests {
         assert_eq!(&out[..], b"helloEND");
         let g = seen.0.lock().unwrap();
         assert_eq!((g.0, g.1.clone(), g.2), (5, None, true));
+    }
+
+    #[tokio::test]
+    async fn merges_ready_frames_without_changing_bytes() {
+        let parts: Vec<Result<Frame<Bytes>, BoxError>> =
+            (0..50).map(|i| Ok(Frame::data(Bytes::from(format!("chunk-{i};"))))).collect();
+        let expected: String = (0..50).map(|i| format!("chunk-{i};")).collect();
+        let seen = Seen::default();
+        let body = BodyExt::boxed_unsync(http_body_util::StreamBody::new(futures::stream::iter(parts)));
+        let mut relay = Relay::new(body, seen.clone(), None);
+        let mut frames = 0;
+        let mut out = Vec::new();
+        while let Some(f) = relay.frame().await {
+            frames += 1;
+            out.extend_from_slice(&f.unwrap().into_data().unwrap());
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{expected}END"));
+        assert_eq!(frames, 2, "all ready chunks merged into one frame, then the final frame");
+        assert_eq!(seen.0.lock().unwrap().0, expected.len());
+    }
+
+    #[tokio::test]
+    async fn an_error_after_merged_data_still_ends_the_relay() {
+        let parts: Vec<Result<Frame<Bytes>, BoxError>> = vec![
+            Ok(Frame::data(Bytes::from_static(b"a"))),
+            Ok(Frame::data(Bytes::from_static(b"b"))),
+            Err("boom".into()),
+        ];
+        let seen = Seen::default();
+        let body = BodyExt::boxed_unsync(http_body_util::StreamBody::new(futures::stream::iter(parts)));
+        let out = Relay::new(body, seen.clone(), None).collect().await.unwrap().to_bytes();
+        assert_eq!(&out[..], b"abEND");
+        assert_eq!(seen.0.lock().unwrap().1.as_deref(), Some("upstream_failed"));
     }
 
     #[tokio::test(start_paused = true)]
