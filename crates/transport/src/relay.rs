@@ -39,18 +39,21 @@ pub const COALESCE_MAX: usize = 32 * 1024;
 /// Data that is already available is merged into one outgoing frame (up to [`COALESCE_MAX`]):
 /// a burst of small SSE chunks then crosses each hop as one HTTP/2 frame and one TLS record
 /// instead of dozens. When the upstream has nothing more *right now*, the relay yields to the
-/// scheduler once before sending, so that a producer that was already woken (hyper's HTTP/1
-/// client hands over one chunk per task switch) can add what it has. That costs one pass of the
-/// run queue, never a timer; the bytes are exactly the same.
+/// scheduler before sending, so that a producer that was already woken (hyper's HTTP/1 client
+/// hands over one chunk per task switch) can add what it has; it keeps doing so while each
+/// yield brings more, and sends as soon as one brings nothing. That costs passes of the run
+/// queue, never a timer; the bytes are exactly the same.
 pub struct Relay<O: Observer> {
     inner: Body,
     observer: O,
     deadline: Option<Pin<Box<Sleep>>>,
     timeout: Duration,
     trailers: Option<HeaderMap>,
-    /// Data read but not yet sent.
-    held: BytesMut,
-    /// Whether we already yielded once while holding `held`.
+    /// Data read but not yet sent: the first chunk as is (no copy when it travels alone)...
+    first: Option<Bytes>,
+    /// ...and, once a second one arrives, all of them merged.
+    merged: BytesMut,
+    /// Whether we yielded since data last arrived.
     yielded: bool,
     /// The upstream ended (with this error, if any) while data was held; finish after sending it.
     upstream_end: Option<Option<OutcomeError>>,
@@ -66,7 +69,8 @@ impl<O: Observer> Relay<O> {
             deadline: timeout.map(|t| Box::pin(tokio::time::sleep_until(Instant::now() + t))),
             timeout: timeout.unwrap_or_default(),
             trailers: None,
-            held: BytesMut::new(),
+            first: None,
+            merged: BytesMut::new(),
             yielded: false,
             upstream_end: None,
             done: false,
@@ -79,16 +83,36 @@ impl<O: Observer> Relay<O> {
 
     /// The upstream is done: send what is held first, then finish.
     fn end_upstream(&mut self, error: Option<OutcomeError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.held.is_empty() {
+        if self.held_len() == 0 {
             return self.finish(error);
         }
         self.upstream_end = Some(error);
         self.send_held()
     }
 
+    fn hold(&mut self, data: Bytes) {
+        match self.first.take() {
+            None if self.merged.is_empty() => self.first = Some(data),
+            first => {
+                if let Some(f) = first {
+                    self.merged.extend_from_slice(&f);
+                }
+                self.merged.extend_from_slice(&data);
+            }
+        }
+    }
+
+    fn held_len(&self) -> usize {
+        self.first.as_ref().map_or(0, Bytes::len) + self.merged.len()
+    }
+
     fn send_held(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.yielded = false;
-        Poll::Ready(Some(Ok(Frame::data(self.held.split().freeze()))))
+        let data = match self.first.take() {
+            Some(only) => only,
+            None => self.merged.split().freeze(),
+        };
+        Poll::Ready(Some(Ok(Frame::data(data))))
     }
 
     fn finish(&mut self, error: Option<OutcomeError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
@@ -121,8 +145,10 @@ impl<O: Observer> HttpBody for Relay<O> {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => {
                         this.observer.on_data(&data);
-                        this.held.extend_from_slice(&data);
-                        if this.held.len() >= COALESCE_MAX {
+                        this.hold(data);
+                        // The last yield (if any) brought data: another one may bring more.
+                        this.yielded = false;
+                        if this.held_len() >= COALESCE_MAX {
                             return this.send_held();
                         }
                     }
@@ -134,7 +160,7 @@ impl<O: Observer> HttpBody for Relay<O> {
                 },
                 Poll::Ready(Some(Err(e))) => return this.end_upstream(Some(upstream_failed(e))),
                 Poll::Ready(None) => return this.end_upstream(None),
-                Poll::Pending if this.held.is_empty() => return Poll::Pending,
+                Poll::Pending if this.held_len() == 0 => return Poll::Pending,
                 Poll::Pending if !this.yielded => {
                     // Let an already-woken producer add what it has before we send.
                     this.yielded = true;
