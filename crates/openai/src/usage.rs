@@ -67,17 +67,11 @@ pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Index of the first occurrence of `needle` in `haystack` at or after `from`.
 pub(crate) fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let (&first, rest) = needle.split_first()?;
-    let mut i = from;
-    while i + needle.len() <= haystack.len() {
-        let off = haystack[i..=haystack.len() - needle.len()].iter().position(|&b| b == first)?;
-        i += off;
-        if &haystack[i + 1..i + needle.len()] == rest {
-            return Some(i);
-        }
-        i += 1;
+    if needle.is_empty() {
+        return None;
     }
-    None
+    // memchr's SIMD substring search: JSON is full of quotes, which a first-byte scan stops at.
+    memchr::memmem::find(haystack.get(from..)?, needle).map(|i| i + from)
 }
 
 #[cfg(test)]
