@@ -29,6 +29,10 @@ pub struct BenchArgs {
     /// Workers in the network.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Rounds of (direct, network) runs; medians are reported, since a single run on a shared
+    /// machine is noisy.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Where the benchmark network keeps its files.
     #[arg(long, default_value = "data/bench")]
     pub data_dir: PathBuf,
@@ -122,40 +126,76 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     );
     let direct = format!("{}/v1/chat/completions", net.backend_url);
     let through = format!("{}/chat/completions", net.api);
+    let rounds = a.rounds.max(1);
     let result = async {
-        eprintln!("[1/4] backend directly, {} requests, concurrency {}...", a.requests, a.concurrency);
-        let d = hey(&direct, a.requests, a.concurrency, &body).await?;
-        eprintln!("[2/4] through the network, {} requests, concurrency {}...", a.requests, a.concurrency);
-        let t = hey(&through, a.requests, a.concurrency, &body).await?;
-        eprintln!("[3/4] backend directly, concurrency 1...");
-        let d1 = hey(&direct, a.latency_requests, 1, &body).await?;
-        eprintln!("[4/4] through the network, concurrency 1...");
-        let t1 = hey(&through, a.latency_requests, 1, &body).await?;
+        let (mut d, mut t, mut d1, mut t1) = (vec![], vec![], vec![], vec![]);
+        for r in 1..=rounds {
+            eprintln!(
+                "[round {r}/{rounds}] backend directly, {} requests, concurrency {}...",
+                a.requests, a.concurrency
+            );
+            d.push(hey(&direct, a.requests, a.concurrency, &body).await?);
+            eprintln!(
+                "[round {r}/{rounds}] through the network, {} requests, concurrency {}...",
+                a.requests, a.concurrency
+            );
+            t.push(hey(&through, a.requests, a.concurrency, &body).await?);
+            eprintln!(
+                "[round {r}/{rounds}] concurrency 1, direct then network, {} requests each...",
+                a.latency_requests
+            );
+            d1.push(hey(&direct, a.latency_requests, 1, &body).await?);
+            t1.push(hey(&through, a.latency_requests, 1, &body).await?);
+        }
         anyhow::Ok((d, t, d1, t1))
     }
     .await;
     net.stop().await;
     let (d, t, d1, t1) = result?;
     println!(
-        "cocoon bench: streaming chat, {} chunks x {} bytes, keep-alive off, {} workers",
+        "cocoon bench: streaming chat, {} chunks x {} bytes, keep-alive off, {} workers; median of {rounds} round(s)",
         a.chunks, a.bytes, a.workers
     );
     println!("{:<28} {:>10} {:>9} {:>9} {:>9} {:>7}", "run", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-200");
-    for (name, r) in [
-        ("direct, c=".to_string() + &a.concurrency.to_string(), &d),
-        ("network, c=".to_string() + &a.concurrency.to_string(), &t),
-        ("direct, c=1".into(), &d1),
-        ("network, c=1".into(), &t1),
-    ] {
+    let c = a.concurrency;
+    let rows = [
+        (format!("direct, c={c}"), median(&d)),
+        (format!("network, c={c}"), median(&t)),
+        ("direct, c=1".into(), median(&d1)),
+        ("network, c=1".into(), median(&t1)),
+    ];
+    for (name, r) in &rows {
         println!("{:<28} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>7}", name, r.rps, r.p50_ms, r.p90_ms, r.p99_ms, r.non_200);
     }
-    let ratio = if d.rps > 0.0 { t.rps / d.rps } else { 0.0 };
-    println!("throughput ratio network/direct: {ratio:.2}x (target >= 0.5x)");
-    println!("added p50 latency at c=1: {:.3} ms (target <= 1 ms)", t1.p50_ms - d1.p50_ms);
-    if t.non_200 + t1.non_200 > 0 {
-        bail!("the network answered {} requests with a non-200 status", t.non_200 + t1.non_200);
+    let ratios: Vec<String> = d.iter().zip(&t).map(|(d, t)| format!("{:.2}", t.rps / d.rps.max(1.0))).collect();
+    let (dm, tm, d1m, t1m) = (&rows[0].1, &rows[1].1, &rows[2].1, &rows[3].1);
+    println!(
+        "throughput ratio network/direct (medians): {:.2}x (target >= 0.5x); per round: {}",
+        tm.rps / dm.rps.max(1.0),
+        ratios.join(", ")
+    );
+    println!("added p50 latency at c=1 (medians): {:.3} ms (target <= 1 ms)", t1m.p50_ms - d1m.p50_ms);
+    let failures: usize = t.iter().chain(&t1).map(|r| r.non_200).sum();
+    if failures > 0 {
+        bail!("the network answered {failures} requests with a non-200 status");
     }
     Ok(())
+}
+
+/// Field-wise median over rounds (each field on its own).
+fn median(runs: &[HeyResult]) -> HeyResult {
+    let pick = |f: fn(&HeyResult) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    HeyResult {
+        rps: pick(|r| r.rps),
+        p50_ms: pick(|r| r.p50_ms),
+        p90_ms: pick(|r| r.p90_ms),
+        p99_ms: pick(|r| r.p99_ms),
+        non_200: runs.iter().map(|r| r.non_200).sum(),
+    }
 }
 
 fn which_hey() -> Result<()> {
@@ -178,5 +218,12 @@ mod tests {
         assert!((r.p50_ms - 3.1).abs() < 1e-9 && (r.p99_ms - 15.0).abs() < 1e-9);
         assert_eq!(r.non_200, 10);
         assert!(parse_hey("garbage").is_err());
+    }
+
+    #[test]
+    fn median_is_per_field() {
+        let r = |rps, p50| HeyResult { rps, p50_ms: p50, ..Default::default() };
+        let m = median(&[r(10.0, 3.0), r(30.0, 1.0), r(20.0, 2.0)]);
+        assert_eq!((m.rps, m.p50_ms), (20.0, 2.0));
     }
 }

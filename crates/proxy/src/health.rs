@@ -2,7 +2,9 @@
 //!
 //! Peak-EWMA (as in linkerd and tower's `balance`): a latency above the current estimate is
 //! adopted at once, lower ones are blended in with a weight that decays with time, so a worker
-//! that turns slow is avoided immediately and forgiven gradually.
+//! that turns slow is avoided immediately and forgiven gradually. While a worker gets no
+//! requests its estimate decays toward zero, so an idle or never-measured worker is tried again
+//! before long instead of being starved by the one that happened to answer first.
 
 use std::time::{Duration, Instant};
 
@@ -47,8 +49,9 @@ impl Health {
         self.success = self.success * (1.0 - SUCCESS_ALPHA) + if ok { SUCCESS_ALPHA } else { 0.0 };
     }
 
-    pub fn latency_ms(&self) -> f64 {
-        self.latency_ms
+    /// The estimate as of `now`: decayed toward zero for the time without samples.
+    pub fn latency_ms_at(&self, now: Instant) -> f64 {
+        self.latency_ms * weight(now.saturating_duration_since(self.updated), LATENCY_DECAY)
     }
 
     pub fn success(&self) -> f64 {
@@ -65,11 +68,22 @@ mod tests {
         let t0 = Instant::now();
         let mut h = Health::default();
         h.observe_latency(Duration::from_millis(400), t0);
-        assert_eq!(h.latency_ms(), 400.0);
-        h.observe_latency(Duration::from_millis(10), t0 + Duration::from_secs(1));
-        assert!(h.latency_ms() > 300.0 && h.latency_ms() < 400.0, "{}", h.latency_ms());
-        h.observe_latency(Duration::from_millis(10), t0 + Duration::from_secs(60));
-        assert!(h.latency_ms() < 20.0);
+        assert_eq!(h.latency_ms_at(t0), 400.0);
+        let t1 = t0 + Duration::from_secs(1);
+        h.observe_latency(Duration::from_millis(10), t1);
+        assert!(h.latency_ms_at(t1) > 300.0 && h.latency_ms_at(t1) < 400.0, "{}", h.latency_ms_at(t1));
+        let t2 = t0 + Duration::from_secs(60);
+        h.observe_latency(Duration::from_millis(10), t2);
+        assert!(h.latency_ms_at(t2) < 20.0);
+    }
+
+    #[test]
+    fn idle_workers_become_attractive_again() {
+        let t0 = Instant::now();
+        let mut h = Health::default();
+        h.observe_latency(Duration::from_millis(200), t0);
+        assert!(h.latency_ms_at(t0 + Duration::from_secs(1)) > 150.0);
+        assert!(h.latency_ms_at(t0 + Duration::from_secs(60)) < 1.0);
     }
 
     #[test]
