@@ -99,6 +99,7 @@ impl BenchBackend {
                 tracing::debug!("bench backend: cannot set TCP_NODELAY: {e}");
             }
         });
-        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
+        // into_make_service: a bare Router is deep-copied for every connection.
+        axum::serve(listener, self.router().into_make_service()).with_graceful_shutdown(shutdown).await
     }
 }

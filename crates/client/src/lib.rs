@@ -24,8 +24,8 @@ pub enum ClientError {
     Config(String),
     #[error("attestation: {0}")]
     Attestation(#[from] cocoon_ratls::RaTlsError),
-    #[error("cannot listen on {addr}: {source}{hint}")]
-    Bind { addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    #[error(transparent)]
+    Bind(#[from] cocoon_transport::BindError),
     #[error("API server: {0}")]
     Serve(std::io::Error),
 }
@@ -44,14 +44,7 @@ pub struct Shared {
 /// Runs a client until `stop` is cancelled.
 pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), ClientError> {
     cfg.validate().map_err(ClientError::Config)?;
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|source| {
-        let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
-            " (address already in use: is another client running? pick another port)"
-        } else {
-            ""
-        };
-        ClientError::Bind { addr: cfg.listen, source, hint }
-    })?;
+    let listener = cocoon_transport::bind(cfg.listen).await?;
     let api_addr = listener.local_addr().unwrap_or(cfg.listen);
 
     let identity = build_identity(Role::Client, &cfg.attestation, BTreeMap::new())?;
@@ -69,7 +62,14 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         default_max_coefficient: cfg.default_max_coefficient,
     });
     tracing::info!(api = %format!("http://{api_addr}/v1"), proxies = ?cfg.proxies, "client running");
-    let result = axum::serve(listener, api::router(shared)).with_graceful_shutdown(stop.cancelled_owned()).await;
+    // Streamed chunks go out as they come: no Nagle delay on the app's connections.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    // into_make_service: a bare Router is deep-copied for every connection (`with_state(())`),
+    // which with keep-alive off is once per request.
+    let service = api::router(shared).into_make_service();
+    let result = axum::serve(listener, service).with_graceful_shutdown(stop.cancelled_owned()).await;
     rotation.abort();
     result.map_err(ClientError::Serve)
 }

@@ -4,7 +4,7 @@
 use crate::{forward, Shared};
 use cocoon_openai::ApiError;
 use cocoon_proto::path;
-use cocoon_transport::{accept, answer_hello, conn::Io, error_response, full, h2_server, read_limited, Body};
+use cocoon_transport::{accept, conn::Io, error_response, h2_server, hello_response, json_response, Body};
 use http::{Method, Request, Response, StatusCode};
 use hyper::{body::Incoming, service::service_fn};
 use std::{convert::Infallible, pin::pin, sync::atomic::Ordering::Relaxed, sync::Arc, time::Duration};
@@ -48,16 +48,8 @@ async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     Ok(match (req.method(), req.uri().path()) {
         (&Method::POST, path::INFER) => forward::infer(&shared, &client, req).await,
-        (&Method::GET, path::MODELS) => match serde_json::to_vec(&shared.registry.models()) {
-            Ok(json) => Response::new(full(json)),
-            Err(e) => error_response(&ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "internal",
-                e.to_string(),
-            )),
-        },
-        (&Method::POST, path::HELLO) => hello(req).await,
+        (&Method::GET, path::MODELS) => json_response(&shared.registry.models()),
+        (&Method::POST, path::HELLO) => hello_response(req.into_body(), None).await.1,
         (_, p) => error_response(&ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -65,18 +57,4 @@ async fn handle(
             format!("no such path {p}"),
         )),
     })
-}
-
-async fn hello(req: Request<Incoming>) -> Response<Body> {
-    let body = match read_limited(req.into_body(), 64 * 1024).await {
-        Ok(b) => b,
-        Err(e) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
-    };
-    match answer_hello(&body, None).map(|(_, ack)| serde_json::to_vec(&ack)) {
-        Ok(Ok(json)) => Response::new(full(json)),
-        Ok(Err(e)) => {
-            error_response(&ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal", e.to_string()))
-        }
-        Err(msg) => error_response(&ApiError::bad_request("bad_hello", msg)),
-    }
 }

@@ -20,7 +20,7 @@ pub mod worker_link;
 pub use config::ProxyConfig;
 
 use cocoon_ratls::Role;
-use cocoon_transport::{build_identity, build_policy};
+use cocoon_transport::{bind, build_identity, build_policy};
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 pub enum ProxyError {
     #[error("attestation: {0}")]
     Attestation(#[from] cocoon_ratls::RaTlsError),
-    #[error("cannot listen on {addr}: {source}{hint}")]
-    Bind { addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    #[error(transparent)]
+    Bind(#[from] cocoon_transport::BindError),
     #[error("stats server: {0}")]
     Serve(std::io::Error),
 }
@@ -47,17 +47,6 @@ pub struct Shared {
     pub client_addr: SocketAddr,
     pub worker_addr: SocketAddr,
     pub stop: CancellationToken,
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
-    TcpListener::bind(addr).await.map_err(|source| {
-        let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
-            " (address already in use: is another instance running? pick another port)"
-        } else {
-            ""
-        };
-        ProxyError::Bind { addr, source, hint }
-    })
 }
 
 /// Runs a proxy until `stop` is cancelled.

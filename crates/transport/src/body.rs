@@ -39,6 +39,18 @@ where
     Ok(buf.freeze())
 }
 
+/// A JSON response (500 with an OpenAI-style error if `v` cannot be serialized).
+pub fn json_response<T: serde::Serialize>(v: &T) -> http::Response<Body> {
+    match serde_json::to_vec(v) {
+        Ok(json) => {
+            let mut resp = http::Response::new(full(json));
+            resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            resp
+        }
+        Err(e) => error_response(&cocoon_openai::ApiError::internal("internal", e.to_string())),
+    }
+}
+
 /// An OpenAI-style error as an HTTP response with our body type.
 pub fn error_response(e: &cocoon_openai::ApiError) -> http::Response<Body> {
     let mut resp = http::Response::new(full(e.to_json()));

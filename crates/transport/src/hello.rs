@@ -35,6 +35,24 @@ pub async fn send_hello(send: &mut SendRequest<Body>, role: &str) -> Result<Hell
     Ok(ack)
 }
 
+/// Serves a `HELLO` request: reads its body, negotiates, answers with the ack (carrying
+/// `worker` when a worker answers). Returns the peer's hello too, when it was readable.
+pub async fn hello_response<B>(body: B, worker: Option<WorkerAnnounce>) -> (Option<Hello>, http::Response<Body>)
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+    B::Error: Into<crate::BoxError>,
+{
+    let refuse = |msg: String| crate::error_response(&cocoon_openai::ApiError::bad_request("bad_hello", msg));
+    let body = match read_limited(body, MAX_HELLO).await {
+        Ok(b) => b,
+        Err(e) => return (None, refuse(e.to_string())),
+    };
+    match answer_hello(&body, worker) {
+        Ok((hello, ack)) => (Some(hello), crate::json_response(&ack)),
+        Err(msg) => (None, refuse(msg)),
+    }
+}
+
 /// Answers a peer's hello (the body of a `HELLO` request). The error is the message to send back.
 pub fn answer_hello(body: &[u8], worker: Option<WorkerAnnounce>) -> Result<(Hello, HelloAck), String> {
     let hello: Hello = serde_json::from_slice(body).map_err(|e| format!("malformed hello: {e}"))?;

@@ -9,6 +9,7 @@
 //! may sit behind NAT) but *serve* HTTP/2 on that connection, because the proxy is the one
 //! sending them requests.
 
+pub mod bind;
 pub mod body;
 pub mod conn;
 pub mod hello;
@@ -16,9 +17,10 @@ pub mod identity;
 pub mod relay;
 pub mod tls;
 
-pub use body::{empty, error_response, full, read_limited, Body, BoxError};
+pub use bind::{bind, BindError};
+pub use body::{empty, error_response, full, json_response, read_limited, Body, BoxError};
 pub use conn::{h2_client, h2_server, H2};
-pub use hello::{answer_hello, send_hello, SOFTWARE};
+pub use hello::{answer_hello, hello_response, send_hello, SOFTWARE};
 pub use identity::{build_identity, build_policy, AttestMode, AttestationConfig};
 pub use relay::{Observer, Relay};
 pub use tls::{accept, dial, TlsDialer, PEER_NAME};

@@ -37,22 +37,10 @@ pub enum WorkerError {
     Config(String),
     #[error("attestation: {0}")]
     Attestation(#[from] cocoon_ratls::RaTlsError),
-    #[error("cannot listen on {addr}: {source}{hint}")]
-    Bind { addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    #[error(transparent)]
+    Bind(#[from] cocoon_transport::BindError),
     #[error("stats server: {0}")]
     Serve(std::io::Error),
-}
-
-/// Binds a TCP listener, turning "address in use" into an error that says what to do.
-pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, WorkerError> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|source| {
-        let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
-            " (address already in use: is another instance running? pick another port)"
-        } else {
-            ""
-        };
-        WorkerError::Bind { addr, source, hint }
-    })
 }
 
 /// Runs a worker until `stop` is cancelled.
@@ -61,7 +49,7 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
     let hardware = HardwareProfile::parse(&cfg.hardware).map_err(WorkerError::Config)?;
     let backend: Arc<dyn backend::Backend> =
         Arc::new(openai_backend::OpenAiBackend::new(&cfg.backend).map_err(WorkerError::Config)?);
-    let listener = bind(cfg.stats_listen).await?;
+    let listener = cocoon_transport::bind(cfg.stats_listen).await?;
 
     let extra = BTreeMap::from([("model".to_string(), cfg.model.clone())]);
     let identity = build_identity(Role::Worker, &cfg.attestation, extra)?;

@@ -7,7 +7,7 @@ use crate::{
 };
 use cocoon_openai::{validate_for_backend, ApiError};
 use cocoon_proto::{path, EventCodec, InferMeta, WorkerAnnounce};
-use cocoon_transport::{answer_hello, error_response, full, read_limited, Body, BoxError, Relay, TransportError};
+use cocoon_transport::{error_response, hello_response, read_limited, Body, BoxError, Relay, TransportError};
 use futures::StreamExt;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Frame;
@@ -49,28 +49,14 @@ pub async fn handle(ctx: Arc<LinkCtx>, req: Request<Incoming>) -> Result<Respons
 }
 
 async fn hello(ctx: &LinkCtx, req: Request<Incoming>) -> Response<Body> {
-    let body = match read_limited(req.into_body(), 64 * 1024).await {
-        Ok(b) => b,
-        Err(e) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
-    };
     let mut announce = ctx.announce.clone();
     announce.status = ctx.state.status();
     announce.max_active = ctx.share;
-    match answer_hello(&body, Some(announce)) {
-        Ok((hello, ack)) => {
-            tracing::info!(proxy = %ctx.proxy, peer_software = %hello.software, version = ack.version, "hello from proxy");
-            match serde_json::to_vec(&ack) {
-                Ok(json) => Response::new(full(json)),
-                Err(e) => error_response(&ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "internal",
-                    e.to_string(),
-                )),
-            }
-        }
-        Err(msg) => error_response(&ApiError::bad_request("bad_hello", msg)),
+    let (hello, resp) = hello_response(req.into_body(), Some(announce)).await;
+    if let Some(h) = hello {
+        tracing::info!(proxy = %ctx.proxy, peer_software = %h.software, "hello from proxy");
     }
+    resp
 }
 
 /// A long-lived response: the current status, then one frame per change.
