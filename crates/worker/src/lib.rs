@@ -25,7 +25,6 @@ use cocoon_ratls::Role;
 use cocoon_transport::{build_identity, build_policy, TlsDialer};
 use std::{
     collections::BTreeMap,
-    net::SocketAddr,
     sync::{atomic::AtomicU32, Arc},
     time::Duration,
 };
