@@ -1,7 +1,9 @@
 //! The single-role subcommands: `proxy`, `worker`, `client` and `bench-backend`.
 //!
-//! Each reads its TOML config (optional), applies flags and `COCOON_*` environment variables
-//! on top, and runs the role until SIGINT/SIGTERM.
+//! Each reads its TOML config (optional), applies flags and environment variables on top, and
+//! runs the role until SIGINT/SIGTERM. Every variable is prefixed with its role
+//! (`COCOON_PROXY_*`, `COCOON_WORKER_*`, `COCOON_CLIENT_*`), so one shell can start several
+//! roles without one's settings leaking into another.
 
 use crate::{
     config::{load, Overrides},
@@ -17,13 +19,13 @@ pub struct ProxyArgs {
     #[arg(long, short, env = "COCOON_PROXY_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address clients connect to.
-    #[arg(long, env = "COCOON_CLIENT_LISTEN")]
+    #[arg(long, env = "COCOON_PROXY_CLIENT_LISTEN")]
     pub client_listen: Option<String>,
     /// Address workers connect to.
-    #[arg(long, env = "COCOON_WORKER_LISTEN")]
+    #[arg(long, env = "COCOON_PROXY_WORKER_LISTEN")]
     pub worker_listen: Option<String>,
     /// Address of /health and /stats.
-    #[arg(long, env = "COCOON_STATS_LISTEN")]
+    #[arg(long, env = "COCOON_PROXY_STATS_LISTEN")]
     pub stats_listen: Option<String>,
 }
 
@@ -42,25 +44,25 @@ pub struct WorkerArgs {
     #[arg(long, short, env = "COCOON_WORKER_CONFIG")]
     pub config: Option<PathBuf>,
     /// A proxy's worker address (repeat for several; replaces the file's list).
-    #[arg(long = "proxy", env = "COCOON_PROXIES", value_delimiter = ',')]
+    #[arg(long = "proxy", env = "COCOON_WORKER_PROXIES", value_delimiter = ',')]
     pub proxies: Vec<String>,
     /// Model name to serve.
-    #[arg(long, env = "COCOON_MODEL")]
+    #[arg(long, env = "COCOON_WORKER_MODEL")]
     pub model: Option<String>,
     /// OpenAI-compatible backend base URL.
-    #[arg(long, env = "COCOON_BACKEND")]
+    #[arg(long, env = "COCOON_WORKER_BACKEND")]
     pub backend: Option<String>,
     /// Hardware profile ("cpu", "H100:80GiB", ...).
-    #[arg(long, env = "COCOON_HARDWARE")]
+    #[arg(long, env = "COCOON_WORKER_HARDWARE")]
     pub hardware: Option<String>,
     /// Price coefficient, per-mille.
-    #[arg(long, env = "COCOON_COEFFICIENT")]
+    #[arg(long, env = "COCOON_WORKER_COEFFICIENT")]
     pub coefficient: Option<u32>,
     /// Maximum concurrent requests.
-    #[arg(long, env = "COCOON_MAX_ACTIVE")]
+    #[arg(long, env = "COCOON_WORKER_MAX_ACTIVE")]
     pub max_active: Option<u32>,
     /// Address of /health, /stats and admin actions.
-    #[arg(long, env = "COCOON_STATS_LISTEN")]
+    #[arg(long, env = "COCOON_WORKER_STATS_LISTEN")]
     pub stats_listen: Option<String>,
 }
 
@@ -83,10 +85,10 @@ pub struct ClientArgs {
     #[arg(long, short, env = "COCOON_CLIENT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Where the OpenAI-compatible API listens.
-    #[arg(long, env = "COCOON_LISTEN")]
+    #[arg(long, env = "COCOON_CLIENT_LISTEN")]
     pub listen: Option<String>,
     /// A proxy's client address (repeat for several; replaces the file's list).
-    #[arg(long = "proxy", env = "COCOON_PROXIES", value_delimiter = ',')]
+    #[arg(long = "proxy", env = "COCOON_CLIENT_PROXIES", value_delimiter = ',')]
     pub proxies: Vec<String>,
 }
 
