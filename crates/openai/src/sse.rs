@@ -10,7 +10,13 @@
 
 use serde_json::Value;
 
-use crate::usage::{find, Usage};
+use crate::usage::Usage;
+use memchr::memmem::Finder;
+use std::sync::LazyLock;
+
+/// Substring searchers built once (they precompute their SIMD tables).
+static USAGE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\""));
+static ERROR_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"error\""));
 
 /// Longest SSE line (and longest event data) kept; longer events are skipped
 /// and counted in [`SseUsageCounter::oversized_events`].
@@ -53,7 +59,7 @@ impl SseUsageCounter {
                     continue;
                 }
             }
-            match chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', chunk) {
                 None => {
                     self.push_partial(chunk);
                     return;
@@ -189,8 +195,8 @@ impl SseUsageCounter {
             self.done = true;
             return;
         }
-        let usage_hint = has_object_key(data, b"\"usage\"");
-        let error_hint = find(data, b"\"error\"", 0).is_some();
+        let usage_hint = has_object_key(data, &USAGE_KEY);
+        let error_hint = ERROR_KEY.find(data).is_some();
         if !usage_hint && !error_hint {
             return;
         }
@@ -218,10 +224,10 @@ impl SseUsageCounter {
 /// Fast pre-check: does `data` contain `key` followed by `:` and an object?
 /// Avoids parsing the many chunks that carry `"usage": null` or no usage.
 /// (A key written with `\u` escapes is not recognised.)
-fn has_object_key(data: &[u8], key: &[u8]) -> bool {
+fn has_object_key(data: &[u8], key: &memchr::memmem::Finder<'static>) -> bool {
     let mut from = 0;
-    while let Some(i) = find(data, key, from) {
-        from = i + key.len();
+    while let Some(i) = key.find(&data[from..]).map(|i| i + from) {
+        from = i + key.needle().len();
         let rest = data[from..].trim_ascii_start();
         if let Some(rest) = rest.strip_prefix(b":") {
             if rest.trim_ascii_start().first() == Some(&b'{') {
@@ -238,10 +244,10 @@ mod tests {
 
     #[test]
     fn object_key_hint() {
-        assert!(has_object_key(br#"{"usage" : {"a":1}}"#, b"\"usage\""));
-        assert!(!has_object_key(br#"{"usage":null}"#, b"\"usage\""));
-        assert!(has_object_key(br#"{"usage":null,"x":{"usage":{}}}"#, b"\"usage\""));
-        assert!(!has_object_key(br#"{"usage""#, b"\"usage\""));
+        assert!(has_object_key(br#"{"usage" : {"a":1}}"#, &USAGE_KEY));
+        assert!(!has_object_key(br#"{"usage":null}"#, &USAGE_KEY));
+        assert!(has_object_key(br#"{"usage":null,"x":{"usage":{}}}"#, &USAGE_KEY));
+        assert!(!has_object_key(br#"{"usage""#, &USAGE_KEY));
     }
 
     #[test]

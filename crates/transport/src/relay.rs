@@ -46,7 +46,8 @@ pub const COALESCE_MAX: usize = 32 * 1024;
 pub struct Relay<O: Observer> {
     inner: Body,
     observer: O,
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// When the hop gives up, and a timer that wakes us then if we are waiting.
+    deadline: Option<(Instant, Pin<Box<Sleep>>)>,
     timeout: Duration,
     trailers: Option<HeaderMap>,
     /// Data read but not yet sent: the first chunk as is (no copy when it travels alone)...
@@ -66,7 +67,10 @@ impl<O: Observer> Relay<O> {
         Self {
             inner,
             observer,
-            deadline: timeout.map(|t| Box::pin(tokio::time::sleep_until(Instant::now() + t))),
+            deadline: timeout.map(|t| {
+                let at = Instant::now() + t;
+                (at, Box::pin(tokio::time::sleep_until(at)))
+            }),
             timeout: timeout.unwrap_or_default(),
             trailers: None,
             first: None,
@@ -79,6 +83,11 @@ impl<O: Observer> Relay<O> {
 
     pub fn boxed(self) -> Body {
         http_body_util::BodyExt::boxed_unsync(self)
+    }
+
+    fn timed_out(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let msg = format!("request timed out after {:.1}s", self.timeout.as_secs_f64());
+        self.finish(Some(OutcomeError { code: "timeout".into(), message: msg }))
     }
 
     /// The upstream is done: send what is held first, then finish.
@@ -131,11 +140,9 @@ impl<O: Observer> HttpBody for Relay<O> {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Some(d) = this.deadline.as_mut() {
-            if d.as_mut().poll(cx).is_ready() {
-                let msg = format!("request timed out after {:.1}s", this.timeout.as_secs_f64());
-                return this.finish(Some(OutcomeError { code: "timeout".into(), message: msg }));
-            }
+        // A clock read per poll; the timer itself is only armed below, before a real wait.
+        if this.deadline.as_ref().is_some_and(|(at, _)| Instant::now() >= *at) {
+            return this.timed_out();
         }
         if let Some(end) = this.upstream_end.take() {
             return this.finish(end);
@@ -160,7 +167,14 @@ impl<O: Observer> HttpBody for Relay<O> {
                 },
                 Poll::Ready(Some(Err(e))) => return this.end_upstream(Some(upstream_failed(e))),
                 Poll::Ready(None) => return this.end_upstream(None),
-                Poll::Pending if this.held_len() == 0 => return Poll::Pending,
+                Poll::Pending if this.held_len() == 0 => {
+                    if let Some((_, timer)) = this.deadline.as_mut() {
+                        if timer.as_mut().poll(cx).is_ready() {
+                            return this.timed_out();
+                        }
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Pending if !this.yielded => {
                     // Let an already-woken producer add what it has before we send.
                     this.yielded = true;
