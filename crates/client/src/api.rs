@@ -96,8 +96,7 @@ async fn models(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn fetch_models(mut send: hyper::client::conn::http2::SendRequest<cocoon_transport::Body>) -> Option<ModelList> {
-    let uri = format!("https://{}{}", cocoon_transport::PEER_NAME, path::MODELS);
-    let req = http::Request::get(uri).body(empty()).ok()?;
+    let req = http::Request::get(cocoon_transport::peer_uri(path::MODELS)).body(empty()).ok()?;
     let fut = async {
         send.ready().await.ok()?;
         let resp = send.send_request(req).await.ok()?;

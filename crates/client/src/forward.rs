@@ -23,11 +23,6 @@ use std::{
 /// Largest non-streaming answer we buffer.
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
-fn api(status: StatusCode, code: &str, msg: impl Into<String>) -> ApiError {
-    let kind = if status.is_client_error() { "invalid_request_error" } else { "server_error" };
-    ApiError::new(status, kind, code, msg)
-}
-
 fn status_for(code: &str) -> StatusCode {
     if code == "timeout" {
         StatusCode::GATEWAY_TIMEOUT
@@ -64,10 +59,12 @@ where
     B::Error: Into<BoxError>,
 {
     let raw = read_limited(body, shared.max_body).await.map_err(|e| match e {
-        TransportError::TooLarge(n) => {
-            api(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {n} bytes"))
-        }
-        other => api(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
+        TransportError::TooLarge(n) => ApiError::from_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body over {n} bytes"),
+        ),
+        other => ApiError::from_status(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
     })?;
     let (routing, clean) = extract_routing(&raw, shared.max_body)?;
     let timeout = Duration::from_secs_f64(routing.timeout.unwrap_or(shared.default_timeout_secs));
@@ -119,11 +116,11 @@ where
     let collected = Limited::new(collected, MAX_RESPONSE)
         .collect()
         .await
-        .map_err(|e| api(StatusCode::BAD_GATEWAY, "proxy_failed", e.to_string()))?;
+        .map_err(|e| ApiError::from_status(StatusCode::BAD_GATEWAY, "proxy_failed", e.to_string()))?;
     let outcome = collected.trailers().map(Outcome::from_trailers).unwrap_or_default();
     if let Some(e) = outcome.error {
         // Already counted as failed by `Finish`.
-        return Ok(error_response(&api(status_for(&e.code), &e.code, e.message)));
+        return Ok(error_response(&ApiError::from_status(status_for(&e.code), &e.code, e.message)));
     }
     let mut out = Response::new(full(collected.to_bytes()));
     out.headers_mut()
@@ -143,7 +140,11 @@ async fn send(
     loop {
         let Some((i, mut send, in_flight)) = shared.pool.pick(&tried) else {
             let why = last_error.unwrap_or_else(|| "no proxy is connected".into());
-            return Err(api(StatusCode::BAD_GATEWAY, "no_proxy", format!("cannot reach any proxy: {why}")));
+            return Err(ApiError::from_status(
+                StatusCode::BAD_GATEWAY,
+                "no_proxy",
+                format!("cannot reach any proxy: {why}"),
+            ));
         };
         if !tried.is_empty() {
             shared.stats.failovers.fetch_add(1, Relaxed);
@@ -151,15 +152,22 @@ async fn send(
         tried.push(i);
         let mut req = Request::new(full(body.clone()));
         *req.method_mut() = http::Method::POST;
-        *req.uri_mut() = INFER_URI.clone();
-        meta.write(req.headers_mut()).map_err(|e| api(StatusCode::BAD_REQUEST, "invalid_field", e.to_string()))?;
+        *req.uri_mut() = cocoon_transport::peer_uri(path::INFER);
+        meta.write(req.headers_mut())
+            .map_err(|e| ApiError::from_status(StatusCode::BAD_REQUEST, "invalid_field", e.to_string()))?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let call = async {
             send.ready().await?;
             send.send_request(req).await
         };
         match tokio::time::timeout(remaining, call).await {
-            Err(_) => return Err(api(StatusCode::GATEWAY_TIMEOUT, "timeout", "no answer from the network in time")),
+            Err(_) => {
+                return Err(ApiError::from_status(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "timeout",
+                    "no answer from the network in time",
+                ))
+            }
             Ok(Ok(resp)) => return Ok((resp, in_flight)),
             Ok(Err(e)) => {
                 let slot = in_flight.slot();
@@ -170,10 +178,6 @@ async fn send(
         }
     }
 }
-
-static INFER_URI: std::sync::LazyLock<http::Uri> = std::sync::LazyLock::new(|| {
-    http::Uri::try_from(format!("https://{}{}", cocoon_transport::PEER_NAME, path::INFER)).unwrap_or_default()
-});
 
 /// Accounting at the end of an answer; a failure after the first byte becomes an SSE error event.
 struct Finish {
@@ -217,7 +221,7 @@ impl Observer for Finish {
         if !self.stream {
             return Some(Frame::trailers(outcome.to_trailers()));
         }
-        let err = api(status_for(&e.code), &e.code, e.message.clone());
+        let err = ApiError::from_status(status_for(&e.code), &e.code, e.message.clone());
         let mut event = Vec::with_capacity(64);
         event.extend_from_slice(b"data: ");
         event.extend_from_slice(&err.to_json());

@@ -53,7 +53,7 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
     let pool = pool::Pool::start(&cfg.proxies, dialer, stop.clone());
     let shared = Arc::new(Shared {
-        client_id: identity.public_key().iter().map(|b| format!("{b:02x}")).collect(),
+        client_id: identity.public_key_hex(),
         api_addr,
         pool,
         stats: Default::default(),

@@ -60,6 +60,13 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "invalid_request_error", code, message)
     }
 
+    /// An error whose OpenAI `type` follows from its status: `invalid_request_error` for 4xx,
+    /// `server_error` otherwise.
+    pub fn from_status(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+        let kind = if status.is_client_error() { "invalid_request_error" } else { "server_error" };
+        Self::new(status, kind, code, message)
+    }
+
     /// `500 Internal Server Error` with type `server_error`.
     pub fn internal(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", code, message)
@@ -132,6 +139,15 @@ impl std::error::Error for ApiError {}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn from_status_derives_the_type() {
+        assert_eq!(
+            super::ApiError::from_status(http::StatusCode::PAYLOAD_TOO_LARGE, "c", "m").kind,
+            "invalid_request_error"
+        );
+        assert_eq!(super::ApiError::from_status(http::StatusCode::BAD_GATEWAY, "c", "m").kind, "server_error");
+    }
+
     use super::*;
 
     #[test]

@@ -29,11 +29,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-fn api(status: StatusCode, code: &str, msg: impl Into<String>) -> ApiError {
-    let kind = if status.is_client_error() { "invalid_request_error" } else { "server_error" };
-    ApiError::new(status, kind, code, msg)
-}
-
 pub async fn infer(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Response<Body> {
     shared.stats.requests.fetch_add(1, Relaxed);
     match route(shared, client, req).await {
@@ -54,14 +49,16 @@ pub async fn infer(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -
 
 async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     // Parse: routing metadata from headers, body within the size limit.
-    let mut meta =
-        InferMeta::read(req.headers()).map_err(|e| api(StatusCode::BAD_REQUEST, "bad_metadata", e.to_string()))?;
+    let mut meta = InferMeta::read(req.headers())
+        .map_err(|e| ApiError::from_status(StatusCode::BAD_REQUEST, "bad_metadata", e.to_string()))?;
     meta.timeout = meta.timeout.min(shared.max_timeout);
     let body = read_limited(req.into_body(), shared.max_body).await.map_err(|e| match e {
-        TransportError::TooLarge(n) => {
-            api(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {n} bytes"))
-        }
-        other => api(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
+        TransportError::TooLarge(n) => ApiError::from_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body over {n} bytes"),
+        ),
+        other => ApiError::from_status(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
     })?;
     let started = Instant::now();
     let deadline = started + meta.timeout;
@@ -107,7 +104,8 @@ async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Re
             }
         }
     }
-    let err = first_failure.unwrap_or_else(|| api(StatusCode::BAD_GATEWAY, "worker_failed", "worker failed"));
+    let err = first_failure
+        .unwrap_or_else(|| ApiError::from_status(StatusCode::BAD_GATEWAY, "worker_failed", "worker failed"));
     shared.billing.settle(reservation, None, "", 0);
     Err(err)
 }
@@ -116,17 +114,19 @@ fn no_worker_error(meta: &InferMeta, why: NoWorker) -> ApiError {
     let m = &meta.model;
     match why {
         NoWorker::UnknownModel => {
-            api(StatusCode::NOT_FOUND, "model_not_found", format!("no worker serves model {m:?}"))
+            ApiError::from_status(StatusCode::NOT_FOUND, "model_not_found", format!("no worker serves model {m:?}"))
         }
-        NoWorker::NoneEnabled => {
-            api(StatusCode::SERVICE_UNAVAILABLE, "no_workers", format!("no enabled worker for model {m:?} right now"))
-        }
-        NoWorker::NoHardware => api(
+        NoWorker::NoneEnabled => ApiError::from_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_workers",
+            format!("no enabled worker for model {m:?} right now"),
+        ),
+        NoWorker::NoHardware => ApiError::from_status(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_matching_hardware",
             format!("no worker for model {m:?} has hardware {:?}", meta.hardware.as_deref().unwrap_or("")),
         ),
-        NoWorker::TooExpensive { cheapest } => api(
+        NoWorker::TooExpensive { cheapest } => ApiError::from_status(
             StatusCode::SERVICE_UNAVAILABLE,
             "coefficient_too_low",
             format!(
@@ -134,7 +134,7 @@ fn no_worker_error(meta: &InferMeta, why: NoWorker) -> ApiError {
                 meta.max_coefficient
             ),
         ),
-        NoWorker::AllBusy => api(
+        NoWorker::AllBusy => ApiError::from_status(
             StatusCode::TOO_MANY_REQUESTS,
             "all_workers_busy",
             format!("all workers for model {m:?} are busy; retry later"),
@@ -159,25 +159,22 @@ enum Attempt {
     Failed(ApiError),
 }
 
-static INFER_URI: std::sync::LazyLock<http::Uri> = std::sync::LazyLock::new(|| {
-    http::Uri::try_from(format!("https://{}{}", cocoon_transport::PEER_NAME, path::INFER)).unwrap_or_default()
-});
-
 fn box_incoming(b: Incoming) -> Body {
     b.map_err(|e| Box::new(e) as BoxError).boxed_unsync()
 }
 
 /// Sends the request to one worker and waits for its first byte.
 async fn try_worker(worker: &Arc<WorkerEntry>, meta: &InferMeta, body: Bytes, remaining: Duration) -> Attempt {
-    let timeout_err = || api(StatusCode::GATEWAY_TIMEOUT, "timeout", "no answer from the worker in time");
+    let timeout_err =
+        || ApiError::from_status(StatusCode::GATEWAY_TIMEOUT, "timeout", "no answer from the worker in time");
     let running = Running::new(worker.clone());
     let mut hop = meta.clone();
     hop.timeout = inner_timeout(remaining);
     let mut req = Request::new(full(body));
     *req.method_mut() = http::Method::POST;
-    *req.uri_mut() = INFER_URI.clone();
+    *req.uri_mut() = cocoon_transport::peer_uri(path::INFER);
     if let Err(e) = hop.write(req.headers_mut()) {
-        return Attempt::Failed(api(StatusCode::BAD_REQUEST, "bad_metadata", e.to_string()));
+        return Attempt::Failed(ApiError::from_status(StatusCode::BAD_REQUEST, "bad_metadata", e.to_string()));
     }
     let t0 = Instant::now();
     let mut send = worker.send.clone();
@@ -189,7 +186,11 @@ async fn try_worker(worker: &Arc<WorkerEntry>, meta: &InferMeta, body: Bytes, re
         Err(_) => return Attempt::Failed(timeout_err()),
         Ok(Err(e)) => {
             worker.observe_outcome(false);
-            return Attempt::Failed(api(StatusCode::BAD_GATEWAY, "worker_failed", format!("worker link failed: {e}")));
+            return Attempt::Failed(ApiError::from_status(
+                StatusCode::BAD_GATEWAY,
+                "worker_failed",
+                format!("worker link failed: {e}"),
+            ));
         }
         Ok(Ok(r)) => r,
     };
@@ -201,7 +202,7 @@ async fn try_worker(worker: &Arc<WorkerEntry>, meta: &InferMeta, body: Bytes, re
                 worker.observe_outcome(false);
             }
             let e = ApiError::from_json(status, &body)
-                .unwrap_or_else(|| api(status, "worker_failed", format!("worker answered {status}")));
+                .unwrap_or_else(|| ApiError::from_status(status, "worker_failed", format!("worker answered {status}")));
             return Attempt::Failed(e);
         }
         return Attempt::Refused(resp.map(box_incoming));
@@ -213,7 +214,7 @@ async fn try_worker(worker: &Arc<WorkerEntry>, meta: &InferMeta, body: Bytes, re
         Ok(None) => None,
         Ok(Some(Err(e))) => {
             worker.observe_outcome(false);
-            return Attempt::Failed(api(
+            return Attempt::Failed(ApiError::from_status(
                 StatusCode::BAD_GATEWAY,
                 "worker_failed",
                 format!("worker failed before the first byte: {e}"),
@@ -222,7 +223,7 @@ async fn try_worker(worker: &Arc<WorkerEntry>, meta: &InferMeta, body: Bytes, re
         Ok(Some(Ok(frame))) => {
             if let Some(err) = frame.trailers_ref().and_then(|t| Outcome::from_trailers(t).error) {
                 worker.observe_outcome(false);
-                return Attempt::Failed(api(
+                return Attempt::Failed(ApiError::from_status(
                     StatusCode::BAD_GATEWAY,
                     "worker_failed",
                     format!("worker failed before the first byte: {}", err.message),

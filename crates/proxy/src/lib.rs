@@ -64,7 +64,7 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         TlsAcceptor::from(Arc::new(identity.server_config(build_policy(cfg.worker_policy.clone(), Role::Worker))?));
 
     let shared = Arc::new(Shared {
-        proxy_id: identity.public_key().iter().map(|b| format!("{b:02x}")).collect(),
+        proxy_id: identity.public_key_hex(),
         registry: Default::default(),
         stats: Default::default(),
         billing: Box::new(billing::Free),

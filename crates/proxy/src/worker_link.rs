@@ -99,9 +99,8 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
 }
 
 async fn open_events(send: &mut SendRequest<Body>) -> Result<hyper::body::Incoming, String> {
-    let req = http::Request::get(format!("https://{}{}", cocoon_transport::PEER_NAME, path::WORKER_EVENTS))
-        .body(empty())
-        .map_err(|e| e.to_string())?;
+    let req =
+        http::Request::get(cocoon_transport::peer_uri(path::WORKER_EVENTS)).body(empty()).map_err(|e| e.to_string())?;
     send.ready().await.map_err(|e| e.to_string())?;
     let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
     if !resp.status().is_success() {

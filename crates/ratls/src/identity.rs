@@ -149,6 +149,11 @@ impl Identity {
         self.inner.public_key
     }
 
+    /// The public key in hex: this node's identity in logs, stats and worker ids.
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.public_key())
+    }
+
     /// The private key as PKCS#8 PEM (persist it to keep the identity).
     pub fn key_pem(&self) -> String {
         self.inner.key_pair.serialize_pem()

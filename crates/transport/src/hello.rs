@@ -13,7 +13,7 @@ const MAX_HELLO: usize = 64 * 1024;
 pub async fn send_hello(send: &mut SendRequest<Body>, role: &str) -> Result<HelloAck, TransportError> {
     let hello = Hello { role: role.to_string(), versions: PROTOCOL, software: SOFTWARE.to_string() };
     let json = serde_json::to_vec(&hello).map_err(|e| TransportError::Hello(e.to_string()))?;
-    let req = http::Request::post(format!("https://{}{}", crate::PEER_NAME, path::HELLO))
+    let req = http::Request::post(crate::peer_uri(path::HELLO))
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(full(json))
         .map_err(|e| TransportError::Hello(e.to_string()))?;

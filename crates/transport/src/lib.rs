@@ -23,7 +23,7 @@ pub use conn::{h2_client, h2_server, H2};
 pub use hello::{answer_hello, hello_response, send_hello, SOFTWARE};
 pub use identity::{build_identity, build_policy, AttestMode, AttestationConfig};
 pub use relay::{Observer, Relay};
-pub use tls::{accept, dial, TlsDialer, PEER_NAME};
+pub use tls::{accept, dial, peer_uri, TlsDialer, PEER_NAME};
 
 /// Everything that can go wrong setting up or using a link.
 #[derive(Debug, thiserror::Error)]

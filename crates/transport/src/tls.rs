@@ -11,6 +11,15 @@ use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
 /// certificate, not from DNS, so the name is fixed and ignored by the verifiers.
 pub const PEER_NAME: &str = "cocoon.peer";
 
+/// The URI of a protocol path on the peer at the other end of a link.
+pub fn peer_uri(path: &'static str) -> http::Uri {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(http::uri::Scheme::HTTPS);
+    parts.authority = Some(http::uri::Authority::from_static(PEER_NAME));
+    parts.path_and_query = Some(http::uri::PathAndQuery::from_static(path));
+    http::Uri::from_parts(parts).unwrap_or_default()
+}
+
 /// Dials proxies with a (rotating) RA-TLS client configuration.
 #[derive(Clone)]
 pub struct TlsDialer {
@@ -78,4 +87,14 @@ fn tls_error(e: std::io::Error) -> TransportError {
         other => other.to_string(),
     });
     TransportError::Tls(reason.unwrap_or_else(|| e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn peer_uri_names_the_fixed_peer() {
+        let uri = super::peer_uri(cocoon_proto::path::INFER);
+        assert_eq!(uri.to_string(), "https://cocoon.peer/cocoon/v1/infer");
+        assert_eq!(uri.path(), cocoon_proto::path::INFER);
+    }
 }

@@ -55,7 +55,7 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy);
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
-    let worker_id = hex_key(&identity.public_key());
+    let worker_id = identity.public_key_hex();
 
     let state = Arc::new(state::WorkerState::new(cfg.coefficient));
     let share = (cfg.max_active / cfg.proxies.len() as u32).max(1);
@@ -119,8 +119,4 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
         Ok(r) => r.map_err(WorkerError::Serve),
         Err(_) => Ok(()),
     }
-}
-
-fn hex_key(k: &[u8; 32]) -> String {
-    k.iter().map(|b| format!("{b:02x}")).collect()
 }
