@@ -27,6 +27,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/health", get(health))
         .route("/stats", get(stats))
+        .route("/v1/payments/account", get(crate::payments::account))
+        .route("/v1/payments/{op}", post(crate::payments::operate))
         .fallback(not_found)
         .layer(CorsLayer::permissive())
         .with_state(shared)
@@ -70,6 +72,7 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
         "api": format!("http://{}/v1", s.api_addr),
         "counters": s.stats.snapshot(),
         "proxies": s.pool.views(),
+        "payments": crate::payments::stats(&s),
     }))
 }
 

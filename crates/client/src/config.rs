@@ -29,6 +29,11 @@ pub struct ClientConfig {
     /// What proxies must prove (in production: TDX with an image-hash allowlist).
     #[serde(default = "default_policy")]
     pub proxy_policy: PolicyConfig,
+    /// Where the client keeps its identity key (its account at every proxy; unless
+    /// `attestation.key_file` says otherwise) and the latest charge voucher from each proxy.
+    /// Without it, every start is a new account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {

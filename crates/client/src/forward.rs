@@ -122,7 +122,11 @@ where
         // Already counted as failed by `Finish`.
         return Ok(error_response(&ApiError::from_status(status_for(&e.code), &e.code, e.message)));
     }
-    let mut out = Response::new(full(collected.to_bytes()));
+    let body = match outcome.cost {
+        Some(cost) => with_total_cost(collected.to_bytes(), cost),
+        None => collected.to_bytes(),
+    };
+    let mut out = Response::new(full(body));
     out.headers_mut()
         .insert(header::CONTENT_TYPE, content_type.unwrap_or(http::HeaderValue::from_static("application/json")));
     Ok(out)
@@ -212,9 +216,17 @@ impl Observer for Finish {
         if let Some(u) = &outcome.usage {
             stats.add_usage(u);
         }
+        if let Some(c) = outcome.cost {
+            stats.spent.fetch_add(c, Relaxed);
+        }
         let Some(e) = &outcome.error else {
             stats.succeeded.fetch_add(1, Relaxed);
-            return (!self.stream).then(|| Frame::trailers(outcome.to_trailers()));
+            if self.stream {
+                // The usage chunk went out before the proxy priced it: tell the app in an SSE
+                // comment, which OpenAI clients skip.
+                return outcome.cost.map(|c| Frame::data(Bytes::from(format!(": cocoon total_cost={c}\n\n"))));
+            }
+            return Some(Frame::trailers(outcome.to_trailers()));
         };
         stats.failed.fetch_add(1, Relaxed);
         tracing::warn!(request_id = %self.request_id, code = %e.code, error = %e.message, "request failed after its answer started");
@@ -237,4 +249,13 @@ impl Drop for Finish {
             tracing::debug!(request_id = %self.request_id, "app went away; request cancelled upstream");
         }
     }
+}
+
+/// Adds `usage.total_cost` (nanotons, as Cocoon does) to a JSON answer; anything that is not a
+/// JSON object with a `usage` object passes unchanged.
+fn with_total_cost(body: Bytes, cost: u64) -> Bytes {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else { return body };
+    let Some(usage) = v.get_mut("usage").and_then(serde_json::Value::as_object_mut) else { return body };
+    usage.insert("total_cost".into(), serde_json::Value::from(cost));
+    serde_json::to_vec(&v).map(Bytes::from).unwrap_or(body)
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod forward;
 pub mod latency;
+pub mod payments;
 pub mod pool;
 pub mod stats;
 
@@ -39,6 +40,8 @@ pub struct Shared {
     pub max_body: usize,
     pub default_timeout_secs: f64,
     pub default_max_coefficient: u32,
+    /// This client's charge vouchers, one book per proxy.
+    pub wallet: Arc<cocoon_voucher::VoucherWallet>,
 }
 
 /// Runs a client until `stop` is cancelled.
@@ -47,11 +50,20 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
     let listener = cocoon_transport::bind(cfg.listen).await?;
     let api_addr = listener.local_addr().unwrap_or(cfg.listen);
 
-    let identity = build_identity(Role::Client, &cfg.attestation, BTreeMap::new())?;
+    let mut attestation = cfg.attestation.clone();
+    if let (None, Some(dir)) = (&attestation.key_file, &cfg.data_dir) {
+        attestation.key_file = Some(dir.join("key.pem"));
+    }
+    let identity = build_identity(Role::Client, &attestation, BTreeMap::new())?;
+    let wallet = Arc::new(cocoon_voucher::VoucherWallet::new(
+        cfg.data_dir.clone(),
+        cocoon_voucher::VoucherKind::ClientCharge,
+        identity.public_key(),
+    ));
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy);
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
-    let pool = pool::Pool::start(&cfg.proxies, dialer, stop.clone());
+    let pool = pool::Pool::start(&cfg.proxies, dialer, wallet.clone(), stop.clone());
     let shared = Arc::new(Shared {
         client_id: identity.public_key_hex(),
         api_addr,
@@ -60,6 +72,7 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         max_body: cfg.max_body_bytes,
         default_timeout_secs: cfg.default_timeout_secs,
         default_max_coefficient: cfg.default_max_coefficient,
+        wallet,
     });
     tracing::info!(api = %format!("http://{api_addr}/v1"), proxies = ?cfg.proxies, "client running");
     // Streamed chunks go out as they come: no Nagle delay on the app's connections.

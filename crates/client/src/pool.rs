@@ -5,6 +5,7 @@
 //! caller fails over to another proxy when a link breaks before the request got an answer.
 
 use cocoon_transport::{h2_client, send_hello, Body, TlsDialer};
+use cocoon_voucher::VoucherWallet;
 use hyper::client::conn::http2::SendRequest;
 use rand::Rng;
 use serde::Serialize;
@@ -79,6 +80,7 @@ impl InFlight {
 }
 
 pub struct Pool {
+    wallet: Arc<VoucherWallet>,
     pub slots: Vec<Arc<ProxySlot>>,
 }
 
@@ -96,10 +98,16 @@ pub struct SlotView {
 
 impl Pool {
     /// Starts one link task per proxy.
-    pub fn start(addresses: &[String], dialer: TlsDialer, stop: CancellationToken) -> Arc<Self> {
-        let pool = Arc::new(Self { slots: addresses.iter().map(|a| Arc::new(ProxySlot::new(a.clone()))).collect() });
+    pub fn start(
+        addresses: &[String],
+        dialer: TlsDialer,
+        wallet: Arc<VoucherWallet>,
+        stop: CancellationToken,
+    ) -> Arc<Self> {
+        let slots = addresses.iter().map(|a| Arc::new(ProxySlot::new(a.clone()))).collect();
+        let pool = Arc::new(Self { wallet, slots });
         for slot in &pool.slots {
-            tokio::spawn(keep_linked(slot.clone(), dialer.clone(), stop.clone()));
+            tokio::spawn(keep_linked(slot.clone(), dialer.clone(), pool.wallet.clone(), stop.clone()));
         }
         pool
     }
@@ -167,11 +175,11 @@ impl Pool {
     }
 }
 
-async fn keep_linked(slot: Arc<ProxySlot>, dialer: TlsDialer, stop: CancellationToken) {
+async fn keep_linked(slot: Arc<ProxySlot>, dialer: TlsDialer, wallet: Arc<VoucherWallet>, stop: CancellationToken) {
     let mut backoff = MIN_BACKOFF;
     let mut failures = 0u32;
     loop {
-        match connect(&slot, &dialer).await {
+        match connect(&slot, &dialer, &wallet).await {
             Ok(conn) => {
                 backoff = MIN_BACKOFF;
                 failures = 0;
@@ -202,12 +210,21 @@ async fn keep_linked(slot: Arc<ProxySlot>, dialer: TlsDialer, stop: Cancellation
 
 type ConnTask = tokio::task::JoinHandle<Result<(), hyper::Error>>;
 
-async fn connect(slot: &ProxySlot, dialer: &TlsDialer) -> Result<ConnTask, String> {
+async fn connect(slot: &ProxySlot, dialer: &TlsDialer, wallet: &Arc<VoucherWallet>) -> Result<ConnTask, String> {
     let (tls, peer) = dialer.dial(&slot.address).await.map_err(|e| e.to_string())?;
+    // Our latest voucher from this proxy goes in the hello: a proxy whose books were rolled
+    // back below it must refuse us (and stop) rather than charge us twice.
+    let presented = wallet.open(&peer.public_key).map_err(|e| format!("voucher book: {e}"))?;
     let (mut send, conn) = h2_client(tls).await.map_err(|e| e.to_string())?;
     let task = tokio::spawn(conn);
-    match send_hello(&mut send, "client").await {
+    match send_hello(&mut send, "client", presented).await {
         Ok(ack) => {
+            tokio::spawn(crate::payments::follow_vouchers(
+                send.clone(),
+                wallet.clone(),
+                peer.public_key,
+                slot.address.clone(),
+            ));
             tracing::info!(proxy = %slot.address, proxy_key = %peer.public_key_hex(), version = ack.version, "connected to proxy");
             *lock(&slot.proxy_key) = Some(peer.public_key_hex());
             *lock(&slot.send) = Some(send);

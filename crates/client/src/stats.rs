@@ -16,6 +16,8 @@ pub struct ClientStats {
     pub cached_tokens: AtomicU64,
     pub completion_tokens: AtomicU64,
     pub reasoning_tokens: AtomicU64,
+    /// Nanotons the proxies charged for this process's requests.
+    pub spent: AtomicU64,
     /// Time until the first byte of the answer.
     pub first_byte: Histogram,
     /// Time until the whole answer.

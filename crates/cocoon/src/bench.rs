@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// Where the benchmark network keeps its files.
     #[arg(long, default_value = "data/bench")]
     pub data_dir: PathBuf,
+    /// Run the network without payments (to compare; payments are on by default).
+    #[arg(long)]
+    pub no_payments: bool,
 }
 
 /// What `hey` reports.
@@ -118,6 +121,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         data_dir: a.data_dir.clone(),
         max_active: 256,
         bench: (a.chunks, a.bytes, 0),
+        deposit: (!a.no_payments).then_some(1_000 * 1_000_000_000),
     })
     .await?;
     let body = format!(

@@ -3,6 +3,7 @@
 
 mod bench;
 mod config;
+mod money;
 mod network;
 mod roles;
 mod shutdown;

@@ -30,7 +30,13 @@ pub struct Spec {
     pub max_active: u32,
     /// Settings of the synthetic backend, when it is started: chunks, bytes, delay.
     pub bench: (usize, usize, u64),
+    /// Payments on, with this starting deposit for the client at each proxy (nanotons);
+    /// `None`: payments off.
+    pub deposit: Option<u64>,
 }
+
+/// The proxy operator's own stake in a local network: 10 TON.
+const PROXY_STAKE: u64 = 10_000_000_000;
 
 /// One running child process.
 pub struct Proc {
@@ -120,9 +126,16 @@ impl Network {
         let mut client_addrs = Vec::new();
         for i in 0..spec.proxies {
             let (c, w, s) = (next(), next(), next());
-            let cfg = format!(
-                "client_listen = \"127.0.0.1:{c}\"\nworker_listen = \"127.0.0.1:{w}\"\nstats_listen = \"127.0.0.1:{s}\"\n\n[attestation]\nmode = \"dev\"\n\n[client_policy]\nkind = \"any\"\n\n[worker_policy]\nkind = \"dev\"\n"
+            let mut cfg = format!(
+                "client_listen = \"127.0.0.1:{c}\"\nworker_listen = \"127.0.0.1:{w}\"\nstats_listen = \"127.0.0.1:{s}\"\n\n[attestation]\nmode = \"dev\"\nkey_file = {:?}\n\n[client_policy]\nkind = \"any\"\n\n[worker_policy]\nkind = \"dev\"\n",
+                node_dir(&spec, &format!("proxy-{i}")).join("key.pem")
             );
+            if spec.deposit.is_some() {
+                cfg.push_str(&format!(
+                    "\n[payments]\ndata_dir = {:?}\nown_stake = {PROXY_STAKE}\n",
+                    node_dir(&spec, &format!("proxy-{i}"))
+                ));
+            }
             let path = cfg_dir.join(format!("proxy-{i}.toml"));
             std::fs::write(&path, cfg)?;
             let stats = format!("http://127.0.0.1:{s}/stats");
@@ -146,9 +159,10 @@ impl Network {
         for i in 0..spec.workers {
             let s = next();
             let cfg = format!(
-                "proxies = [{}]\nmodel = \"{model}\"\nbackend = \"{backend_url}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\n\n[attestation]\nmode = \"dev\"\n\n[proxy_policy]\nkind = \"dev\"\n",
+                "proxies = [{}]\nmodel = \"{model}\"\nbackend = \"{backend_url}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\ndata_dir = {:?}\n\n[attestation]\nmode = \"dev\"\n\n[proxy_policy]\nkind = \"dev\"\n",
                 worker_addrs.join(", "),
-                spec.max_active
+                spec.max_active,
+                node_dir(&spec, &format!("worker-{i}")),
             );
             let path = cfg_dir.join(format!("worker-{i}.toml"));
             std::fs::write(&path, cfg)?;
@@ -176,9 +190,10 @@ impl Network {
 
         // The client.
         let cfg = format!(
-            "listen = \"127.0.0.1:{}\"\nproxies = [{}]\n\n[attestation]\nmode = \"none\"\n\n[proxy_policy]\nkind = \"dev\"\n",
+            "listen = \"127.0.0.1:{}\"\nproxies = [{}]\ndata_dir = {:?}\n\n[attestation]\nmode = \"none\"\n\n[proxy_policy]\nkind = \"dev\"\n",
             spec.client_port,
-            client_addrs.join(", ")
+            client_addrs.join(", "),
+            node_dir(&spec, "client"),
         );
         let path = cfg_dir.join("client.toml");
         std::fs::write(&path, cfg)?;
@@ -189,6 +204,12 @@ impl Network {
             v["proxies_connected"].as_u64() == Some(want)
         })
         .await?;
+
+        if let Some(deposit) = spec.deposit {
+            for i in 0..spec.proxies {
+                top_up(spec.client_port, i, deposit).await?;
+            }
+        }
 
         net.info = json!({
             "client": {"pid": net.procs.last().and_then(|p| p.child.id()), "api": net.api, "stats": client_stats},
@@ -271,11 +292,44 @@ pub fn log_tail(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// Where one node keeps its key and books, as an absolute path (children may run elsewhere).
+fn node_dir(spec: &Spec, name: &str) -> PathBuf {
+    let dir = spec.data_dir.join(name);
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
+/// Gives the client `deposit` at proxy `i`, unless it still has at least half of that
+/// (like Cocoon's automatic top-up), so repeated runs do not pile up deposits.
+async fn top_up(client_port: u16, i: usize, deposit: u64) -> Result<()> {
+    let base = format!("http://127.0.0.1:{client_port}/v1/payments");
+    let (_, account) = get_json(&format!("{base}/account?proxy={i}")).await?;
+    if account["available"].as_u64().unwrap_or(0) >= deposit / 2 {
+        return Ok(());
+    }
+    let (status, v) = post_json(&format!("{base}/deposit?proxy={i}"), &json!({ "amount": deposit })).await?;
+    if status != 200 {
+        bail!("starting deposit at proxy {i} failed (HTTP {status}): {v}");
+    }
+    Ok(())
+}
+
 /// GETs a URL and parses JSON (any status).
 pub async fn get_json(url: &str) -> Result<(u16, Value)> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let uri: http::Uri = url.parse()?;
     let resp = tokio::time::timeout(Duration::from_secs(5), client.get(uri)).await??;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+/// POSTs JSON to a URL and parses the JSON answer (any status).
+pub async fn post_json(url: &str, body: &Value) -> Result<(u16, Value)> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = http::Request::post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+    let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req)).await??;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes();
     Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))

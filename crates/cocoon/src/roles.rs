@@ -15,6 +15,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ProxyArgs {
+    #[command(subcommand)]
+    pub action: Option<crate::money::ProxyAction>,
     /// TOML config file (see config/proxy.example.toml).
     #[arg(long, short, env = "COCOON_PROXY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -30,6 +32,9 @@ pub struct ProxyArgs {
 }
 
 pub async fn proxy(a: ProxyArgs) -> Result<()> {
+    if let Some(action) = a.action {
+        return crate::money::proxy(action).await;
+    }
     let o = Overrides::new()
         .set("client_listen", a.client_listen)
         .set("worker_listen", a.worker_listen)
@@ -40,6 +45,8 @@ pub async fn proxy(a: ProxyArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct WorkerArgs {
+    #[command(subcommand)]
+    pub action: Option<crate::money::WorkerAction>,
     /// TOML config file (see config/worker.example.toml).
     #[arg(long, short, env = "COCOON_WORKER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -67,6 +74,9 @@ pub struct WorkerArgs {
 }
 
 pub async fn worker(a: WorkerArgs) -> Result<()> {
+    if let Some(action) = a.action {
+        return crate::money::worker(action).await;
+    }
     let o = Overrides::new()
         .list("proxies", &a.proxies)
         .set("model", a.model)
@@ -81,6 +91,8 @@ pub async fn worker(a: WorkerArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct ClientArgs {
+    #[command(subcommand)]
+    pub action: Option<crate::money::ClientAction>,
     /// TOML config file (see config/client.example.toml).
     #[arg(long, short, env = "COCOON_CLIENT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -93,6 +105,9 @@ pub struct ClientArgs {
 }
 
 pub async fn client(a: ClientArgs) -> Result<()> {
+    if let Some(action) = a.action {
+        return crate::money::client(action).await;
+    }
     let o = Overrides::new().set("listen", a.listen).list("proxies", &a.proxies);
     let cfg: cocoon_client::ClientConfig = load(a.config.as_deref(), o)?;
     cocoon_client::run(cfg, shutdown::on_signal()).await.context("client")

@@ -32,6 +32,12 @@ pub struct UpArgs {
     /// Synthetic backend only: delay between streamed chunks, in milliseconds.
     #[arg(long, default_value_t = 20)]
     pub delay_ms: u64,
+    /// The client's starting deposit at each proxy, in nanotons (topped up when under half).
+    #[arg(long, default_value_t = 10_000_000_000)]
+    pub deposit: u64,
+    /// Run without payments (every request free).
+    #[arg(long)]
+    pub no_payments: bool,
 }
 
 pub async fn run(a: UpArgs) -> Result<()> {
@@ -52,6 +58,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         data_dir: a.data_dir.clone(),
         max_active: a.max_active,
         bench: (50, 128, a.delay_ms),
+        deposit: (!a.no_payments).then_some(a.deposit),
     };
     let mut net = tokio::select! {
         r = network::Network::start(spec) => r?,
@@ -69,6 +76,13 @@ pub async fn run(a: UpArgs) -> Result<()> {
         "        -d '{{\"model\":\"{}\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}],\"max_tokens\":5}}'",
         net.model
     );
+    if !a.no_payments {
+        println!("payments: on (embedded settlement, NOT a blockchain); the client has a deposit at each proxy");
+        println!(
+            "  balance:  cargo run --release -p cocoon -- client balance --url http://127.0.0.1:{}",
+            a.client_port
+        );
+    }
     println!("press Ctrl-C to stop");
 
     let result = tokio::select! {
@@ -78,8 +92,34 @@ pub async fn run(a: UpArgs) -> Result<()> {
             Err(anyhow::anyhow!("{name} exited unexpectedly ({status}); stopping the network. Its log ends:\n{log}"))
         }
     };
+    if !a.no_payments {
+        print_books(&net).await;
+    }
     eprintln!("stopping...");
     net.stop().await;
     eprintln!("stopped");
     result
+}
+
+/// Prints the client's balance and each proxy's books before the network stops.
+async fn print_books(net: &network::Network) {
+    use crate::money::ton;
+    let api = net.api.trim_end_matches("/v1");
+    let proxies = net.info["proxies"].as_array().cloned().unwrap_or_default();
+    for (i, p) in proxies.iter().enumerate() {
+        if let Ok((200, a)) = network::get_json(&format!("{api}/v1/payments/account?proxy={i}")).await {
+            let n = |k: &str| a[k].as_u64().unwrap_or(0);
+            println!("proxy {i}: client available {}, charged {}", ton(n("available")), ton(n("charged")));
+        }
+        if let Ok((200, s)) = network::get_json(p["stats"].as_str().unwrap_or_default()).await {
+            let l = &s["ledger"];
+            let n = |k: &str| l[k].as_u64().unwrap_or(0);
+            println!(
+                "proxy {i}: workers earned {}, commission {}, books balanced: {}",
+                ton(n("worker_earned")),
+                ton(n("commission")),
+                l["balanced"]
+            );
+        }
+    }
 }

@@ -126,6 +126,11 @@ impl Ledger {
         self.signer.verifying_key().to_bytes()
     }
 
+    /// Stops the ledger (fail-stop), e.g. when a rollback is detected.
+    pub fn halt(&self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
     fn check_running(&self) -> Result<(), LedgerError> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(LedgerError::Stopped);

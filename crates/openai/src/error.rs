@@ -22,6 +22,8 @@ pub struct ApiError {
     pub kind: &'static str,
     /// Machine readable code, e.g. `invalid_json`.
     pub code: String,
+    /// Extra integer fields of the error object, e.g. `balance` and `required` of a 402.
+    pub fields: Vec<(&'static str, u64)>,
 }
 
 /// `type` values this crate knows; others read by [`ApiError::from_json`] map
@@ -46,7 +48,13 @@ const KNOWN_KINDS: &[&str] = &[
 impl ApiError {
     /// A fully specified error.
     pub fn new(status: StatusCode, kind: &'static str, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), kind, code: code.into() }
+        Self { status, message: message.into(), kind, code: code.into(), fields: Vec::new() }
+    }
+
+    /// Adds an integer field to the error object.
+    pub fn with_field(mut self, name: &'static str, value: u64) -> Self {
+        self.fields.push((name, value));
+        self
     }
 
     /// `400 Bad Request` with type `invalid_request_error`.
@@ -74,13 +82,18 @@ impl ApiError {
 
     /// The JSON body `{"error":{"message":..,"type":..,"code":..}}`.
     pub fn to_json(&self) -> Bytes {
-        let v = json!({
+        let mut v = json!({
             "error": {
                 "message": self.message,
                 "type": self.kind,
                 "code": self.code,
             }
         });
+        if let Some(obj) = v.get_mut("error").and_then(Value::as_object_mut) {
+            for (k, n) in &self.fields {
+                obj.insert((*k).to_string(), Value::from(*n));
+            }
+        }
         // Serialising a Value built from strings cannot fail.
         Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
     }

@@ -17,6 +17,7 @@ pub mod events;
 pub mod messages;
 pub mod meta;
 pub mod outcome;
+pub mod payments;
 pub mod version;
 
 pub use events::{EventCodec, MAX_EVENT_FRAME};
@@ -25,6 +26,7 @@ pub use messages::{
 };
 pub use meta::{InferMeta, MetaError};
 pub use outcome::{Outcome, OutcomeError};
+pub use payments::{AmountRequest, VoucherEvent};
 pub use version::{negotiate, VersionError, VersionRange, PROTOCOL};
 
 /// Request paths on the inter-role HTTP/2 connections.
@@ -37,6 +39,20 @@ pub mod path {
     pub const MODELS: &str = "/cocoon/v1/models";
     /// The worker's stream of status changes (proxy -> worker, long-lived response).
     pub const WORKER_EVENTS: &str = "/cocoon/v1/worker/events";
+    /// The client's account at the proxy (GET: view).
+    pub const ACCOUNT: &str = "/cocoon/v1/account";
+    /// Top up (POST [`crate::AmountRequest`]); durable before the answer.
+    pub const DEPOSIT: &str = "/cocoon/v1/account/deposit";
+    /// Add to the stake (POST [`crate::AmountRequest`]).
+    pub const STAKE: &str = "/cocoon/v1/account/stake";
+    /// Take back spendable funds, never the stake (POST [`crate::AmountRequest`]).
+    pub const WITHDRAW: &str = "/cocoon/v1/account/withdraw";
+    /// Start closing the account; the stake comes back after the close delay (POST).
+    pub const CLOSE: &str = "/cocoon/v1/account/close";
+    /// The client's stream of committed charge vouchers (client -> proxy, long-lived response).
+    pub const VOUCHERS: &str = "/cocoon/v1/vouchers";
+    /// A payout voucher for the worker (proxy -> worker, POST [`crate::VoucherEvent`]).
+    pub const WORKER_VOUCHER: &str = "/cocoon/v1/worker/voucher";
 }
 
 /// Shrinks a timeout for the next hop so that the inner hop always times out first (Cocoon uses 5%).

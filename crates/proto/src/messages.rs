@@ -16,6 +16,10 @@ pub struct Hello {
     pub versions: VersionRange,
     /// Free-form software name and version, for logs.
     pub software: String,
+    /// A client's latest charge voucher from this proxy (base64 BOC), so a proxy whose state
+    /// was rolled back notices and refuses to serve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voucher: Option<String>,
 }
 
 /// Answer to [`Hello`]: the version both sides will use, and, from a worker, what it serves.
@@ -40,6 +44,9 @@ pub struct WorkerAnnounce {
     /// Maximum concurrent requests this worker accepts *through this proxy* (its share).
     pub max_active: u32,
     pub status: WorkerStatus,
+    /// The worker's latest payout voucher from this proxy (base64 BOC), for the same check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voucher: Option<String>,
 }
 
 /// The part of a worker's state that changes at run time; streamed to proxies on every change.

@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 pub const T_USAGE: HeaderName = HeaderName::from_static("cocoon-usage");
 pub const T_ERROR_CODE: HeaderName = HeaderName::from_static("cocoon-error-code");
 pub const T_ERROR_MESSAGE: HeaderName = HeaderName::from_static("cocoon-error-message");
+pub const T_COST: HeaderName = HeaderName::from_static("cocoon-cost");
 
 /// Longest error message carried in a trailer.
 const MAX_MESSAGE: usize = 512;
@@ -27,6 +28,8 @@ pub struct OutcomeError {
 pub struct Outcome {
     pub usage: Option<Usage>,
     pub error: Option<OutcomeError>,
+    /// What the proxy charged the client for the request, in nanotons (proxy -> client only).
+    pub cost: Option<u64>,
 }
 
 fn sanitize(s: &str) -> String {
@@ -37,7 +40,7 @@ fn sanitize(s: &str) -> String {
 
 impl Outcome {
     pub fn error(code: &str, message: &str) -> Self {
-        Self { usage: None, error: Some(OutcomeError { code: code.into(), message: message.into() }) }
+        Self { usage: None, error: Some(OutcomeError { code: code.into(), message: message.into() }), cost: None }
     }
 
     pub fn to_trailers(&self) -> HeaderMap {
@@ -45,6 +48,9 @@ impl Outcome {
         let usage = self.usage.as_ref().and_then(|u| serde_json::to_string(u).ok());
         if let Some(v) = usage.and_then(|s| HeaderValue::from_str(&s).ok()) {
             h.insert(T_USAGE, v);
+        }
+        if let Some(c) = self.cost {
+            h.insert(T_COST, HeaderValue::from(c));
         }
         if let Some(e) = &self.error {
             if let Ok(v) = HeaderValue::from_str(&sanitize(&e.code)) {
@@ -64,7 +70,8 @@ impl Outcome {
             code: code.to_string(),
             message: h.get(&T_ERROR_MESSAGE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string(),
         });
-        Self { usage, error }
+        let cost = h.get(&T_COST).and_then(|v| v.to_str().ok()).and_then(|s| s.parse().ok());
+        Self { usage, error, cost }
     }
 }
 
@@ -86,9 +93,11 @@ mod tests {
                 code: "worker_failed".into(),
                 message: "worker went away\nmid-stream ✗".into(),
             }),
+            cost: Some(1_500_000_000),
         };
         let back = Outcome::from_trailers(&o.to_trailers());
         assert_eq!(back.usage, o.usage);
+        assert_eq!(back.cost, Some(1_500_000_000));
         let e = back.error.unwrap();
         assert_eq!(e.code, "worker_failed");
         assert_eq!(e.message, "worker went away?mid-stream ?");

@@ -1,4 +1,5 @@
-//! The proxy's local HTTP endpoint: /health and /stats (per-worker load, latency, success rate).
+//! The proxy's local HTTP endpoint: /health, /stats (per-worker load, latency, success rate,
+//! and the books: `ledger` totals and `prices`) and /accounts (every client and worker account).
 
 use crate::Shared;
 use axum::{extract::State, routing::get, Json, Router};
@@ -6,15 +7,32 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new().route("/health", get(health)).route("/stats", get(stats)).with_state(shared)
+    Router::new()
+        .route("/health", get(health))
+        .route("/stats", get(stats))
+        .route("/accounts", get(accounts))
+        .with_state(shared)
 }
 
 async fn health(State(s): State<Arc<Shared>>) -> Json<Value> {
     Json(json!({"status": "ok", "workers": s.registry.len()}))
 }
 
+async fn accounts(State(s): State<Arc<Shared>>) -> Json<Value> {
+    let Some(p) = &s.payments else { return Json(json!({"enabled": false})) };
+    let a = p.ledger.accounts();
+    let clients: Vec<Value> =
+        a.clients.iter().map(|(id, v)| json!({"client": hex::encode(id), "account": v})).collect();
+    let workers: Vec<Value> = a
+        .workers
+        .iter()
+        .map(|(id, w)| json!({"worker": hex::encode(id), "earned": w.earned, "paid_out": w.paid_out}))
+        .collect();
+    Json(json!({"enabled": true, "clients": clients, "workers": workers, "books": p.snapshot()}))
+}
+
 async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
-    Json(json!({
+    let mut v = json!({
         "role": "proxy",
         "proxy_id": s.proxy_id,
         "client_listen": s.client_addr.to_string(),
@@ -22,5 +40,9 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
         "counters": s.stats.snapshot(),
         "workers": s.registry.views(),
         "models": s.registry.models().models,
-    }))
+    });
+    if let (Some(obj), Value::Object(pay)) = (v.as_object_mut(), crate::account::stats(&s)) {
+        obj.extend(pay);
+    }
+    Json(v)
 }

@@ -1,10 +1,11 @@
 //! Admitting clients: RA-TLS accept, then an HTTP/2 session on which the client sends hello,
 //! model listings and inference requests.
 
-use crate::{forward, Shared};
+use crate::{account, forward, Shared};
+use cocoon_ledger::AccountId;
 use cocoon_openai::ApiError;
 use cocoon_proto::path;
-use cocoon_transport::{accept, conn::Io, error_response, h2_server, hello_response, json_response, Body};
+use cocoon_transport::{accept, conn::Io, error_response, h2_server, json_response, Body};
 use http::{Method, Request, Response, StatusCode};
 use hyper::{body::Incoming, service::service_fn};
 use std::{convert::Infallible, pin::pin, sync::atomic::Ordering::Relaxed, sync::Arc, time::Duration};
@@ -25,11 +26,11 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
             return;
         }
     };
-    let client = Arc::new(peer.public_key_hex());
-    tracing::info!(peer = %addr, client = %crate::worker_link::short(&client), "client connected");
+    let client = peer.public_key;
+    tracing::info!(peer = %addr, client = %crate::worker_link::short(&peer.public_key_hex()), "client connected");
     shared.stats.clients_connected.fetch_add(1, Relaxed);
     let svc_shared = shared.clone();
-    let svc = service_fn(move |req| handle(svc_shared.clone(), client.clone(), req));
+    let svc = service_fn(move |req| handle(svc_shared.clone(), client, req));
     let mut conn = pin!(h2_server().serve_connection(Io::new(tls), svc));
     tokio::select! {
         r = conn.as_mut() => if let Err(e) = r { tracing::info!(peer = %addr, error = %e, "client link ended") },
@@ -41,15 +42,19 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     shared.stats.clients_connected.fetch_sub(1, Relaxed);
 }
 
-async fn handle(
-    shared: Arc<Shared>,
-    client: Arc<String>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+async fn handle(shared: Arc<Shared>, client: AccountId, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     Ok(match (req.method(), req.uri().path()) {
         (&Method::POST, path::INFER) => forward::infer(&shared, &client, req).await,
         (&Method::GET, path::MODELS) => json_response(&shared.registry.models()),
-        (&Method::POST, path::HELLO) => hello_response(req.into_body(), None).await.1,
+        (&Method::POST, path::HELLO) => account::hello(&shared, req.into_body()).await,
+        (&Method::GET, p @ (path::ACCOUNT | path::VOUCHERS)) => {
+            let p = p.to_string();
+            account::handle(&shared, client, &p, req.into_body()).await
+        }
+        (&Method::POST, p @ (path::DEPOSIT | path::STAKE | path::WITHDRAW | path::CLOSE)) => {
+            let p = p.to_string();
+            account::handle(&shared, client, &p, req.into_body()).await
+        }
         (_, p) => error_response(&ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",

@@ -1,9 +1,10 @@
 //! The proxy's configuration (TOML), every field documented; see config/proxy.example.toml.
 
+use cocoon_ledger::Prices;
 use cocoon_ratls::{PolicyConfig, PolicyKind};
 use cocoon_transport::AttestationConfig;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,74 @@ pub struct ProxyConfig {
     /// What workers must prove (in production: TDX with an image-hash allowlist).
     #[serde(default = "default_worker_policy")]
     pub worker_policy: PolicyConfig,
+    /// Payments. Absent: every request is free and nothing is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payments: Option<PaymentsConfig>,
+}
+
+/// Prices, the ledger and settlement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// Where the ledger (`ledger.redb`) and the embedded settlement (`settlement.redb`) live.
+    pub data_dir: PathBuf,
+    /// The network's registry configuration holding the prices (a TOML file with a `[prices]`
+    /// table). Absent: the embedded registry, i.e. `prices` below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_file: Option<PathBuf>,
+    /// The embedded registry's prices (default: Cocoon's test network, 2 and 1 nanotons).
+    #[serde(default)]
+    pub prices: Prices,
+    /// How often usage is group-committed to disk, in milliseconds (at most 1000).
+    #[serde(default = "default_commit_interval")]
+    pub commit_interval_ms: u64,
+    /// The output bound used to reserve a request that sets no `max_tokens`.
+    #[serde(default = "default_max_tokens")]
+    pub default_max_tokens: u64,
+    /// The operator's own stake, posted to settlement at first start (nanotons).
+    #[serde(default)]
+    pub own_stake: u64,
+}
+
+fn default_commit_interval() -> u64 {
+    250
+}
+fn default_max_tokens() -> u64 {
+    4096
+}
+
+/// The registry file: today only its prices.
+#[derive(Debug, Deserialize)]
+struct RegistryFile {
+    prices: Prices,
+}
+
+impl PaymentsConfig {
+    /// A config with defaults storing its files in `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        PaymentsConfig {
+            data_dir,
+            registry_file: None,
+            prices: Prices::default(),
+            commit_interval_ms: default_commit_interval(),
+            default_max_tokens: default_max_tokens(),
+            own_stake: 0,
+        }
+    }
+
+    /// The prices in force: from the registry file when one is named, else the embedded ones;
+    /// checked (`worker_fee_per_token <= price_per_token`).
+    pub fn load_prices(&self) -> Result<Prices, String> {
+        let prices = match &self.registry_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                toml::from_str::<RegistryFile>(&text).map_err(|e| format!("{}: {e}", path.display()))?.prices
+            }
+            None => self.prices.clone(),
+        };
+        prices.validate().map_err(|e| e.to_string())?;
+        Ok(prices)
+    }
 }
 
 fn default_client_listen() -> SocketAddr {
@@ -67,6 +136,7 @@ impl Default for ProxyConfig {
             attestation: AttestationConfig::default(),
             client_policy: default_client_policy(),
             worker_policy: default_worker_policy(),
+            payments: None,
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::{
     Shared,
 };
 use bytes::Bytes;
-use cocoon_openai::ApiError;
+use cocoon_ledger::AccountId;
+use cocoon_openai::{ApiError, Usage};
 use cocoon_proto::{inner_timeout, outcome::OutcomeError, path, InferMeta, Outcome};
 use cocoon_transport::{error_response, full, read_limited, Body, BoxError, Observer, Relay, TransportError};
 use futures::StreamExt;
@@ -29,7 +30,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub async fn infer(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Response<Body> {
+pub async fn infer(shared: &Arc<Shared>, client: &AccountId, req: Request<Incoming>) -> Response<Body> {
     shared.stats.requests.fetch_add(1, Relaxed);
     match route(shared, client, req).await {
         Ok(resp) => resp,
@@ -47,7 +48,7 @@ pub async fn infer(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -
     }
 }
 
-async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn route(shared: &Arc<Shared>, client: &AccountId, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     // Parse: routing metadata from headers, body within the size limit.
     let mut meta = InferMeta::read(req.headers())
         .map_err(|e| ApiError::from_status(StatusCode::BAD_REQUEST, "bad_metadata", e.to_string()))?;
@@ -64,7 +65,7 @@ async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Re
     let deadline = started + meta.timeout;
 
     // Admit: the payment seam.
-    let reservation = shared.billing.reserve(client, &meta)?;
+    let reservation = shared.billing.reserve(client, &meta, body.len())?;
 
     // Select and forward, retrying once on another worker if the first fails before any byte.
     let mut tried = None;
@@ -73,7 +74,7 @@ async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Re
         let worker = match shared.registry.choose(&meta.model, meta.hardware.as_deref(), meta.max_coefficient, tried) {
             Ok(w) => w,
             Err(why) => {
-                shared.billing.settle(reservation, None, "", 0);
+                release(shared, reservation);
                 // After a failed first attempt, that failure is the news, not the lack of a spare.
                 return Err(first_failure.unwrap_or_else(|| {
                     shared.stats.no_worker.fetch_add(1, Relaxed);
@@ -90,14 +91,14 @@ async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Re
                 return Ok(relay(shared, answer, &meta, reservation, deadline));
             }
             Attempt::Refused(resp) => {
-                shared.billing.settle(reservation, None, &worker.worker_id, 0);
+                release(shared, reservation);
                 return Ok(resp);
             }
             Attempt::Failed(e) => {
                 tracing::warn!(request_id = %meta.request_id, worker = %crate::worker_link::short(&worker.worker_id), error = %e.message, attempt, "worker failed before the first byte");
                 tried = Some(worker.link_id);
                 if e.status == StatusCode::GATEWAY_TIMEOUT {
-                    shared.billing.settle(reservation, None, &worker.worker_id, 0);
+                    release(shared, reservation);
                     return Err(e);
                 }
                 first_failure.get_or_insert(e);
@@ -106,8 +107,13 @@ async fn route(shared: &Arc<Shared>, client: &str, req: Request<Incoming>) -> Re
     }
     let err = first_failure
         .unwrap_or_else(|| ApiError::from_status(StatusCode::BAD_GATEWAY, "worker_failed", "worker failed"));
-    shared.billing.settle(reservation, None, "", 0);
+    release(shared, reservation);
     Err(err)
+}
+
+/// Ends a request that produced nothing: nothing is charged, the hold is released.
+fn release(shared: &Shared, reservation: Reservation) {
+    shared.billing.settle(reservation, None, &[0; 32], 0);
 }
 
 fn no_worker_error(meta: &InferMeta, why: NoWorker) -> ApiError {
@@ -254,6 +260,8 @@ fn relay(
         reservation: Some(reservation),
         request_id: meta.request_id.clone(),
         ended: false,
+        stream: meta.stream,
+        events: 0,
     };
     let remaining = deadline.saturating_duration_since(Instant::now());
     Response::from_parts(parts, Relay::new(body, settle, Some(remaining)).boxed())
@@ -266,11 +274,46 @@ struct Settle {
     reservation: Option<Reservation>,
     request_id: String,
     ended: bool,
+    stream: bool,
+    /// SSE events relayed so far: what a stream cut short is charged by.
+    events: u64,
 }
+
+impl Settle {
+    /// What to charge: the worker's usage when it reported one; for a stream cut short, the
+    /// completion chunks the client received (one token each, as streaming backends send them;
+    /// the first carries only the role); nothing otherwise.
+    fn usage(&self, reported: Option<&Usage>) -> Option<Usage> {
+        if let Some(u) = reported {
+            return Some(u.clone());
+        }
+        let produced = self.events.saturating_sub(1);
+        (self.stream && produced > 0).then(|| Usage {
+            completion_tokens: produced,
+            total_tokens: produced,
+            ..Usage::default()
+        })
+    }
+
+    fn charge(&mut self, reported: Option<&Usage>) -> Option<u64> {
+        let r = self.reservation.take()?;
+        let usage = self.usage(reported);
+        let worker = self.running.worker();
+        let cost = self.shared.billing.settle(r, usage.as_ref(), &worker.worker_key, worker.status().coefficient);
+        cost.map(|c| c.client)
+    }
+}
+
+/// Finds SSE event starts in relayed data.
+static EVENT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"data:"));
 
 impl Observer for Settle {
     fn on_data(&mut self, data: &Bytes) {
         self.shared.stats.bytes_out.fetch_add(data.len() as u64, Relaxed);
+        if self.stream && self.reservation.as_ref().is_some_and(|r| r.hold.is_some()) {
+            self.events += EVENT.find_iter(data).count() as u64;
+        }
     }
 
     fn on_end(&mut self, trailers: Option<HeaderMap>, error: Option<OutcomeError>) -> Option<Frame<Bytes>> {
@@ -301,9 +344,7 @@ impl Observer for Settle {
             stats.prompt_tokens.fetch_add(u.prompt_tokens, Relaxed);
             stats.completion_tokens.fetch_add(u.completion_tokens, Relaxed);
         }
-        if let Some(r) = self.reservation.take() {
-            self.shared.billing.settle(r, outcome.usage.as_ref(), &worker.worker_id, worker.status().coefficient);
-        }
+        outcome.cost = self.charge(outcome.usage.as_ref());
         Some(Frame::trailers(outcome.to_trailers()))
     }
 }
@@ -313,10 +354,7 @@ impl Drop for Settle {
         if !self.ended {
             self.shared.stats.cancelled.fetch_add(1, Relaxed);
             tracing::debug!(request_id = %self.request_id, "client went away; request cancelled at the worker");
-            if let Some(r) = self.reservation.take() {
-                let worker = self.running.worker();
-                self.shared.billing.settle(r, None, &worker.worker_id, worker.status().coefficient);
-            }
+            self.charge(None);
         }
     }
 }

@@ -6,12 +6,14 @@
 //! [`health`] (worker choice), [`registry`] (live workers), [`billing`] (the payment seam),
 //! [`stats`] and [`admin`] (observability).
 
+pub mod account;
 pub mod admin;
 pub mod billing;
 pub mod client_link;
 pub mod config;
 pub mod forward;
 pub mod health;
+pub mod payments;
 pub mod registry;
 pub mod select;
 pub mod stats;
@@ -34,6 +36,8 @@ pub enum ProxyError {
     Bind(#[from] cocoon_transport::BindError),
     #[error("stats server: {0}")]
     Serve(std::io::Error),
+    #[error("payments: {0}")]
+    Payments(#[from] payments::PaymentsError),
 }
 
 /// State shared by every task of a proxy.
@@ -41,7 +45,9 @@ pub struct Shared {
     pub proxy_id: String,
     pub registry: registry::Registry,
     pub stats: stats::ProxyStats,
-    pub billing: Box<dyn billing::Billing>,
+    pub billing: Arc<dyn billing::Billing>,
+    /// Present when payments are on (the same object as `billing`).
+    pub payments: Option<Arc<payments::Payments>>,
     pub max_body: usize,
     pub max_timeout: Duration,
     pub client_addr: SocketAddr,
@@ -63,11 +69,29 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
     let worker_tls =
         TlsAcceptor::from(Arc::new(identity.server_config(build_policy(cfg.worker_policy.clone(), Role::Worker))?));
 
+    let payments = match &cfg.payments {
+        Some(pc) => {
+            let key = payments::signing_key(&identity.key_pkcs8_der())?;
+            // Start-up: blocking on the disk here is fine.
+            let p = Arc::new(payments::Payments::open(pc, key)?);
+            tracing::info!(data_dir = %pc.data_dir.display(), prices = ?p.prices(), "payments on");
+            Some(p)
+        }
+        None => {
+            tracing::info!("payments off: every request is free");
+            None
+        }
+    };
+    let billing: Arc<dyn billing::Billing> = match &payments {
+        Some(p) => p.clone(),
+        None => Arc::new(billing::Free),
+    };
     let shared = Arc::new(Shared {
         proxy_id: identity.public_key_hex(),
         registry: Default::default(),
         stats: Default::default(),
-        billing: Box::new(billing::Free),
+        billing,
+        payments: payments.clone(),
         max_body: cfg.max_body_bytes,
         max_timeout: Duration::from_secs(cfg.max_timeout_secs.max(1)),
         client_addr: local(&client_l, cfg.client_listen),
@@ -82,12 +106,17 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         let router = admin::router(shared.clone());
         tokio::spawn(async move { axum::serve(stats_l, router).with_graceful_shutdown(stop.cancelled_owned()).await })
     };
+    let background = payments.as_ref().map(|p| p.spawn_background(stop.clone())).unwrap_or_default();
     let workers = tokio::spawn(accept_loop(shared.clone(), worker_l, worker_tls, Kind::Worker));
     let clients = tokio::spawn(accept_loop(shared.clone(), client_l, client_tls, Kind::Client));
 
     stop.cancelled().await;
     tracing::info!("proxy shutting down");
     let _ = tokio::join!(workers, clients);
+    // The committer makes a last commit once links have drained.
+    for task in background {
+        let _ = task.await;
+    }
     rotation.abort();
     match stats_task.await {
         Ok(r) => r.map_err(ProxyError::Serve),

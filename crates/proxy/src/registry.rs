@@ -26,6 +26,8 @@ pub struct WorkerEntry {
     pub link_id: u64,
     /// The worker's public key (hex).
     pub worker_id: String,
+    /// The same key: the worker's account for earnings.
+    pub worker_key: [u8; 32],
     pub address: String,
     pub model: String,
     pub hardware: HardwareProfile,

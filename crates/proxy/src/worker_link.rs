@@ -3,8 +3,9 @@
 
 use crate::{registry::WorkerEntry, Shared};
 use bytes::BytesMut;
-use cocoon_proto::{path, EventCodec};
-use cocoon_transport::{accept, empty, h2_client, send_hello, Body};
+use cocoon_proto::{path, EventCodec, VoucherEvent};
+use cocoon_transport::{accept, empty, full, h2_client, send_hello, Body};
+use cocoon_voucher::{SignedVoucher, VoucherKind};
 use http_body_util::BodyExt;
 use hyper::client::conn::http2::SendRequest;
 use std::{
@@ -12,6 +13,7 @@ use std::{
     time::Duration,
 };
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Decoder;
 
@@ -38,7 +40,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         }
     };
     let conn_task = tokio::spawn(conn);
-    let ack = match send_hello(&mut send, "proxy").await {
+    let ack = match send_hello(&mut send, "proxy", None).await {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(peer = %addr, error = %e, "worker hello failed");
@@ -61,6 +63,13 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         conn_task.abort();
         return;
     }
+    if let (Some(p), Some(v)) = (shared.payments.as_ref(), announce.voucher.as_deref()) {
+        if let Err(e) = crate::account::check_voucher(p, v) {
+            tracing::error!(peer = %addr, error = %e, "refusing a worker over its voucher");
+            conn_task.abort();
+            return;
+        }
+    }
     let events = match open_events(&mut send).await {
         Ok(b) => b,
         Err(e) => {
@@ -73,6 +82,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     let entry = Arc::new(WorkerEntry {
         link_id: NEXT_LINK.fetch_add(1, Relaxed),
         worker_id: announce.worker_id.clone(),
+        worker_key: peer.public_key,
         address: addr.clone(),
         model: announce.model.clone(),
         hardware: announce.hardware.clone(),
@@ -89,13 +99,61 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     tracing::info!(peer = %addr, worker = %short(&entry.worker_id), model = %entry.model, hardware = %entry.hardware,
         max_active = entry.max_active, coefficient = announce.status.coefficient, version = ack.version, "worker registered");
 
+    let vouchers = shared.payments.as_ref().map(|p| {
+        let rx = p.ledger.subscribe(VoucherKind::WorkerPayout, &entry.worker_key);
+        let first = p.ledger.voucher(VoucherKind::WorkerPayout, &entry.worker_key).ok().flatten();
+        tokio::spawn(push_vouchers(entry.send.clone(), first, rx, short(&entry.worker_id).to_string()))
+    });
     tokio::select! {
         r = follow_status(&entry, events) => tracing::warn!(worker = %short(&entry.worker_id), reason = %r, "worker status stream ended"),
         r = conn_task => tracing::warn!(worker = %short(&entry.worker_id), result = ?r.map(|r| r.map_err(|e| e.to_string())), "worker link closed"),
         _ = shared.stop.cancelled() => {}
     }
+    if let Some(task) = vouchers {
+        task.abort();
+    }
     shared.registry.remove(entry.link_id);
     tracing::info!(worker = %short(&entry.worker_id), model = %entry.model, "worker forgotten");
+}
+
+/// Sends the worker each committed payout voucher (the current one first).
+async fn push_vouchers(
+    mut send: SendRequest<Body>,
+    first: Option<SignedVoucher>,
+    mut rx: watch::Receiver<Option<SignedVoucher>>,
+    worker: String,
+) {
+    let mut next = first;
+    loop {
+        if let Some(v) = next.take() {
+            if let Err(e) = post_voucher(&mut send, &v).await {
+                tracing::warn!(worker = %worker, error = %e, "could not deliver a voucher");
+                if send.is_closed() {
+                    return;
+                }
+            }
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+        next = rx.borrow_and_update().clone();
+    }
+}
+
+async fn post_voucher(send: &mut SendRequest<Body>, v: &SignedVoucher) -> Result<(), String> {
+    let event = VoucherEvent { voucher: v.to_base64().map_err(|e| e.to_string())? };
+    let body = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
+    let req = http::Request::post(cocoon_transport::peer_uri(path::WORKER_VOUCHER))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(full(body))
+        .map_err(|e| e.to_string())?;
+    send.ready().await.map_err(|e| e.to_string())?;
+    let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        let body = cocoon_transport::read_limited(resp.into_body(), 4096).await.unwrap_or_default();
+        return Err(format!("worker refused the voucher: {}", String::from_utf8_lossy(&body)));
+    }
+    Ok(())
 }
 
 async fn open_events(send: &mut SendRequest<Body>) -> Result<hyper::body::Incoming, String> {
@@ -111,7 +169,7 @@ async fn open_events(send: &mut SendRequest<Body>) -> Result<hyper::body::Incomi
 
 /// Applies status frames until the stream ends; returns why it ended.
 async fn follow_status(entry: &WorkerEntry, mut body: hyper::body::Incoming) -> String {
-    let mut codec = EventCodec::default();
+    let mut codec = EventCodec::<cocoon_proto::WorkerStatus>::default();
     let mut buf = BytesMut::new();
     loop {
         match body.frame().await {

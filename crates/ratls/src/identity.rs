@@ -159,6 +159,11 @@ impl Identity {
         self.inner.key_pair.serialize_pem()
     }
 
+    /// The private key as PKCS#8 DER, for signing with the same key outside TLS (vouchers).
+    pub fn key_pkcs8_der(&self) -> Vec<u8> {
+        self.inner.key_pair.serialize_der()
+    }
+
     /// Re-issue the certificate with a fresh quote, keeping the key.
     pub fn rotate(&self) -> Result<(), RaTlsError> {
         let inner = &self.inner;

@@ -9,9 +9,14 @@ pub const SOFTWARE: &str = concat!("cocoon-rs/", env!("CARGO_PKG_VERSION"));
 
 const MAX_HELLO: usize = 64 * 1024;
 
-/// Sends our hello on a fresh session and checks the peer's answer.
-pub async fn send_hello(send: &mut SendRequest<Body>, role: &str) -> Result<HelloAck, TransportError> {
-    let hello = Hello { role: role.to_string(), versions: PROTOCOL, software: SOFTWARE.to_string() };
+/// Sends our hello on a fresh session (with our latest voucher from this peer, if any) and
+/// checks the peer's answer.
+pub async fn send_hello(
+    send: &mut SendRequest<Body>,
+    role: &str,
+    voucher: Option<String>,
+) -> Result<HelloAck, TransportError> {
+    let hello = Hello { role: role.to_string(), versions: PROTOCOL, software: SOFTWARE.to_string(), voucher };
     let json = serde_json::to_vec(&hello).map_err(|e| TransportError::Hello(e.to_string()))?;
     let req = http::Request::post(crate::peer_uri(path::HELLO))
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -42,14 +47,20 @@ where
     B: http_body::Body<Data = bytes::Bytes>,
     B::Error: Into<crate::BoxError>,
 {
-    let refuse = |msg: String| crate::error_response(&cocoon_openai::ApiError::bad_request("bad_hello", msg));
     let body = match read_limited(body, MAX_HELLO).await {
         Ok(b) => b,
-        Err(e) => return (None, refuse(e.to_string())),
+        Err(e) => {
+            return (None, crate::error_response(&cocoon_openai::ApiError::bad_request("bad_hello", e.to_string())))
+        }
     };
-    match answer_hello(&body, worker) {
+    answer_hello_body(&body, worker)
+}
+
+/// Like [`hello_response`], for a body already read.
+pub fn answer_hello_body(body: &[u8], worker: Option<WorkerAnnounce>) -> (Option<Hello>, http::Response<Body>) {
+    match answer_hello(body, worker) {
         Ok((hello, ack)) => (Some(hello), crate::json_response(&ack)),
-        Err(msg) => (None, refuse(msg)),
+        Err(msg) => (None, crate::error_response(&cocoon_openai::ApiError::bad_request("bad_hello", msg))),
     }
 }
 

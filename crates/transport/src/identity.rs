@@ -5,7 +5,7 @@
 
 use cocoon_ratls::{DevAttester, Identity, IdentityConfig, Measurements, Policy, PolicyConfig, Role};
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
 /// What this node presents to its peers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +21,11 @@ pub struct AttestationConfig {
     /// Certificate lifetime in seconds; certificates are re-issued at 2/3 of it.
     #[serde(default = "default_validity")]
     pub cert_validity_secs: u64,
+    /// Where the node's Ed25519 key lives (PKCS#8 PEM, created on first start, mode 0600).
+    /// The key is the node's identity: its account at proxies and the key vouchers are signed
+    /// or addressed with. Without a file, every start is a new identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +45,7 @@ fn default_validity() -> u64 {
 
 impl Default for AttestationConfig {
     fn default() -> Self {
-        Self { mode: default_mode(), dev_measurements: None, cert_validity_secs: default_validity() }
+        Self { mode: default_mode(), dev_measurements: None, cert_validity_secs: default_validity(), key_file: None }
     }
 }
 
@@ -57,13 +62,46 @@ pub fn build_identity(
             Some(Arc::new(DevAttester::new(m)))
         }
     };
-    Identity::new(IdentityConfig {
+    let key_pem = match &cfg.key_file {
+        Some(path) if path.exists() => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| cocoon_ratls::RaTlsError::Key(format!("reading {}: {e}", path.display())))?,
+        ),
+        _ => None,
+    };
+    let identity = Identity::new(IdentityConfig {
         role,
         attester,
         validity: Duration::from_secs(cfg.cert_validity_secs.max(60)),
         extra_claims: extra,
-        key_pem: None,
-    })
+        key_pem: key_pem.clone(),
+    })?;
+    if let (Some(path), None) = (&cfg.key_file, key_pem) {
+        save_key(path, &identity.key_pem())
+            .map_err(|e| cocoon_ratls::RaTlsError::Key(format!("writing {}: {e}", path.display())))?;
+        tracing::info!(path = %path.display(), "created a new identity key");
+    }
+    Ok(identity)
+}
+
+/// Writes a new key file readable only by its owner, atomically.
+fn save_key(path: &std::path::Path, pem: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(pem.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The policy applied to peers of `role`.

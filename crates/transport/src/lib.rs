@@ -20,7 +20,7 @@ pub mod tls;
 pub use bind::{bind, BindError};
 pub use body::{empty, error_response, full, json_response, read_limited, Body, BoxError};
 pub use conn::{h2_client, h2_server, H2};
-pub use hello::{answer_hello, hello_response, send_hello, SOFTWARE};
+pub use hello::{answer_hello, answer_hello_body, hello_response, send_hello, SOFTWARE};
 pub use identity::{build_identity, build_policy, AttestMode, AttestationConfig};
 pub use relay::{Observer, Relay};
 pub use tls::{accept, dial, peer_uri, TlsDialer, PEER_NAME};

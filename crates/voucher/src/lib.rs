@@ -8,6 +8,7 @@
 //!
 //! - [`voucher`]: the cell layout (TL-B), signing, verification, BOC and base64 encoding;
 //! - [`book`]: the holder side, keeping and persisting the latest accepted voucher per proxy;
+//! - [`wallet`]: a node's books, one per proxy, shared by its links;
 //! - [`error`]: the error type;
 //! - `boc` (private): strict bag-of-cells envelope checks that tonlib-core's parser lacks.
 //!
@@ -17,7 +18,9 @@ mod boc;
 pub mod book;
 pub mod error;
 pub mod voucher;
+pub mod wallet;
 
 pub use book::{Accepted, VoucherBook};
 pub use error::VoucherError;
 pub use voucher::{SignedVoucher, Voucher, VoucherKind, OP_CLIENT_CHARGE, OP_WORKER_PAYOUT};
+pub use wallet::{Held, VoucherWallet};

@@ -22,12 +22,14 @@ pub struct Admin {
     pub backend: String,
     pub worker_id: String,
     pub max_active: u32,
+    pub wallet: Arc<cocoon_voucher::VoucherWallet>,
 }
 
 pub fn router(admin: Arc<Admin>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/stats", get(stats))
+        .route("/earnings", get(earnings))
         .route("/admin/enable", post(enable))
         .route("/admin/disable", post(disable))
         .route("/admin/coefficient", post(coefficient))
@@ -63,7 +65,17 @@ async fn stats(State(a): State<Arc<Admin>>) -> Json<Value> {
         "running": a.state.running.load(Relaxed),
         "counters": a.state.counters.snapshot(),
         "proxies": proxies,
+        "earnings": earnings_json(&a),
     }))
+}
+
+/// Earnings as the proxies' latest vouchers say, in nanotons.
+fn earnings_json(a: &Admin) -> Value {
+    json!({"total": a.wallet.total(), "proxies": a.wallet.held()})
+}
+
+async fn earnings(State(a): State<Arc<Admin>>) -> Json<Value> {
+    Json(earnings_json(&a))
 }
 
 async fn enable(State(a): State<Arc<Admin>>) -> Json<Value> {

@@ -40,6 +40,10 @@ pub struct WorkerConfig {
     /// What proxies must prove to this worker.
     #[serde(default = "default_policy")]
     pub proxy_policy: PolicyConfig,
+    /// Where the worker keeps its identity key (unless `attestation.key_file` says otherwise)
+    /// and the latest payout voucher from each proxy. Without it both live only in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 fn default_hardware() -> String {

@@ -23,6 +23,7 @@ pub use config::WorkerConfig;
 use cocoon_proto::{HardwareProfile, WorkerAnnounce};
 use cocoon_ratls::Role;
 use cocoon_transport::{build_identity, build_policy, TlsDialer};
+use cocoon_voucher::{VoucherKind, VoucherWallet};
 use std::{
     collections::BTreeMap,
     sync::{atomic::AtomicU32, Arc},
@@ -51,7 +52,12 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
     let listener = cocoon_transport::bind(cfg.stats_listen).await?;
 
     let extra = BTreeMap::from([("model".to_string(), cfg.model.clone())]);
-    let identity = build_identity(Role::Worker, &cfg.attestation, extra)?;
+    let mut attestation = cfg.attestation.clone();
+    if let (None, Some(dir)) = (&attestation.key_file, &cfg.data_dir) {
+        attestation.key_file = Some(dir.join("key.pem"));
+    }
+    let identity = build_identity(Role::Worker, &attestation, extra)?;
+    let wallet = Arc::new(VoucherWallet::new(cfg.data_dir.clone(), VoucherKind::WorkerPayout, identity.public_key()));
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy);
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
@@ -73,7 +79,10 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
                     hardware: hardware.clone(),
                     max_active: share,
                     status: state.status(),
+                    voucher: None,
                 },
+                wallet: wallet.clone(),
+                proxy_key: Default::default(),
                 share,
                 max_active: cfg.max_active,
                 max_body: cfg.max_body_bytes,
@@ -91,6 +100,7 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
         backend: backend.describe(),
         worker_id: worker_id.clone(),
         max_active: cfg.max_active,
+        wallet: wallet.clone(),
     });
     let stats_addr = listener.local_addr().map_err(WorkerError::Serve)?;
     let admin_stop = stop.clone();

@@ -27,6 +27,10 @@ pub async fn run(ctx: Arc<LinkCtx>, dialer: TlsDialer, stop: CancellationToken) 
                 tracing::info!(proxy = %ctx.proxy, proxy_key = %peer.public_key_hex(), image = ?peer.image_hash.map(|h| h.to_string()), "connected to proxy");
                 backoff = MIN_BACKOFF;
                 failures = 0;
+                *ctx.proxy_key.lock().unwrap_or_else(|p| p.into_inner()) = Some(peer.public_key);
+                if let Err(e) = ctx.wallet.open(&peer.public_key) {
+                    tracing::error!(proxy = %ctx.proxy, error = %e, "cannot open this proxy's voucher book");
+                }
                 ctx.connected.store(true, Relaxed);
                 let svc_ctx = ctx.clone();
                 let svc = service_fn(move |req| handle(svc_ctx.clone(), req));

@@ -114,7 +114,7 @@ impl Observer for Meter {
                 tracing::warn!(request_id = %self.request_id, code = %e.code, error = %e.message, "request ended with an error");
             }
         }
-        Some(Frame::trailers(Outcome { usage, error }.to_trailers()))
+        Some(Frame::trailers(Outcome { usage, error, cost: None }.to_trailers()))
     }
 }
 

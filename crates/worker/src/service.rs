@@ -6,8 +6,9 @@ use crate::{
     state::WorkerState,
 };
 use cocoon_openai::{validate_for_backend, ApiError};
-use cocoon_proto::{path, EventCodec, InferMeta, WorkerAnnounce};
+use cocoon_proto::{path, EventCodec, InferMeta, VoucherEvent, WorkerAnnounce};
 use cocoon_transport::{error_response, hello_response, read_limited, Body, BoxError, Relay, TransportError};
+use cocoon_voucher::VoucherWallet;
 use futures::StreamExt;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Frame;
@@ -31,6 +32,16 @@ pub struct LinkCtx {
     pub max_body: usize,
     pub running: Arc<AtomicU32>,
     pub connected: std::sync::atomic::AtomicBool,
+    /// This worker's payout vouchers, one book per proxy.
+    pub wallet: Arc<VoucherWallet>,
+    /// The key of the proxy this link is connected to (set at each connect).
+    pub proxy_key: std::sync::Mutex<Option<[u8; 32]>>,
+}
+
+impl LinkCtx {
+    fn proxy_key(&self) -> Option<[u8; 32]> {
+        *self.proxy_key.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 pub async fn handle(ctx: Arc<LinkCtx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
@@ -38,6 +49,7 @@ pub async fn handle(ctx: Arc<LinkCtx>, req: Request<Incoming>) -> Result<Respons
         (&Method::POST, path::INFER) => infer(&ctx, req).await.unwrap_or_else(|e| error_response(&e)),
         (&Method::GET, path::WORKER_EVENTS) => events(&ctx),
         (&Method::POST, path::HELLO) => hello(&ctx, req).await,
+        (&Method::POST, path::WORKER_VOUCHER) => voucher(&ctx, req).await.unwrap_or_else(|e| error_response(&e)),
         (_, p) => error_response(&ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -52,11 +64,24 @@ async fn hello(ctx: &LinkCtx, req: Request<Incoming>) -> Response<Body> {
     let mut announce = ctx.announce.clone();
     announce.status = ctx.state.status();
     announce.max_active = ctx.share;
+    // Our latest voucher from this proxy, so a proxy whose state was rolled back notices.
+    announce.voucher = ctx.proxy_key().and_then(|k| ctx.wallet.open(&k).ok().flatten());
     let (hello, resp) = hello_response(req.into_body(), Some(announce)).await;
     if let Some(h) = hello {
         tracing::info!(proxy = %ctx.proxy, peer_software = %h.software, "hello from proxy");
     }
     resp
+}
+
+/// A payout voucher from the proxy: verified (signature, kind, account, growth) and kept.
+async fn voucher(ctx: &LinkCtx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let body =
+        read_limited(req.into_body(), 16 * 1024).await.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
+    let event: VoucherEvent =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("bad_voucher", e.to_string()))?;
+    let key = ctx.proxy_key().ok_or_else(|| ApiError::bad_request("bad_voucher", "no proxy key on this link"))?;
+    ctx.wallet.accept(&key, &event.voucher).map_err(|e| ApiError::bad_request("bad_voucher", e.to_string()))?;
+    Ok(cocoon_transport::json_response(&serde_json::json!({"accepted": true})))
 }
 
 /// A long-lived response: the current status, then one frame per change.

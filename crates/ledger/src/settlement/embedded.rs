@@ -363,6 +363,10 @@ impl Settlement for EmbeddedSettlement {
         Ok(self.lock().clients.get(client).cloned())
     }
 
+    fn clients(&self) -> Result<Vec<(AccountId, ClientContract)>, SettlementError> {
+        Ok(self.lock().clients.iter().map(|(id, c)| (*id, c.clone())).collect())
+    }
+
     fn worker(&self, worker: &AccountId) -> Result<Option<WorkerContract>, SettlementError> {
         Ok(self.lock().workers.get(worker).cloned())
     }

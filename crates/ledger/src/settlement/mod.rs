@@ -124,6 +124,7 @@ pub trait Settlement: Send + Sync + 'static {
     fn force_refund(&self, client: &AccountId, now: u64) -> Result<ClientContract, SettlementError>;
 
     fn client(&self, client: &AccountId) -> Result<Option<ClientContract>, SettlementError>;
+    fn clients(&self) -> Result<Vec<(AccountId, ClientContract)>, SettlementError>;
     fn worker(&self, worker: &AccountId) -> Result<Option<WorkerContract>, SettlementError>;
     fn proxy(&self) -> Result<ProxyContract, SettlementError>;
 }

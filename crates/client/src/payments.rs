@@ -1,0 +1,174 @@
+//! The client's side of payments: following each proxy's charge vouchers, and the local API
+//! through which the app (or `cocoon client ...`) sees and moves its money.
+//!
+//! `GET /v1/payments/account`, `POST /v1/payments/{deposit,stake,withdraw,close}` with
+//! `{"amount": nanotons}`; `?proxy=N` picks the proxy (default: the first one connected).
+//! Accounts are per proxy: each proxy keeps its own books.
+
+use crate::{pool::ProxySlot, Shared};
+use axum::{
+    extract::{Path, Query, State},
+    response::{IntoResponse, Response},
+    Json,
+};
+use bytes::{Bytes, BytesMut};
+use cocoon_openai::ApiError;
+use cocoon_proto::{path, EventCodec, VoucherEvent};
+use cocoon_transport::{empty, full, read_limited, Body};
+use cocoon_voucher::VoucherWallet;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use hyper::client::conn::http2::SendRequest;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::{atomic::Ordering::Relaxed, Arc};
+use tokio_util::codec::Decoder;
+
+/// Follows one proxy's stream of committed charge vouchers until the link ends; every
+/// voucher is verified (signature, kind, account, growth) and the latest kept.
+pub async fn follow_vouchers(
+    mut send: SendRequest<Body>,
+    wallet: Arc<VoucherWallet>,
+    proxy_key: [u8; 32],
+    proxy: String,
+) {
+    let resp = async {
+        let req = http::Request::get(cocoon_transport::peer_uri(path::VOUCHERS)).body(empty()).ok()?;
+        send.ready().await.ok()?;
+        send.send_request(req).await.ok()
+    }
+    .await;
+    let Some(resp) = resp else { return };
+    if !resp.status().is_success() {
+        // A proxy without payments answers 404: nothing to follow.
+        tracing::debug!(proxy = %proxy, status = %resp.status(), "proxy has no voucher stream");
+        return;
+    }
+    let mut body = resp.into_body();
+    let mut codec = EventCodec::<VoucherEvent>::default();
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return };
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+        }
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(event)) => {
+                    // A bad voucher is logged loudly by the wallet and changes nothing.
+                    let _ = wallet.accept(&proxy_key, &event.voucher);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(proxy = %proxy, error = %e, "PROTOCOL ERROR: malformed voucher stream");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Which {
+    proxy: Option<usize>,
+}
+
+fn slot(s: &Shared, which: &Which) -> Result<Arc<ProxySlot>, ApiError> {
+    let unavailable = |m: String| ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE, "no_proxy", m);
+    match which.proxy {
+        Some(i) => {
+            let slot = s.pool.slots.get(i).ok_or_else(|| {
+                ApiError::bad_request("bad_proxy", format!("no proxy #{i}; there are {}", s.pool.slots.len()))
+            })?;
+            Ok(slot.clone())
+        }
+        None => s
+            .pool
+            .slots
+            .iter()
+            .find(|sl| sl.connected.load(Relaxed))
+            .cloned()
+            .ok_or_else(|| unavailable("no proxy connected".into())),
+    }
+}
+
+/// Sends one account request to the chosen proxy and answers with the proxy's JSON plus
+/// which proxy it was.
+async fn call(s: &Shared, which: Which, method: http::Method, route: &'static str, body: Option<Bytes>) -> Response {
+    let result = async {
+        let slot = slot(s, &which)?;
+        let (_, mut send, _guard) = s.pool.pick_slot(&slot).ok_or_else(|| {
+            ApiError::from_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_proxy",
+                format!("proxy {} is not connected", slot.address),
+            )
+        })?;
+        let req = http::Request::builder()
+            .method(method)
+            .uri(cocoon_transport::peer_uri(route))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body.map(full).unwrap_or_else(empty))
+            .map_err(|e| ApiError::internal("internal", e.to_string()))?;
+        let failed = |e: String| ApiError::from_status(StatusCode::BAD_GATEWAY, "proxy_failed", e);
+        send.ready().await.map_err(|e| failed(e.to_string()))?;
+        let resp = send.send_request(req).await.map_err(|e| failed(e.to_string()))?;
+        let status = resp.status();
+        let bytes = read_limited(resp.into_body(), 64 * 1024).await.map_err(|e| failed(e.to_string()))?;
+        let mut v: Value =
+            serde_json::from_slice(&bytes).map_err(|e| failed(format!("proxy answered non-JSON: {e}")))?;
+        if status.is_success() {
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("proxy".into(), json!(slot.address));
+                obj.insert("proxy_key".into(), json!(*slot.proxy_key.lock().unwrap_or_else(|p| p.into_inner())));
+            }
+        }
+        Ok::<_, ApiError>((status, v))
+    }
+    .await;
+    match result {
+        Ok((status, v)) => (status, Json(v)).into_response(),
+        Err(e) => (e.status, Json(serde_json::from_slice::<Value>(&e.to_json()).unwrap_or_default())).into_response(),
+    }
+}
+
+pub async fn account(State(s): State<Arc<Shared>>, Query(which): Query<Which>) -> Response {
+    call(&s, which, http::Method::GET, path::ACCOUNT, None).await
+}
+
+pub async fn operate(
+    State(s): State<Arc<Shared>>,
+    Path(op): Path<String>,
+    Query(which): Query<Which>,
+    body: axum::body::Body,
+) -> Response {
+    let route = match op.as_str() {
+        "deposit" => path::DEPOSIT,
+        "stake" => path::STAKE,
+        "withdraw" => path::WITHDRAW,
+        "close" => path::CLOSE,
+        other => {
+            let e = ApiError::not_found("not_found", format!("no payment operation {other:?}"));
+            return (e.status, Json(serde_json::from_slice::<Value>(&e.to_json()).unwrap_or_default())).into_response();
+        }
+    };
+    let bytes = match read_limited(body, 4096).await {
+        Ok(b) if !b.is_empty() => Some(b),
+        Ok(_) => Some(Bytes::from_static(b"{}")),
+        Err(e) => {
+            let e = ApiError::bad_request("bad_body", e.to_string());
+            return (e.status, Json(serde_json::from_slice::<Value>(&e.to_json()).unwrap_or_default())).into_response();
+        }
+    };
+    call(&s, which, http::Method::POST, route, bytes).await
+}
+
+/// What `/stats` says about money: the latest voucher from each proxy (what this client has
+/// been charged, cumulatively) and the cost of the requests this process made.
+pub fn stats(s: &Shared) -> Value {
+    json!({
+        "charged_by_vouchers": s.wallet.total(),
+        "vouchers": s.wallet.held(),
+        "spent_this_run": s.stats.spent.load(Relaxed),
+    })
+}

@@ -1,0 +1,230 @@
+//! Money on the command line: `cocoon client balance|deposit|stake|withdraw|close`,
+//! `cocoon worker earnings` and `cocoon proxy accounts`, each talking to a running node's local
+//! HTTP endpoint, each with `--json`.
+//!
+//! Amounts are TON with up to nine decimals ("1.5"), parsed exactly into integer nanotons, or
+//! nanotons with `--nano`. Nothing here uses floating point.
+
+use crate::network::{get_json, post_json};
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+/// Nanotons in one TON.
+const NANO: u64 = 1_000_000_000;
+
+/// Parses "1", "1.5", "0.000000001" (TON) into nanotons, exactly.
+pub fn parse_ton(s: &str) -> Result<u64> {
+    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    if whole.is_empty() && frac.is_empty() {
+        bail!("empty amount");
+    }
+    if frac.len() > 9 || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("amount {s:?}: expected TON with at most 9 decimals, e.g. 1.5");
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse()? };
+    let frac: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse()? };
+    whole
+        .checked_mul(NANO)
+        .and_then(|w| w.checked_add(frac))
+        .ok_or_else(|| anyhow::anyhow!("amount {s:?} is too large"))
+}
+
+/// Formats nanotons as TON with all nine decimals.
+pub fn ton(n: u64) -> String {
+    format!("{}.{:09} TON", n / NANO, n % NANO)
+}
+
+#[derive(Subcommand)]
+pub enum ClientAction {
+    /// Show this client's account at a proxy.
+    Balance(Target),
+    /// Top up (durable at the proxy before it answers).
+    Deposit(Amount),
+    /// Move spendable funds into the stake.
+    Stake(Amount),
+    /// Take back spendable funds (never the stake).
+    Withdraw(Amount),
+    /// Close the account; the stake comes back after the close delay.
+    Close(Target),
+}
+
+#[derive(Args)]
+pub struct Target {
+    /// The client's local API.
+    #[arg(long, default_value = "http://127.0.0.1:10000", env = "COCOON_CLIENT_URL")]
+    pub url: String,
+    /// Which of the client's proxies (index in its list; default: the first connected).
+    #[arg(long)]
+    pub proxy: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct Amount {
+    /// TON, e.g. 1.5 (or nanotons with --nano).
+    pub amount: String,
+    /// The amount is in nanotons.
+    #[arg(long)]
+    pub nano: bool,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+fn account_url(t: &Target, op: &str) -> String {
+    let q = t.proxy.map(|p| format!("?proxy={p}")).unwrap_or_default();
+    format!("{}/v1/payments/{op}{q}", t.url.trim_end_matches('/'))
+}
+
+pub async fn client(action: ClientAction) -> Result<()> {
+    match action {
+        ClientAction::Balance(t) => {
+            let r = get_json(&account_url(&t, "account")).await?;
+            show_account(&t, r)
+        }
+        ClientAction::Close(t) => {
+            let r = post_json(&account_url(&t, "close"), &json!({})).await?;
+            show_account(&t, r)
+        }
+        ClientAction::Deposit(a) => client_amount("deposit", a).await,
+        ClientAction::Stake(a) => client_amount("stake", a).await,
+        ClientAction::Withdraw(a) => client_amount("withdraw", a).await,
+    }
+}
+
+/// Deposit, stake and withdraw: parse the amount and post it.
+async fn client_amount(op: &str, a: Amount) -> Result<()> {
+    let amount = if a.nano { a.amount.trim().parse::<u64>()? } else { parse_ton(&a.amount)? };
+    let resp = post_json(&account_url(&a.target, op), &json!({ "amount": amount })).await?;
+    show_account(&a.target, resp)
+}
+
+fn fail_on_error(status: u16, v: &Value) -> Result<()> {
+    if status >= 400 || status == 0 {
+        let msg = v["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        bail!("{msg} (HTTP {status})");
+    }
+    Ok(())
+}
+
+fn show_account(t: &Target, (status, v): (u16, Value)) -> Result<()> {
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return fail_on_error(status, &v);
+    }
+    fail_on_error(status, &v)?;
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    println!("proxy      {}", v["proxy"].as_str().unwrap_or("?"));
+    println!("state      {}", v["state"].as_str().unwrap_or("?"));
+    println!("available  {}", ton(n("available")));
+    println!("reserved   {}", ton(n("reserved")));
+    println!("stake      {}", ton(n("stake")));
+    println!("charged    {}", ton(n("charged")));
+    println!("deposited  {}", ton(n("deposited")));
+    println!("withdrawn  {}", ton(n("withdrawn")));
+    if let Some(at) = v["at"].as_u64() {
+        println!("stake back at unix time {at}");
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum WorkerAction {
+    /// What the proxies' latest vouchers say this worker has earned.
+    Earnings(NodeTarget),
+}
+
+#[derive(Subcommand)]
+pub enum ProxyAction {
+    /// Every client and worker account, and the books' totals.
+    Accounts(NodeTarget),
+}
+
+#[derive(Args)]
+pub struct NodeTarget {
+    /// The node's local stats endpoint (worker default 127.0.0.1:9200, proxy 127.0.0.1:8800).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn worker(action: WorkerAction) -> Result<()> {
+    let WorkerAction::Earnings(t) = action;
+    let url = t.url.as_deref().unwrap_or("http://127.0.0.1:9200").trim_end_matches('/').to_string();
+    let (status, v) = get_json(&format!("{url}/earnings")).await?;
+    fail_on_error(status, &v)?;
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("total earned  {}", ton(v["total"].as_u64().unwrap_or(0)));
+    for p in v["proxies"].as_array().into_iter().flatten() {
+        let key = p["proxy_key"].as_str().unwrap_or("?");
+        println!("  proxy {}  {}", &key[..key.len().min(16)], ton(p["amount"].as_u64().unwrap_or(0)));
+    }
+    Ok(())
+}
+
+pub async fn proxy(action: ProxyAction) -> Result<()> {
+    let ProxyAction::Accounts(t) = action;
+    let url = t.url.as_deref().unwrap_or("http://127.0.0.1:8800").trim_end_matches('/').to_string();
+    let (status, v) = get_json(&format!("{url}/accounts")).await?;
+    fail_on_error(status, &v)?;
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if v["enabled"] == json!(false) {
+        println!("payments are off on this proxy");
+        return Ok(());
+    }
+    println!("clients:");
+    for c in v["clients"].as_array().into_iter().flatten() {
+        let id = c["client"].as_str().unwrap_or("?");
+        let a = &c["account"];
+        println!(
+            "  {}  available {}  charged {}  stake {}  {}",
+            &id[..id.len().min(16)],
+            ton(a["available"].as_u64().unwrap_or(0)),
+            ton(a["charged"].as_u64().unwrap_or(0)),
+            ton(a["stake"].as_u64().unwrap_or(0)),
+            a["state"].as_str().unwrap_or("?")
+        );
+    }
+    println!("workers:");
+    for w in v["workers"].as_array().into_iter().flatten() {
+        let id = w["worker"].as_str().unwrap_or("?");
+        println!("  {}  earned {}", &id[..id.len().min(16)], ton(w["earned"].as_u64().unwrap_or(0)));
+    }
+    let l = &v["books"]["ledger"];
+    println!(
+        "commission {}   deposited {}   balanced: {}",
+        ton(l["commission"].as_u64().unwrap_or(0)),
+        ton(l["deposited"].as_u64().unwrap_or(0)),
+        l["balanced"]
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ton_amounts_parse_exactly() {
+        assert_eq!(parse_ton("1").unwrap(), NANO);
+        assert_eq!(parse_ton("1.5").unwrap(), 1_500_000_000);
+        assert_eq!(parse_ton("0.000000001").unwrap(), 1);
+        assert_eq!(parse_ton(".25").unwrap(), 250_000_000);
+        assert!(parse_ton("0.0000000001").is_err(), "more than nine decimals");
+        assert!(parse_ton("-1").is_err());
+        assert!(parse_ton("1e9").is_err());
+        assert!(parse_ton("").is_err());
+        assert!(parse_ton("99999999999").is_err(), "overflows u64 nanotons");
+        assert_eq!(ton(1_500_000_001), "1.500000001 TON");
+    }
+}

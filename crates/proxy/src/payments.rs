@@ -1,0 +1,307 @@
+//! Payments on the proxy: the ledger and the settlement backend behind the [`Billing`] seam,
+//! plus the account operations clients ask for.
+//!
+//! Order of effects, chosen so that a crash at any point is repaired by [`Payments::reconcile`]
+//! at the next start (the chain side is the source of truth for deposits, the ledger for usage):
+//! - deposit: settlement first (money arrives in the client's contract), then the ledger;
+//! - withdraw and close: the ledger first (durable), then the latest charge voucher and the
+//!   payment on settlement.
+
+use crate::billing::{Billing, Reservation};
+use crate::config::PaymentsConfig;
+use cocoon_ledger::settlement::{EmbeddedSettlement, Settlement, SettlementError};
+use cocoon_ledger::{AccountId, AccountState, BooksError, ClientView, Cost, Ledger, LedgerError, Prices, TokenCounts};
+use cocoon_openai::{ApiError, Usage};
+use cocoon_proto::InferMeta;
+use cocoon_voucher::VoucherKind;
+use ed25519_dalek::SigningKey;
+use http::StatusCode;
+use serde_json::{json, Value};
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsError {
+    #[error("prices: {0}")]
+    Prices(String),
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("settlement: {0}")]
+    Settlement(#[from] SettlementError),
+    #[error("signing key: {0}")]
+    Key(String),
+}
+
+pub struct Payments {
+    pub ledger: Arc<Ledger>,
+    pub settlement: Arc<dyn Settlement>,
+    default_max_tokens: u64,
+    commit_interval: Duration,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The proxy's voucher key: the Ed25519 key of its RA-TLS identity, so vouchers are signed by
+/// the same attested key clients and workers already pinned at the handshake.
+pub fn signing_key(pkcs8_der: &[u8]) -> Result<SigningKey, PaymentsError> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    SigningKey::from_pkcs8_der(pkcs8_der).map_err(|e| PaymentsError::Key(e.to_string()))
+}
+
+impl Payments {
+    /// Opens the ledger and the embedded settlement in `cfg.data_dir` and repairs any gap a
+    /// crash left between them.
+    pub fn open(cfg: &PaymentsConfig, key: SigningKey) -> Result<Self, PaymentsError> {
+        let prices = cfg.load_prices().map_err(PaymentsError::Prices)?;
+        std::fs::create_dir_all(&cfg.data_dir)
+            .map_err(|e| PaymentsError::DataDir(cfg.data_dir.display().to_string(), e))?;
+        let proxy_key = key.verifying_key().to_bytes();
+        let (min_stake, delay) = (prices.min_client_stake, prices.close_delay_secs);
+        let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger.redb"), prices, key)?);
+        let settlement =
+            Arc::new(EmbeddedSettlement::open(&cfg.data_dir.join("settlement.redb"), proxy_key, min_stake, delay)?);
+        let posted = settlement.proxy()?.own_stake_posted;
+        if cfg.own_stake > posted {
+            settlement.stake_proxy(cfg.own_stake - posted)?;
+        }
+        let p = Payments {
+            ledger,
+            settlement,
+            default_max_tokens: cfg.default_max_tokens,
+            commit_interval: Duration::from_millis(cfg.commit_interval_ms.clamp(1, 1000)),
+        };
+        p.reconcile()?;
+        Ok(p)
+    }
+
+    pub fn prices(&self) -> &Prices {
+        self.ledger.prices()
+    }
+
+    /// Brings the ledger and settlement back in step after a crash between their two writes.
+    fn reconcile(&self) -> Result<(), PaymentsError> {
+        for (id, view) in self.ledger.accounts().clients {
+            let Some(contract) = self.settlement.client(&id)? else { continue };
+            if view.account.withdrawn > contract.withdrawn && view.account.state != AccountState::Closed {
+                let missing = view.account.withdrawn - contract.withdrawn;
+                tracing::warn!(client = %hex::encode(id), missing, "finishing a withdrawal interrupted by a crash");
+                self.charge_latest(&id);
+                self.settlement.withdraw(&id, missing)?;
+            }
+            if view.account.state == AccountState::Closed && contract.state != AccountState::Closed {
+                let last = self.ledger.voucher(VoucherKind::ClientCharge, &id)?;
+                self.settlement.finish_close(&id, last.as_ref(), now_unix())?;
+            }
+        }
+        // Deposits that reached the chain but not the ledger.
+        for (id, c) in self.settlement.clients()? {
+            let known = self.ledger.client(&id).map_or(0, |v| v.account.deposited);
+            if c.deposited > known {
+                tracing::warn!(client = %hex::encode(id), "crediting a deposit interrupted by a crash");
+                self.ledger.deposit(&id, c.deposited - known)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Submits the client's latest committed charge voucher to settlement (idempotent).
+    fn charge_latest(&self, client: &AccountId) {
+        match self.ledger.voucher(VoucherKind::ClientCharge, client) {
+            Ok(Some(v)) => {
+                if let Err(e) = self.settlement.charge(&v) {
+                    tracing::warn!(client = %hex::encode(client), error = %e, "charge by voucher failed");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "could not sign a charge voucher"),
+        }
+    }
+
+    /// A client tops up: durable in settlement and the ledger before this returns.
+    pub fn deposit(&self, client: &AccountId, amount: u64) -> Result<ClientView, ApiError> {
+        if amount == 0 {
+            return Err(api(LedgerError::Books(BooksError::ZeroAmount)));
+        }
+        if let Some(v) = self.ledger.client(client) {
+            if let AccountState::Closing { .. } = v.account.state {
+                return Err(api(LedgerError::Books(BooksError::Closing)));
+            }
+        }
+        self.settlement.deposit(client, amount).map_err(settlement_api)?;
+        self.ledger.deposit(client, amount).map_err(api)?;
+        self.view(client)
+    }
+
+    /// Moves spendable funds into the stake.
+    pub fn stake(&self, client: &AccountId, amount: u64) -> Result<ClientView, ApiError> {
+        self.ledger.stake(client, amount).map_err(api)?;
+        self.charge_latest(client);
+        if let Err(e) = self.settlement.stake(client, amount) {
+            tracing::error!(client = %hex::encode(client), error = %e, "settlement stake failed after the ledger moved it");
+        }
+        self.view(client)
+    }
+
+    /// Returns spendable funds (never the stake) to the client.
+    pub fn withdraw(&self, client: &AccountId, amount: u64) -> Result<ClientView, ApiError> {
+        self.ledger.withdraw(client, amount).map_err(api)?;
+        self.charge_latest(client);
+        if let Err(e) = self.settlement.withdraw(client, amount) {
+            // The ledger has it durably; reconcile pays it at the next start.
+            tracing::error!(client = %hex::encode(client), error = %e, "settlement withdrawal failed; retried at restart");
+        }
+        self.view(client)
+    }
+
+    /// Starts closing the client's account; its stake comes back after the close delay.
+    pub fn close(&self, client: &AccountId) -> Result<ClientView, ApiError> {
+        let now = now_unix();
+        self.ledger.close(client, now).map_err(api)?;
+        if let Err(e) = self.settlement.request_close(client, now) {
+            tracing::error!(client = %hex::encode(client), error = %e, "settlement close request failed");
+        }
+        self.view(client)
+    }
+
+    /// Ends every close whose delay has passed: the ledger refunds, settlement pays.
+    pub fn finish_due_closes(&self) {
+        let now = now_unix();
+        for client in self.ledger.closes_due(now) {
+            match self.ledger.finish_close(&client, now) {
+                Ok(refund) => {
+                    let last = self.ledger.voucher(VoucherKind::ClientCharge, &client).ok().flatten();
+                    if let Err(e) = self.settlement.finish_close(&client, last.as_ref(), now) {
+                        tracing::error!(client = %hex::encode(client), error = %e, "settlement close failed");
+                    }
+                    tracing::info!(client = %hex::encode(client), refund, "account closed");
+                }
+                Err(LedgerError::Books(BooksError::InFlight(_))) => {}
+                Err(e) => tracing::warn!(client = %hex::encode(client), error = %e, "could not finish a close"),
+            }
+        }
+    }
+
+    /// The client's account as JSON for the client.
+    pub fn view(&self, client: &AccountId) -> Result<ClientView, ApiError> {
+        self.ledger.client(client).ok_or_else(|| api(LedgerError::Books(BooksError::UnknownAccount)))
+    }
+
+    /// Runs the group committer and the close finisher until `stop`.
+    pub fn spawn_background(self: &Arc<Self>, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        let committer = self.ledger.spawn_committer(self.commit_interval, stop.clone());
+        let me = self.clone();
+        let closer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.cancelled() => return,
+                }
+                let p = me.clone();
+                let _ = tokio::task::spawn_blocking(move || p.finish_due_closes()).await;
+            }
+        });
+        vec![committer, closer]
+    }
+
+    /// `ledger` and `prices` for `/stats`: the books' totals, checked, in nanotons.
+    pub fn snapshot(&self) -> Value {
+        let ledger = match self.ledger.audit() {
+            Ok(t) => json!({
+                "deposited": t.deposited,
+                "withdrawn": t.withdrawn,
+                "client_available": t.client_available,
+                "reserved": t.reserved,
+                "staked": t.staked,
+                "charged": t.charged,
+                "worker_earned": t.worker_earned,
+                "commission": t.commission,
+                "balanced": true,
+            }),
+            Err(why) => {
+                tracing::error!(%why, "THE BOOKS DO NOT BALANCE");
+                json!({"balanced": false, "error": why})
+            }
+        };
+        let settlement = self.settlement.proxy().ok();
+        json!({ "ledger": ledger, "prices": self.prices(), "settlement": settlement })
+    }
+}
+
+impl Billing for Payments {
+    fn reserve(&self, client: &AccountId, meta: &InferMeta, prompt_bytes: usize) -> Result<Reservation, ApiError> {
+        let tokens = meta.max_tokens.unwrap_or(self.default_max_tokens).saturating_add(prompt_bytes as u64);
+        let amount = self.prices().max_cost(tokens, meta.max_coefficient);
+        let hold = self.ledger.reserve(client, amount).map_err(|e| match e {
+            LedgerError::Books(BooksError::UnknownAccount) => ApiError::from_status(
+                StatusCode::PAYMENT_REQUIRED,
+                "no_account",
+                format!(
+                    "no account at this proxy: balance 0 nanotons, this request needs up to {amount}; deposit first"
+                ),
+            )
+            .with_field("balance", 0)
+            .with_field("required", amount),
+            other => api(other),
+        })?;
+        Ok(Reservation { client: *client, hold: Some(hold) })
+    }
+
+    fn settle(&self, r: Reservation, usage: Option<&Usage>, worker: &AccountId, coefficient: u32) -> Option<Cost> {
+        let hold = r.hold?;
+        let cost = usage.map(|u| {
+            let counts = TokenCounts {
+                prompt: u.prompt_tokens,
+                cached: u.cached_tokens,
+                completion: u.completion_tokens,
+                reasoning: u.reasoning_tokens,
+            };
+            (self.prices().cost(&counts, coefficient), *worker)
+        });
+        let charge = self.ledger.settle(hold, cost);
+        cost.map(|(c, _)| Cost { client: charge.client, worker: charge.worker, ..c })
+    }
+}
+
+/// A ledger refusal in the API's words.
+pub fn api(e: LedgerError) -> ApiError {
+    let s = |status, code: &str, msg: String| ApiError::from_status(status, code.to_string(), msg);
+    match e {
+        LedgerError::Books(b) => match b {
+            BooksError::Insufficient { available, required } => {
+                s(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", b.to_string())
+                    .with_field("balance", available)
+                    .with_field("required", required)
+            }
+            BooksError::StakeTooLow { stake, required } => {
+                s(StatusCode::PAYMENT_REQUIRED, "stake_too_low", b.to_string())
+                    .with_field("stake", stake)
+                    .with_field("required", required)
+            }
+            BooksError::UnknownAccount => s(StatusCode::NOT_FOUND, "no_account", b.to_string()),
+            BooksError::Closing | BooksError::Closed => s(StatusCode::FORBIDDEN, "account_closed", b.to_string()),
+            BooksError::ZeroAmount | BooksError::Overflow => s(StatusCode::BAD_REQUEST, "bad_amount", b.to_string()),
+            BooksError::NotClosing | BooksError::TooEarly { .. } | BooksError::InFlight(_) => {
+                s(StatusCode::CONFLICT, "not_yet", b.to_string())
+            }
+        },
+        other => {
+            tracing::error!(error = %other, "ledger unavailable");
+            s(StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", other.to_string())
+        }
+    }
+}
+
+fn settlement_api(e: SettlementError) -> ApiError {
+    match e {
+        SettlementError::Store(_) => {
+            ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE, "settlement_unavailable", e.to_string())
+        }
+        other => ApiError::from_status(StatusCode::BAD_REQUEST, "settlement_refused", other.to_string()),
+    }
+}
