@@ -71,6 +71,9 @@ pub struct WorkerArgs {
     /// Address of /health, /stats and admin actions.
     #[arg(long, env = "COCOON_WORKER_STATS_LISTEN")]
     pub stats_listen: Option<String>,
+    /// Where the worker keeps its key and payout vouchers.
+    #[arg(long, env = "COCOON_WORKER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 pub async fn worker(a: WorkerArgs) -> Result<()> {
@@ -84,7 +87,8 @@ pub async fn worker(a: WorkerArgs) -> Result<()> {
         .set("hardware", a.hardware)
         .set("coefficient", a.coefficient.map(i64::from))
         .set("max_active", a.max_active.map(i64::from))
-        .set("stats_listen", a.stats_listen);
+        .set("stats_listen", a.stats_listen)
+        .set("data_dir", a.data_dir.map(|p| p.display().to_string()));
     let cfg: cocoon_worker::WorkerConfig = load(a.config.as_deref(), o)?;
     cocoon_worker::run(cfg, shutdown::on_signal()).await.context("worker")
 }
@@ -102,13 +106,19 @@ pub struct ClientArgs {
     /// A proxy's client address (repeat for several; replaces the file's list).
     #[arg(long = "proxy", env = "COCOON_CLIENT_PROXIES", value_delimiter = ',')]
     pub proxies: Vec<String>,
+    /// Where the client keeps its key (its account) and charge vouchers.
+    #[arg(long, env = "COCOON_CLIENT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 pub async fn client(a: ClientArgs) -> Result<()> {
     if let Some(action) = a.action {
         return crate::money::client(action).await;
     }
-    let o = Overrides::new().set("listen", a.listen).list("proxies", &a.proxies);
+    let o = Overrides::new()
+        .set("listen", a.listen)
+        .list("proxies", &a.proxies)
+        .set("data_dir", a.data_dir.map(|p| p.display().to_string()));
     let cfg: cocoon_client::ClientConfig = load(a.config.as_deref(), o)?;
     cocoon_client::run(cfg, shutdown::on_signal()).await.context("client")
 }

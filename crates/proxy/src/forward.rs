@@ -285,7 +285,7 @@ impl Settle {
     /// the first carries only the role); nothing otherwise.
     fn usage(&self, reported: Option<&Usage>) -> Option<Usage> {
         if let Some(u) = reported {
-            return Some(u.clone());
+            return Some(*u);
         }
         let produced = self.events.saturating_sub(1);
         (self.stream && produced > 0).then(|| Usage {

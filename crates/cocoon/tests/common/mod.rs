@@ -89,6 +89,8 @@ pub struct Net {
     pub proxy_worker: Vec<String>,
     pub proxy_stats: Vec<String>,
     pub worker_stats: Vec<String>,
+    /// How each proxy was started, to start it again after a kill.
+    pub proxy_args: Vec<Vec<String>>,
 }
 
 pub struct NetOpts {
@@ -97,11 +99,13 @@ pub struct NetOpts {
     pub delay_ms: u64,
     pub chunks: usize,
     pub max_active: u32,
+    /// Payments on: proxies keep books (fast group commits), nodes keep keys and vouchers.
+    pub payments: bool,
 }
 
 impl Default for NetOpts {
     fn default() -> Self {
-        Self { workers: 2, proxies: 1, delay_ms: 0, chunks: 50, max_active: 32 }
+        Self { workers: 2, proxies: 1, delay_ms: 0, chunks: 50, max_active: 32, payments: false }
     }
 }
 
@@ -137,29 +141,44 @@ impl Net {
             proxy_worker: vec![],
             proxy_stats: vec![],
             worker_stats: vec![],
+            proxy_args: vec![],
         };
         wait_for(&format!("{backend}/health"), 30, |_| true).await;
         for i in 0..o.proxies {
             let (c, w, st) = (p.next().unwrap(), p.next().unwrap(), p.next().unwrap());
-            net.procs.spawn(
-                &format!("proxy-{i}"),
-                &[
-                    s("proxy"),
-                    s("--client-listen"),
-                    format!("127.0.0.1:{c}"),
-                    s("--worker-listen"),
-                    format!("127.0.0.1:{w}"),
-                    s("--stats-listen"),
-                    format!("127.0.0.1:{st}"),
-                ],
-            );
+            let mut args = vec![
+                s("proxy"),
+                s("--client-listen"),
+                format!("127.0.0.1:{c}"),
+                s("--worker-listen"),
+                format!("127.0.0.1:{w}"),
+                s("--stats-listen"),
+                format!("127.0.0.1:{st}"),
+            ];
+            if o.payments {
+                let dir = net.procs.dir.join(format!("proxy-{i}"));
+                let cfg = format!(
+                    "[attestation]\nmode = \"dev\"\nkey_file = {:?}\n\n[payments]\ndata_dir = {dir:?}\ncommit_interval_ms = 50\nown_stake = 1000000000\n",
+                    dir.join("key.pem")
+                );
+                let path = net.procs.dir.join(format!("proxy-{i}.toml"));
+                std::fs::write(&path, cfg).expect("proxy config");
+                args.extend([s("--config"), path.display().to_string()]);
+            }
+            net.procs.spawn(&format!("proxy-{i}"), &args);
+            net.proxy_args.push(args);
             net.proxy_client.push(format!("127.0.0.1:{c}"));
             net.proxy_worker.push(format!("127.0.0.1:{w}"));
             net.proxy_stats.push(format!("http://127.0.0.1:{st}/stats"));
         }
         for i in 0..o.workers {
             let st = p.next().unwrap();
-            net.start_worker(&format!("worker-{i}"), st, o.max_active, &[]);
+            let name = format!("worker-{i}");
+            let extra = match o.payments {
+                true => vec![s("--data-dir"), net.procs.dir.join(&name).display().to_string()],
+                false => vec![],
+            };
+            net.start_worker(&name, st, o.max_active, &extra);
         }
         for url in net.proxy_stats.clone() {
             let want = o.workers;
@@ -168,6 +187,9 @@ impl Net {
         let mut args = vec![s("client"), s("--listen"), format!("127.0.0.1:{client_port}")];
         for c in &net.proxy_client {
             args.extend([s("--proxy"), c.clone()]);
+        }
+        if o.payments {
+            args.extend([s("--data-dir"), net.procs.dir.join("client").display().to_string()]);
         }
         net.procs.spawn("client", &args);
         let want = o.proxies as u64;
@@ -193,6 +215,15 @@ impl Net {
         args.extend(extra.iter().cloned());
         self.procs.spawn(name, &args);
         self.worker_stats.push(format!("http://127.0.0.1:{stats_port}/stats"));
+    }
+
+    /// Starts proxy `i` again with the arguments it was first started with.
+    pub fn restart_proxy(&mut self, i: usize) {
+        let args = self.proxy_args[i].clone();
+        let name = format!("proxy-{i}");
+        let old = self.procs.log(&name);
+        std::fs::write(self.procs.dir.join(format!("{name}.before-restart.log")), old).ok();
+        self.procs.spawn(&name, &args);
     }
 
     pub fn chat_url(&self) -> String {
@@ -223,6 +254,12 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// POSTs JSON and parses the JSON answer.
+pub async fn post_json(url: &str, body: &str) -> (u16, Value) {
+    let (status, bytes) = post(url, body.to_string()).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 /// POSTs and returns the status and the whole body.
