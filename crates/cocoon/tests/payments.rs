@@ -80,6 +80,13 @@ async fn requests_are_paid_for_and_vouchered_at_both_ends() {
     assert_eq!(client["payments"]["spent_this_run"].as_u64(), Some(charged));
     let earnings = net.worker_stats[0].replace("/stats", "/earnings");
     wait_for(&earnings, 10, |e| e["total"].as_u64() == Some(earned)).await;
+    // Settlement: the vouchers are submitted, the client's charge moves to the proxy and the
+    // worker is paid (thresholds are 1 nanoton in tests).
+    let stats =
+        wait_for(&net.proxy_stats[0], 10, |s| s["settlement"]["paid_to_workers"].as_u64() == Some(earned)).await;
+    assert_eq!(n(&stats["settlement"], "earned") + earned, charged, "{}", stats["settlement"]);
+    let accounts = get_json(&net.proxy_stats[0].replace("/stats", "/accounts")).await.1;
+    assert_eq!(accounts["workers"][0]["paid_out"].as_u64(), Some(earned));
 
     // Withdrawals: never more than is available (and never the stake).
     let acct = get_json(&format!("{}/v1/payments/account", net.api)).await.1;

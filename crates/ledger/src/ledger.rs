@@ -214,6 +214,14 @@ impl Ledger {
         charge
     }
 
+    /// Records that settlement has paid `worker` up to `amount` (cumulative); durable at the
+    /// next commit.
+    pub fn record_payout(&self, worker: &AccountId, amount: Nanotons) {
+        let mut s = lock(&self.state);
+        s.books.paid_out(worker, amount);
+        s.dirty_workers.insert(*worker);
+    }
+
     /// Writes every changed row in one durable transaction, then signs and publishes vouchers
     /// for the accounts whose cumulative amounts grew. Returns those vouchers.
     pub fn commit(&self) -> Result<Vec<SignedVoucher>, LedgerError> {

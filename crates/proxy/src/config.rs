@@ -60,6 +60,25 @@ pub struct PaymentsConfig {
     /// The operator's own stake, posted to settlement at first start (nanotons).
     #[serde(default)]
     pub own_stake: u64,
+    /// How often vouchers are submitted to settlement, in milliseconds.
+    #[serde(default = "default_settle_interval")]
+    pub settle_interval_ms: u64,
+    /// A client's charges are submitted once this much is unsettled (Cocoon: 1 TON).
+    #[serde(default = "default_charge_threshold")]
+    pub charge_threshold: u64,
+    /// A worker is paid out once this much is unpaid (Cocoon: 10 TON).
+    #[serde(default = "default_payout_threshold")]
+    pub payout_threshold: u64,
+}
+
+fn default_settle_interval() -> u64 {
+    10_000
+}
+fn default_charge_threshold() -> u64 {
+    1_000_000_000
+}
+fn default_payout_threshold() -> u64 {
+    10_000_000_000
 }
 
 fn default_commit_interval() -> u64 {
@@ -85,6 +104,9 @@ impl PaymentsConfig {
             commit_interval_ms: default_commit_interval(),
             default_max_tokens: default_max_tokens(),
             own_stake: 0,
+            settle_interval_ms: default_settle_interval(),
+            charge_threshold: default_charge_threshold(),
+            payout_threshold: default_payout_threshold(),
         }
     }
 

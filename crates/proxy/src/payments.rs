@@ -39,6 +39,9 @@ pub struct Payments {
     pub settlement: Arc<dyn Settlement>,
     default_max_tokens: u64,
     commit_interval: Duration,
+    settle_interval: Duration,
+    charge_threshold: u64,
+    payout_threshold: u64,
 }
 
 /// Seconds since the Unix epoch.
@@ -74,6 +77,9 @@ impl Payments {
             settlement,
             default_max_tokens: cfg.default_max_tokens,
             commit_interval: Duration::from_millis(cfg.commit_interval_ms.clamp(1, 1000)),
+            settle_interval: Duration::from_millis(cfg.settle_interval_ms.max(10)),
+            charge_threshold: cfg.charge_threshold,
+            payout_threshold: cfg.payout_threshold,
         };
         p.reconcile()?;
         Ok(p)
@@ -186,6 +192,36 @@ impl Payments {
         }
     }
 
+    /// Submits vouchers to settlement where enough is unsettled: client charges above the
+    /// charge threshold, worker payouts above the payout threshold (as Cocoon commits on-chain
+    /// only past 1 and 10 TON, since every operation costs a fee).
+    pub fn settle_on_chain(&self) {
+        let accounts = self.ledger.accounts();
+        for (id, view) in &accounts.clients {
+            let on_chain = self.settlement.client(id).ok().flatten().map_or(0, |c| c.charged);
+            if view.account.charged.saturating_sub(on_chain) >= self.charge_threshold.max(1) {
+                self.charge_latest(id);
+            }
+        }
+        for (id, w) in &accounts.workers {
+            let paid = self.settlement.worker(id).ok().flatten().map_or(0, |c| c.paid);
+            if w.earned.saturating_sub(paid) < self.payout_threshold.max(1) {
+                continue;
+            }
+            match self.ledger.voucher(VoucherKind::WorkerPayout, id) {
+                Ok(Some(v)) if v.voucher.amount > paid => match self.settlement.payout(&v) {
+                    Ok(c) => {
+                        self.ledger.record_payout(id, c.paid);
+                        tracing::info!(worker = %hex::encode(id), paid = c.paid, "worker paid out by voucher");
+                    }
+                    Err(e) => tracing::warn!(worker = %hex::encode(id), error = %e, "payout by voucher failed"),
+                },
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "could not sign a payout voucher"),
+            }
+        }
+    }
+
     /// The client's account as JSON for the client.
     pub fn view(&self, client: &AccountId) -> Result<ClientView, ApiError> {
         self.ledger.client(client).ok_or_else(|| api(LedgerError::Books(BooksError::UnknownAccount)))
@@ -194,19 +230,31 @@ impl Payments {
     /// Runs the group committer and the close finisher until `stop`.
     pub fn spawn_background(self: &Arc<Self>, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
         let committer = self.ledger.spawn_committer(self.commit_interval, stop.clone());
+        let closer = self.every(Duration::from_secs(1), stop.clone(), |p| p.finish_due_closes());
+        let settler = self.every(self.settle_interval, stop, |p| p.settle_on_chain());
+        vec![committer, closer, settler]
+    }
+
+    /// Runs `job` off the async workers every `period` until `stop`.
+    fn every(
+        self: &Arc<Self>,
+        period: Duration,
+        stop: CancellationToken,
+        job: fn(&Payments),
+    ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
-        let closer = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stop.cancelled() => return,
                 }
                 let p = me.clone();
-                let _ = tokio::task::spawn_blocking(move || p.finish_due_closes()).await;
+                let _ = tokio::task::spawn_blocking(move || job(&p)).await;
             }
-        });
-        vec![committer, closer]
+        })
     }
 
     /// `ledger` and `prices` for `/stats`: the books' totals, checked, in nanotons.

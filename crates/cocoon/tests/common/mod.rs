@@ -158,7 +158,7 @@ impl Net {
             if o.payments {
                 let dir = net.procs.dir.join(format!("proxy-{i}"));
                 let cfg = format!(
-                    "[attestation]\nmode = \"dev\"\nkey_file = {:?}\n\n[payments]\ndata_dir = {dir:?}\ncommit_interval_ms = 50\nown_stake = 1000000000\n",
+                    "[attestation]\nmode = \"dev\"\nkey_file = {:?}\n\n[payments]\ndata_dir = {dir:?}\ncommit_interval_ms = 50\nown_stake = 1000000000\nsettle_interval_ms = 100\ncharge_threshold = 1\npayout_threshold = 1\n",
                     dir.join("key.pem")
                 );
                 let path = net.procs.dir.join(format!("proxy-{i}.toml"));
