@@ -11,6 +11,24 @@ fn read(name: &str) -> String {
 fn proxy_example_loads() {
     let c: cocoon_proxy::ProxyConfig = toml::from_str(&read("proxy.example.toml")).unwrap();
     assert_eq!(c.client_policy.kind, cocoon_ratls::PolicyKind::Any);
+    let p = c.payments.expect("the example documents [payments]");
+    assert_eq!(p.load_prices().unwrap(), cocoon_ledger::Prices::default(), "the example shows the defaults");
+}
+
+#[test]
+fn registry_example_loads_and_is_checked() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut p = cocoon_proxy::config::PaymentsConfig::new("unused".into());
+    p.registry_file = Some(dir.join("registry.example.toml"));
+    let prices = p.load_prices().unwrap();
+    assert_eq!((prices.price_per_token, prices.worker_fee_per_token, prices.cached_multiplier), (20, 18, 2500));
+    // A fee above the price is refused at load.
+    let bad = std::env::temp_dir().join(format!("cocoon-bad-registry-{}.toml", std::process::id()));
+    std::fs::write(&bad, read("registry.example.toml").replace("worker_fee_per_token = 18", "worker_fee_per_token = 21"))
+        .unwrap();
+    p.registry_file = Some(bad.clone());
+    assert!(p.load_prices().unwrap_err().contains("exceeds price_per_token"));
+    let _ = std::fs::remove_file(bad);
 }
 
 #[test]
