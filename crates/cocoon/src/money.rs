@@ -152,32 +152,37 @@ pub struct NodeTarget {
     pub json: bool,
 }
 
-pub async fn worker(action: WorkerAction) -> Result<()> {
-    let WorkerAction::Earnings(t) = action;
-    let url = t.url.as_deref().unwrap_or("http://127.0.0.1:9200").trim_end_matches('/').to_string();
-    let (status, v) = get_json(&format!("{url}/earnings")).await?;
+/// GETs `path` from a node's stats endpoint; prints it and returns `None` under `--json`.
+async fn fetch(t: &NodeTarget, default_url: &str, path: &str) -> Result<Option<Value>> {
+    let url = t.url.as_deref().unwrap_or(default_url).trim_end_matches('/');
+    let (status, v) = get_json(&format!("{url}{path}")).await?;
     fail_on_error(status, &v)?;
     if t.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        return Ok(None);
     }
+    Ok(Some(v))
+}
+
+/// The first 16 characters of a hex key, for tables.
+fn short(key: &str) -> &str {
+    key.get(..16).unwrap_or(key)
+}
+
+pub async fn worker(action: WorkerAction) -> Result<()> {
+    let WorkerAction::Earnings(t) = action;
+    let Some(v) = fetch(&t, "http://127.0.0.1:9200", "/earnings").await? else { return Ok(()) };
     println!("total earned  {}", ton(v["total"].as_u64().unwrap_or(0)));
     for p in v["proxies"].as_array().into_iter().flatten() {
         let key = p["proxy_key"].as_str().unwrap_or("?");
-        println!("  proxy {}  {}", &key[..key.len().min(16)], ton(p["amount"].as_u64().unwrap_or(0)));
+        println!("  proxy {}  {}", short(key), ton(p["amount"].as_u64().unwrap_or(0)));
     }
     Ok(())
 }
 
 pub async fn proxy(action: ProxyAction) -> Result<()> {
     let ProxyAction::Accounts(t) = action;
-    let url = t.url.as_deref().unwrap_or("http://127.0.0.1:8800").trim_end_matches('/').to_string();
-    let (status, v) = get_json(&format!("{url}/accounts")).await?;
-    fail_on_error(status, &v)?;
-    if t.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
-    }
+    let Some(v) = fetch(&t, "http://127.0.0.1:8800", "/accounts").await? else { return Ok(()) };
     if v["enabled"] == json!(false) {
         println!("payments are off on this proxy");
         return Ok(());
@@ -188,7 +193,7 @@ pub async fn proxy(action: ProxyAction) -> Result<()> {
         let a = &c["account"];
         println!(
             "  {}  available {}  charged {}  stake {}  {}",
-            &id[..id.len().min(16)],
+            short(id),
             ton(a["available"].as_u64().unwrap_or(0)),
             ton(a["charged"].as_u64().unwrap_or(0)),
             ton(a["stake"].as_u64().unwrap_or(0)),
@@ -198,7 +203,7 @@ pub async fn proxy(action: ProxyAction) -> Result<()> {
     println!("workers:");
     for w in v["workers"].as_array().into_iter().flatten() {
         let id = w["worker"].as_str().unwrap_or("?");
-        println!("  {}  earned {}", &id[..id.len().min(16)], ton(w["earned"].as_u64().unwrap_or(0)));
+        println!("  {}  earned {}", short(id), ton(w["earned"].as_u64().unwrap_or(0)));
     }
     let l = &v["books"]["ledger"];
     println!(

@@ -24,8 +24,11 @@ fn registry_example_loads_and_is_checked() {
     assert_eq!((prices.price_per_token, prices.worker_fee_per_token, prices.cached_multiplier), (20, 18, 2500));
     // A fee above the price is refused at load.
     let bad = std::env::temp_dir().join(format!("cocoon-bad-registry-{}.toml", std::process::id()));
-    std::fs::write(&bad, read("registry.example.toml").replace("worker_fee_per_token = 18", "worker_fee_per_token = 21"))
-        .unwrap();
+    std::fs::write(
+        &bad,
+        read("registry.example.toml").replace("worker_fee_per_token = 18", "worker_fee_per_token = 21"),
+    )
+    .unwrap();
     p.registry_file = Some(bad.clone());
     assert!(p.load_prices().unwrap_err().contains("exceeds price_per_token"));
     let _ = std::fs::remove_file(bad);

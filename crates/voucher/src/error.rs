@@ -27,6 +27,9 @@ pub enum VoucherError {
     /// The 32 bytes given as a proxy key are not a valid Ed25519 public key.
     #[error("invalid proxy public key")]
     InvalidKey,
+
+    #[error("no voucher book is open for this proxy")]
+    UnknownProxy,
     /// The voucher is of the other kind (a client charge offered to a worker book or vice versa).
     #[error("voucher of the wrong kind")]
     WrongKind,
