@@ -52,7 +52,7 @@ fn default_attestation() -> AttestationConfig {
     AttestationConfig { mode: AttestMode::None, ..Default::default() }
 }
 fn default_policy() -> PolicyConfig {
-    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], expected_role: None }
+    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], measurements: vec![], expected_role: None }
 }
 
 impl ClientConfig {

@@ -141,10 +141,10 @@ fn default_max_timeout() -> u64 {
     600
 }
 fn default_client_policy() -> PolicyConfig {
-    PolicyConfig { kind: PolicyKind::Any, image_hashes: vec![], expected_role: None }
+    PolicyConfig { kind: PolicyKind::Any, image_hashes: vec![], measurements: vec![], expected_role: None }
 }
 fn default_worker_policy() -> PolicyConfig {
-    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], expected_role: None }
+    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], measurements: vec![], expected_role: None }
 }
 
 impl Default for ProxyConfig {

@@ -85,6 +85,14 @@ pub enum RaTlsError {
     /// The evidence extension could not be decoded.
     #[error("malformed evidence: {0}")]
     MalformedEvidence(String),
+    /// The policy requires a real TEE and the peer presented another kind of evidence.
+    #[error("policy {policy} refuses {got} attestation")]
+    WrongTee {
+        /// What the peer presented.
+        got: TeeType,
+        /// The policy kind that refused it.
+        policy: String,
+    },
     /// No verifier is registered for the evidence's TEE type.
     #[error("no verifier registered for tee type {0}")]
     NoVerifier(TeeType),

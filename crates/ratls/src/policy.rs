@@ -34,6 +34,9 @@ pub enum PolicyKind {
     /// Require evidence from a registered verifier (the dev verifier is
     /// always registered). **INSECURE** while dev quotes are accepted.
     Dev,
+    /// Require a real Intel TDX quote, verified by the registered TDX verifier (DCAP); dev
+    /// evidence is refused. Pin the image with `measurements` or `image_hashes`.
+    Tdx,
 }
 
 impl fmt::Display for PolicyKind {
@@ -41,6 +44,7 @@ impl fmt::Display for PolicyKind {
         f.write_str(match self {
             PolicyKind::Any => "any",
             PolicyKind::Dev => "dev",
+            PolicyKind::Tdx => "tdx",
         })
     }
 }
@@ -54,6 +58,11 @@ pub struct PolicyConfig {
     /// Allowed image hashes; empty = any image. Ignored under `any`.
     #[serde(default)]
     pub image_hashes: Vec<ImageHash>,
+    /// Allowed measurement sets (MRTD and all four RTMRs, each set in full); a peer passes
+    /// when it matches one set or one image hash. Both lists empty = any image. Pinning a
+    /// single register (say RTMR3 only) is not offered: a malicious base image could forge it.
+    #[serde(default)]
+    pub measurements: Vec<crate::Measurements>,
     /// If set, the peer must claim this role.
     #[serde(default)]
     pub expected_role: Option<Role>,
@@ -62,7 +71,7 @@ pub struct PolicyConfig {
 impl PolicyConfig {
     /// A config of `kind` with no allowlist and no role requirement.
     pub fn new(kind: PolicyKind) -> Self {
-        PolicyConfig { kind, image_hashes: Vec::new(), expected_role: None }
+        PolicyConfig { kind, image_hashes: Vec::new(), measurements: Vec::new(), expected_role: None }
     }
 }
 
@@ -92,9 +101,13 @@ impl Policy {
             PolicyKind::Dev => tracing::warn!(
                 "INSECURE: RA-TLS policy \"dev\" accepts simulated (unsigned) dev attestation, which is NOT a TEE"
             ),
+            PolicyKind::Tdx if cfg.image_hashes.is_empty() && cfg.measurements.is_empty() => tracing::warn!(
+                "RA-TLS policy \"tdx\" has no image_hashes or measurements: it accepts ANY TDX image, a malicious one included"
+            ),
+            PolicyKind::Tdx => {}
         }
-        if cfg.kind == PolicyKind::Any && !cfg.image_hashes.is_empty() {
-            tracing::warn!("RA-TLS policy \"any\" ignores its image_hashes allowlist");
+        if cfg.kind == PolicyKind::Any && !(cfg.image_hashes.is_empty() && cfg.measurements.is_empty()) {
+            tracing::warn!("RA-TLS policy \"any\" ignores its image_hashes and measurements allowlists");
         }
         let mut verifiers: BTreeMap<TeeType, Arc<dyn EvidenceVerifier>> = BTreeMap::new();
         verifiers.insert(TeeType::Dev, Arc::new(DevVerifier));
@@ -149,17 +162,24 @@ impl Policy {
 
         match self.cfg.kind {
             PolicyKind::Any => Ok(build(claims, None, None, parsed.not_after)),
-            PolicyKind::Dev => {
+            PolicyKind::Dev | PolicyKind::Tdx => {
                 let ev_bytes =
                     parsed.evidence.as_deref().ok_or_else(|| RaTlsError::MissingEvidence(self.cfg.kind.to_string()))?;
                 let ev = Evidence::decode(ev_bytes)?;
+                if self.cfg.kind == PolicyKind::Tdx && ev.tee != TeeType::Tdx {
+                    return Err(RaTlsError::WrongTee { got: ev.tee, policy: self.cfg.kind.to_string() });
+                }
                 let verifier = self.verifiers.get(&ev.tee).ok_or(RaTlsError::NoVerifier(ev.tee))?;
                 let verified = verifier.verify(&ev.quote, now)?;
                 if verified.report_data != report_data(claims_bytes) {
                     return Err(RaTlsError::ReportDataMismatch);
                 }
                 let image = verified.measurements.image_hash();
-                if !self.cfg.image_hashes.is_empty() && !self.cfg.image_hashes.contains(&image) {
+                let pinned = !(self.cfg.image_hashes.is_empty() && self.cfg.measurements.is_empty());
+                if pinned
+                    && !self.cfg.image_hashes.contains(&image)
+                    && !self.cfg.measurements.contains(&verified.measurements)
+                {
                     return Err(RaTlsError::ImageNotAllowed(image));
                 }
                 Ok(build(claims, Some(ev.tee), Some(verified.measurements), parsed.not_after))

@@ -16,11 +16,13 @@ async fn dev_attested_mutual_handshake_reports_peer() {
     let image = Measurements::dev_default().image_hash();
 
     let server_policy = Arc::new(Policy::new(PolicyConfig {
+        measurements: vec![],
         kind: PolicyKind::Dev,
         image_hashes: vec![image],
         expected_role: Some(Role::Client),
     }));
     let client_policy = Arc::new(Policy::new(PolicyConfig {
+        measurements: vec![],
         kind: PolicyKind::Dev,
         image_hashes: vec![image],
         expected_role: Some(Role::Proxy),
@@ -49,8 +51,12 @@ async fn image_hash_not_allowlisted_fails() {
     let server = dev_identity(Role::Proxy);
     let client = dev_identity(Role::Client);
     let allowed = other_measurements().image_hash();
-    let server_policy =
-        Arc::new(Policy::new(PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![allowed], expected_role: None }));
+    let server_policy = Arc::new(Policy::new(PolicyConfig {
+        kind: PolicyKind::Dev,
+        image_hashes: vec![allowed],
+        measurements: vec![],
+        expected_role: None,
+    }));
 
     let res = handshake(
         server.server_config(server_policy.clone()).unwrap(),
@@ -73,6 +79,7 @@ async fn client_rejects_server_with_wrong_image() {
     let server = dev_identity_with(Role::Proxy, other_measurements());
     let client = dev_identity(Role::Client);
     let client_policy = Arc::new(Policy::new(PolicyConfig {
+        measurements: vec![],
         kind: PolicyKind::Dev,
         image_hashes: vec![Measurements::dev_default().image_hash()],
         expected_role: None,
@@ -113,6 +120,7 @@ async fn role_mismatch_fails_handshake() {
     let server = dev_identity(Role::Proxy);
     let client = dev_identity(Role::Worker);
     let server_policy = Arc::new(Policy::new(PolicyConfig {
+        measurements: vec![],
         kind: PolicyKind::Dev,
         image_hashes: vec![],
         expected_role: Some(Role::Client),

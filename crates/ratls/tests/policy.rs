@@ -52,14 +52,22 @@ fn well_formed_crafted_cert_accepted() {
 fn expected_role_mismatch_rejected() {
     init_tracing();
     let worker = dev_identity(Role::Worker);
-    let p =
-        Policy::new(PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], expected_role: Some(Role::Client) });
+    let p = Policy::new(PolicyConfig {
+        kind: PolicyKind::Dev,
+        image_hashes: vec![],
+        measurements: vec![],
+        expected_role: Some(Role::Client),
+    });
     let err = p.check(&worker.cert_der(), SystemTime::now()).unwrap_err();
     assert!(matches!(err, RaTlsError::RoleMismatch { got: Role::Worker, expected: Role::Client }));
     assert_eq!(err.to_string(), "peer role worker, expected client");
     // The same policy with the right role accepts.
-    let p_ok =
-        Policy::new(PolicyConfig { kind: PolicyKind::Any, image_hashes: vec![], expected_role: Some(Role::Worker) });
+    let p_ok = Policy::new(PolicyConfig {
+        kind: PolicyKind::Any,
+        image_hashes: vec![],
+        measurements: vec![],
+        expected_role: Some(Role::Worker),
+    });
     assert!(p_ok.check(&worker.cert_der(), SystemTime::now()).is_ok());
 }
 
@@ -152,6 +160,7 @@ fn any_does_not_report_unverified_measurements() {
 fn image_allowlist_accepts_listed_hash() {
     let id = dev_identity(Role::Worker);
     let p = Policy::new(PolicyConfig {
+        measurements: vec![],
         kind: PolicyKind::Dev,
         image_hashes: vec![other_measurements().image_hash(), Measurements::dev_default().image_hash()],
         expected_role: None,
@@ -255,4 +264,31 @@ fn tampered_signature_rejected() {
     let last = der.len() - 1;
     der[last] ^= 0x01;
     assert!(matches!(check(PolicyKind::Any, &der).unwrap_err(), RaTlsError::BadSelfSignature));
+}
+
+#[test]
+fn tdx_policy_refuses_dev_evidence() {
+    init_tracing();
+    let id = dev_identity(Role::Worker);
+    let err = check(PolicyKind::Tdx, &id.cert_der()).unwrap_err();
+    assert!(matches!(err, RaTlsError::WrongTee { got: TeeType::Dev, .. }), "{err}");
+    assert_eq!(err.to_string(), "policy tdx refuses dev attestation");
+    // The same certificate passes a dev policy: only the kind differs.
+    assert!(check(PolicyKind::Dev, &id.cert_der()).is_ok());
+}
+
+#[test]
+fn measurement_allowlist_pins_the_full_set() {
+    init_tracing();
+    let id = dev_identity(Role::Worker);
+    let with = |sets: Vec<Measurements>| {
+        Policy::new(PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], measurements: sets, expected_role: None })
+            .check(&id.cert_der(), SystemTime::now())
+    };
+    assert!(with(vec![Measurements::dev_default()]).is_ok());
+    // Same MRTD and RTMR0..2, another RTMR3: refused (every register is pinned).
+    let mut rtmr3_differs = Measurements::dev_default();
+    rtmr3_differs.rtmr[3][0] ^= 1;
+    let err = with(vec![rtmr3_differs, other_measurements()]).unwrap_err();
+    assert!(matches!(err, RaTlsError::ImageNotAllowed(_)), "{err}");
 }

@@ -65,7 +65,7 @@ fn default_max_body() -> usize {
     8 * 1024 * 1024
 }
 pub(crate) fn default_policy() -> PolicyConfig {
-    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], expected_role: None }
+    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], measurements: vec![], expected_role: None }
 }
 
 /// Limits on run-time settings.
