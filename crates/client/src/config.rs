@@ -1,6 +1,7 @@
 //! The client's configuration (TOML), every field documented; see config/client.example.toml.
 
-use cocoon_ratls::{PolicyConfig, PolicyKind};
+use cocoon_ratls::PolicyKind;
+use cocoon_transport::PeerPolicy;
 use cocoon_transport::{AttestMode, AttestationConfig};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -28,7 +29,7 @@ pub struct ClientConfig {
     pub attestation: AttestationConfig,
     /// What proxies must prove (in production: TDX with an image-hash allowlist).
     #[serde(default = "default_policy")]
-    pub proxy_policy: PolicyConfig,
+    pub proxy_policy: PeerPolicy,
     /// Where the client keeps its identity key (its account at every proxy; unless
     /// `attestation.key_file` says otherwise) and the latest charge voucher from each proxy.
     /// Without it, every start is a new account.
@@ -51,8 +52,8 @@ fn default_max_body() -> usize {
 fn default_attestation() -> AttestationConfig {
     AttestationConfig { mode: AttestMode::None, ..Default::default() }
 }
-fn default_policy() -> PolicyConfig {
-    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], measurements: vec![], expected_role: None }
+fn default_policy() -> PeerPolicy {
+    PeerPolicy::new(PolicyKind::Dev)
 }
 
 impl ClientConfig {

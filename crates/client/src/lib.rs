@@ -26,6 +26,8 @@ pub enum ClientError {
     #[error("attestation: {0}")]
     Attestation(#[from] cocoon_ratls::RaTlsError),
     #[error(transparent)]
+    Policy(#[from] cocoon_transport::PolicyError),
+    #[error(transparent)]
     Bind(#[from] cocoon_transport::BindError),
     #[error("API server: {0}")]
     Serve(std::io::Error),
@@ -61,7 +63,7 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         identity.public_key(),
     ));
     let rotation = identity.spawn_rotation();
-    let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy);
+    let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
     let pool = pool::Pool::start(&cfg.proxies, dialer, wallet.clone(), stop.clone());
     let shared = Arc::new(Shared {

@@ -1,6 +1,7 @@
 //! `cocoon`: one binary for every role of the network, a local network in one command, and
 //! benchmarks. Argument parsing lives here; each subcommand is its own module.
 
+mod attest;
 mod bench;
 mod config;
 mod money;
@@ -43,6 +44,9 @@ enum Command {
     BenchBackend(roles::BenchBackendArgs),
     /// Benchmark the network against its backend with `hey`.
     Bench(bench::BenchArgs),
+    /// Inspect and verify attestation: TDX quotes and RA-TLS certificates.
+    #[command(subcommand)]
+    Attest(attest::AttestCmd),
 }
 
 /// The async runtime: multi-threaded, with `COCOON_THREADS` worker threads (default: one per
@@ -64,15 +68,21 @@ fn main() -> Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
+    // Attestation tools are synchronous: no runtime.
+    let command = match cli.command {
+        Command::Attest(cmd) => return attest::run(cmd),
+        other => other,
+    };
     let rt = runtime()?;
     rt.block_on(async move {
-        match cli.command {
+        match command {
             Command::Proxy(a) => roles::proxy(a).await,
             Command::Worker(a) => roles::worker(a).await,
             Command::Client(a) => roles::client(a).await,
             Command::Up(a) => up::run(a).await,
             Command::BenchBackend(a) => roles::bench_backend(a).await,
             Command::Bench(a) => bench::run(a).await,
+            Command::Attest(_) => Ok(()),
         }
     })
 }

@@ -1,8 +1,9 @@
 //! The proxy's configuration (TOML), every field documented; see config/proxy.example.toml.
 
 use cocoon_ledger::Prices;
-use cocoon_ratls::{PolicyConfig, PolicyKind};
+use cocoon_ratls::PolicyKind;
 use cocoon_transport::AttestationConfig;
+use cocoon_transport::PeerPolicy;
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -29,10 +30,10 @@ pub struct ProxyConfig {
     pub attestation: AttestationConfig,
     /// What clients must prove. Cocoon does not require clients to run in a TEE: default "any".
     #[serde(default = "default_client_policy")]
-    pub client_policy: PolicyConfig,
+    pub client_policy: PeerPolicy,
     /// What workers must prove (in production: TDX with an image-hash allowlist).
     #[serde(default = "default_worker_policy")]
-    pub worker_policy: PolicyConfig,
+    pub worker_policy: PeerPolicy,
     /// Payments. Absent: every request is free and nothing is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payments: Option<PaymentsConfig>,
@@ -140,11 +141,11 @@ fn default_max_body() -> usize {
 fn default_max_timeout() -> u64 {
     600
 }
-fn default_client_policy() -> PolicyConfig {
-    PolicyConfig { kind: PolicyKind::Any, image_hashes: vec![], measurements: vec![], expected_role: None }
+fn default_client_policy() -> PeerPolicy {
+    PeerPolicy::new(PolicyKind::Any)
 }
-fn default_worker_policy() -> PolicyConfig {
-    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], measurements: vec![], expected_role: None }
+fn default_worker_policy() -> PeerPolicy {
+    PeerPolicy::new(PolicyKind::Dev)
 }
 
 impl Default for ProxyConfig {

@@ -36,6 +36,8 @@ pub enum ProxyError {
     Bind(#[from] cocoon_transport::BindError),
     #[error("stats server: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Policy(#[from] cocoon_transport::PolicyError),
     #[error("payments: {0}")]
     Payments(#[from] payments::PaymentsError),
 }
@@ -65,9 +67,9 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
     let identity = build_identity(Role::Proxy, &cfg.attestation, BTreeMap::new())?;
     let rotation = identity.spawn_rotation();
     let client_tls =
-        TlsAcceptor::from(Arc::new(identity.server_config(build_policy(cfg.client_policy.clone(), Role::Client))?));
+        TlsAcceptor::from(Arc::new(identity.server_config(build_policy(cfg.client_policy.clone(), Role::Client)?)?));
     let worker_tls =
-        TlsAcceptor::from(Arc::new(identity.server_config(build_policy(cfg.worker_policy.clone(), Role::Worker))?));
+        TlsAcceptor::from(Arc::new(identity.server_config(build_policy(cfg.worker_policy.clone(), Role::Worker)?)?));
 
     let payments = match &cfg.payments {
         Some(pc) => {

@@ -213,3 +213,32 @@ pub(crate) fn parse_cert(der: &[u8]) -> Result<ParsedCert, RaTlsError> {
         evidence,
     })
 }
+
+/// What an RA-TLS certificate carries, after the structural checks only (no time, policy or
+/// attestation verification): for tools that show a certificate (`cocoon attest show`).
+#[derive(Debug, Clone)]
+pub struct CertContents {
+    pub public_key: [u8; 32],
+    pub not_before: SystemTime,
+    pub not_after: SystemTime,
+    /// The claims, decoded.
+    pub claims: Option<crate::claims::Claims>,
+    /// The claims as signed; an attested quote's report data must be their SHA-512.
+    pub claims_bytes: Option<Vec<u8>>,
+    pub evidence: Option<crate::attestation::Evidence>,
+}
+
+/// Parses an RA-TLS certificate (DER) for display; see [`CertContents`].
+pub fn inspect_certificate(der: &[u8]) -> Result<CertContents, RaTlsError> {
+    let p = parse_cert(der)?;
+    let claims = p.claims.as_deref().map(crate::claims::Claims::decode).transpose()?;
+    let evidence = p.evidence.as_deref().map(crate::attestation::Evidence::decode).transpose()?;
+    Ok(CertContents {
+        public_key: p.public_key,
+        not_before: p.not_before,
+        not_after: p.not_after,
+        claims,
+        claims_bytes: p.claims,
+        evidence,
+    })
+}

@@ -85,6 +85,9 @@ pub enum RaTlsError {
     /// The evidence extension could not be decoded.
     #[error("malformed evidence: {0}")]
     MalformedEvidence(String),
+    /// This node cannot produce the attestation it is configured for (e.g. no TDX here).
+    #[error("{0}")]
+    AttesterUnavailable(String),
     /// The policy requires a real TEE and the peer presented another kind of evidence.
     #[error("policy {policy} refuses {got} attestation")]
     WrongTee {

@@ -27,7 +27,7 @@ mod role;
 mod tls;
 
 pub use attestation::{Attester, Evidence, EvidenceVerifier, TeeType, VerifiedEvidence};
-pub use cert::{issue_certificate, CLOCK_SKEW, OID_CLAIMS, OID_EVIDENCE};
+pub use cert::{inspect_certificate, issue_certificate, CertContents, CLOCK_SKEW, OID_CLAIMS, OID_EVIDENCE};
 pub use claims::{report_data, Claims, CLAIMS_VERSION};
 pub use dev::{DevAttester, DevVerifier};
 pub use error::{AttestError, RaTlsError};

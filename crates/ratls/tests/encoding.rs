@@ -82,7 +82,8 @@ fn policy_config_from_toml_and_json() {
     assert_eq!(min, PolicyConfig::new(PolicyKind::Any));
 
     assert!(serde_json::from_str::<PolicyConfig>(r#"{"kind":"any","extra":1}"#).is_err());
-    assert!(serde_json::from_str::<PolicyConfig>(r#"{"kind":"tdx"}"#).is_err());
+    assert_eq!(toml_like(r#"{"kind":"tdx"}"#), PolicyConfig::new(PolicyKind::Tdx));
+    assert!(serde_json::from_str::<PolicyConfig>(r#"{"kind":"sgx"}"#).is_err());
 }
 
 fn toml_like(json: &str) -> PolicyConfig {

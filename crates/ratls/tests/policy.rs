@@ -282,8 +282,13 @@ fn measurement_allowlist_pins_the_full_set() {
     init_tracing();
     let id = dev_identity(Role::Worker);
     let with = |sets: Vec<Measurements>| {
-        Policy::new(PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], measurements: sets, expected_role: None })
-            .check(&id.cert_der(), SystemTime::now())
+        Policy::new(PolicyConfig {
+            kind: PolicyKind::Dev,
+            image_hashes: vec![],
+            measurements: sets,
+            expected_role: None,
+        })
+        .check(&id.cert_der(), SystemTime::now())
     };
     assert!(with(vec![Measurements::dev_default()]).is_ok());
     // Same MRTD and RTMR0..2, another RTMR3: refused (every register is pinned).

@@ -3,7 +3,7 @@
 //! Builds the role's RA-TLS [`Identity`] (key, certificate, attestation) and the policy it
 //! applies to peers. Dev mode works anywhere and is loudly insecure; real TDX plugs in here.
 
-use cocoon_ratls::{DevAttester, Identity, IdentityConfig, Measurements, Policy, PolicyConfig, Role};
+use cocoon_ratls::{DevAttester, Identity, IdentityConfig, Measurements, Role};
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
@@ -11,9 +11,11 @@ use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttestationConfig {
-    /// "none" (no attestation: only peers with policy `any` accept us) or "dev" (a simulated,
-    /// INSECURE attestation with declared measurements, for machines without TDX). Required
-    /// when the table is present (each role has its own default when the table is absent).
+    /// "none" (no attestation: only peers with policy `any` accept us), "dev" (a simulated,
+    /// INSECURE attestation with declared measurements, for machines without TDX) or "tdx" (a
+    /// real quote from the TDX guest through configfs-tsm; fails at start where there is
+    /// none, never falls back). Required when the table is present (each role has its own
+    /// default when the table is absent).
     pub mode: AttestMode,
     /// Dev mode only: the simulated measurements; default: fixed dev values.
     #[serde(default)]
@@ -33,6 +35,7 @@ pub struct AttestationConfig {
 pub enum AttestMode {
     None,
     Dev,
+    Tdx,
 }
 
 fn default_mode() -> AttestMode {
@@ -60,6 +63,11 @@ pub fn build_identity(
         AttestMode::Dev => {
             let m = cfg.dev_measurements.clone().unwrap_or_else(Measurements::dev_default);
             Some(Arc::new(DevAttester::new(m)))
+        }
+        AttestMode::Tdx => {
+            let attester = cocoon_tdx::TdxAttester::new()
+                .map_err(|e| cocoon_ratls::RaTlsError::AttesterUnavailable(e.to_string()))?;
+            Some(Arc::new(attester))
         }
     };
     let key_pem = match &cfg.key_file {
@@ -102,12 +110,4 @@ fn save_key(path: &std::path::Path, pem: &str) -> std::io::Result<()> {
     f.write_all(pem.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
-}
-
-/// The policy applied to peers of `role`.
-pub fn build_policy(mut cfg: PolicyConfig, role: Role) -> Arc<Policy> {
-    if cfg.expected_role.is_none() {
-        cfg.expected_role = Some(role);
-    }
-    Arc::new(Policy::new(cfg))
 }

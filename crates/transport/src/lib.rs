@@ -14,6 +14,7 @@ pub mod body;
 pub mod conn;
 pub mod hello;
 pub mod identity;
+pub mod policy;
 pub mod relay;
 pub mod tls;
 
@@ -21,7 +22,8 @@ pub use bind::{bind, BindError};
 pub use body::{empty, error_response, full, json_response, read_limited, Body, BoxError};
 pub use conn::{h2_client, h2_server, H2};
 pub use hello::{answer_hello, answer_hello_body, hello_response, send_hello, SOFTWARE};
-pub use identity::{build_identity, build_policy, AttestMode, AttestationConfig};
+pub use identity::{build_identity, AttestMode, AttestationConfig};
+pub use policy::{build_policy, CollateralConfig, PeerPolicy, PolicyError, INTEL_PCS_URL};
 pub use relay::{Observer, Relay};
 pub use tls::{accept, dial, peer_uri, TlsDialer, PEER_NAME};
 

@@ -1,7 +1,8 @@
 //! The worker's configuration (TOML), every field documented; see config/worker.example.toml.
 
-use cocoon_ratls::{PolicyConfig, PolicyKind};
+use cocoon_ratls::PolicyKind;
 use cocoon_transport::AttestationConfig;
+use cocoon_transport::PeerPolicy;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -39,7 +40,7 @@ pub struct WorkerConfig {
     pub attestation: AttestationConfig,
     /// What proxies must prove to this worker.
     #[serde(default = "default_policy")]
-    pub proxy_policy: PolicyConfig,
+    pub proxy_policy: PeerPolicy,
     /// Where the worker keeps its identity key (unless `attestation.key_file` says otherwise)
     /// and the latest payout voucher from each proxy. Without it both live only in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,8 +65,8 @@ fn default_poll_ms() -> u64 {
 fn default_max_body() -> usize {
     8 * 1024 * 1024
 }
-pub(crate) fn default_policy() -> PolicyConfig {
-    PolicyConfig { kind: PolicyKind::Dev, image_hashes: vec![], measurements: vec![], expected_role: None }
+pub(crate) fn default_policy() -> PeerPolicy {
+    PeerPolicy::new(PolicyKind::Dev)
 }
 
 /// Limits on run-time settings.

@@ -38,6 +38,8 @@ pub enum WorkerError {
     #[error("attestation: {0}")]
     Attestation(#[from] cocoon_ratls::RaTlsError),
     #[error(transparent)]
+    Policy(#[from] cocoon_transport::PolicyError),
+    #[error(transparent)]
     Bind(#[from] cocoon_transport::BindError),
     #[error("stats server: {0}")]
     Serve(std::io::Error),
@@ -59,7 +61,7 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
     let identity = build_identity(Role::Worker, &attestation, extra)?;
     let wallet = Arc::new(VoucherWallet::new(cfg.data_dir.clone(), VoucherKind::WorkerPayout, identity.public_key()));
     let rotation = identity.spawn_rotation();
-    let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy);
+    let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
     let worker_id = identity.public_key_hex();
 
