@@ -113,3 +113,48 @@ pub fn build_policy(cfg: PeerPolicy, role: Role) -> Result<Arc<Policy>, PolicyEr
     }
     Ok(Arc::new(policy))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TDX: &str = r#"
+kind = "tdx"
+measurements = [{ mrtd = "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7", rtmr = [
+  "44c0197b39157fdd7a4dcc44767f9d6b0bb3977c7a8e347b8492f827fe9d9e5c48aca29b220b80b6a540cf994b9bc9c0",
+  "0084452c01668329d4bc06acdf58a7205c26743304509973949e5619bf81a6a7aea8c323c173019b3093d54e579e9378",
+  "d833feef2cd945148aa38ead2c53e9b7f138190aaaebfc551dccd829fc207aa3ba80b70870d7330733642e01d48c3132",
+  "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+] }]
+
+[tdx]
+allowed_tcb_statuses = ["UpToDate", "SWHardeningNeeded"]
+allow_dynamic_platform = true
+allow_cached_keys = true
+allow_smt = true
+
+[collateral]
+file = "collateral.json"
+"#;
+
+    #[test]
+    fn a_tdx_policy_reads_from_toml_and_builds() {
+        let p: PeerPolicy = toml::from_str(TDX).unwrap();
+        assert_eq!(p.kind, PolicyKind::Tdx);
+        assert_eq!(p.measurements.len(), 1);
+        assert!(p.tdx.allow_smt && p.tdx.allows_status("SWHardeningNeeded") && !p.tdx.allows_status("OutOfDate"));
+        let built = build_policy(p, Role::Worker).unwrap();
+        assert_eq!(built.config().expected_role, Some(Role::Worker));
+    }
+
+    #[test]
+    fn bad_tdx_settings_are_refused_at_load() {
+        let both = TDX.replace("file = \"collateral.json\"", "file = \"c.json\"\npccs_url = \"https://pccs.example\"");
+        let p: PeerPolicy = toml::from_str(&both).unwrap();
+        assert!(matches!(build_policy(p, Role::Worker), Err(PolicyError::BothSources)));
+        let unknown = TDX.replace("\"SWHardeningNeeded\"", "\"MostlyFine\"");
+        assert!(toml::from_str::<PeerPolicy>(&unknown).is_err());
+        let typo = TDX.replace("allow_smt", "allow_smtp");
+        assert!(toml::from_str::<PeerPolicy>(&typo).is_err());
+    }
+}
