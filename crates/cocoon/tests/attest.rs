@@ -19,6 +19,15 @@ fn run(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Runs with --json and parses stdout (logs go to stderr).
+fn run_json(args: &[&str]) -> (bool, serde_json::Value) {
+    let out = Command::new(BIN).args(args).env("RUST_BACKTRACE", "0").output().expect("run cocoon");
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status.success(), v)
+}
+
 fn verify(quote: &str, extra: &[&str]) -> (bool, String) {
     let collateral = data("tdx_quote_collateral.json");
     let mut args = vec!["attest", "verify", quote, "--collateral", &collateral, "--cloud"];
@@ -104,4 +113,51 @@ fn a_node_asked_for_tdx_attestation_without_tdx_refuses_to_start() {
     let (ok, out) = run(&["worker", "--config", cfg.to_str().unwrap()]);
     assert!(!ok, "{out}");
     assert!(out.contains("/sys/kernel/config/tsm/report"), "it says what is missing: {out}");
+}
+
+#[test]
+fn show_reads_a_certificate_and_says_whether_its_quote_is_bound_to_it() {
+    use cocoon_ratls::{issue_certificate, Claims, DevAttester, Identity, IdentityConfig, Measurements, Role};
+    let dir = tempfile::tempdir().unwrap();
+    // A dev identity: its quote is bound to its key.
+    let id = Identity::new(
+        IdentityConfig::new(Role::Worker)
+            .with_attester(std::sync::Arc::new(DevAttester::new(Measurements::dev_default()))),
+    )
+    .unwrap();
+    let dev = dir.path().join("dev.der");
+    std::fs::write(&dev, id.cert_der()).unwrap();
+    let (ok, v) = run_json(&["attest", "show", dev.to_str().unwrap(), "--json"]);
+    assert!(ok, "{v}");
+    assert_eq!(v["public_key"], id.public_key_hex());
+    assert_eq!(v["bound_to_key"], true);
+    assert!(v["evidence"]["tee"].as_str().unwrap().contains("NOT secure"));
+
+    // A certificate around the Intel sample quote: genuine quote, someone else's key.
+    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let pk: [u8; 32] = kp.public_key_raw().try_into().unwrap();
+    let claims = Claims::new(Role::Worker, pk, Default::default()).encode();
+    let ev =
+        cocoon_ratls::Evidence { tee: cocoon_ratls::TeeType::Tdx, quote: std::fs::read(data("tdx_quote")).unwrap() };
+    let now = std::time::SystemTime::now();
+    let der = issue_certificate(&kp.serialize_pem(), &claims, Some(&ev), now, now + std::time::Duration::from_secs(60))
+        .unwrap();
+    let tdx = dir.path().join("tdx.der");
+    std::fs::write(&tdx, der).unwrap();
+    let collateral = data("tdx_quote_collateral.json");
+    let (ok, v) = run_json(&[
+        "attest",
+        "show",
+        tdx.to_str().unwrap(),
+        "--collateral",
+        &collateral,
+        "--now",
+        NOW,
+        "--cloud",
+        "--json",
+    ]);
+    assert!(ok, "{v}");
+    assert_eq!(v["evidence"]["tcb_status"], "UpToDate");
+    assert_eq!(v["evidence"]["mrtd"], MRTD);
+    assert_eq!(v["bound_to_key"], false, "the sample quote was made for another key");
 }
