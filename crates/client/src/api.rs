@@ -27,6 +27,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/health", get(health))
         .route("/stats", get(stats))
+        .route("/v1/tasks/translate", post(crate::tasks::translate))
+        .route("/v1/tasks/summarize", post(crate::tasks::summarize))
         .route("/v1/payments/account", get(crate::payments::account))
         .route("/v1/payments/{op}", post(crate::payments::operate))
         .fallback(not_found)
@@ -96,6 +98,17 @@ async fn models(State(s): State<Arc<Shared>>) -> Response {
         .map(|(id, workers)| json!({"id": id, "object": "model", "created": 0, "owned_by": "cocoon", "workers": workers}))
         .collect();
     Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// The first model any connected proxy offers (for requests that name none).
+pub async fn first_model(s: &Arc<Shared>) -> Option<String> {
+    for slot in s.pool.slots.iter().filter(|sl| sl.connected.load(std::sync::atomic::Ordering::Relaxed)) {
+        let Some((_, send, _guard)) = s.pool.pick_slot(slot) else { continue };
+        if let Some(m) = fetch_models(send).await.and_then(|l| l.models.into_iter().next()) {
+            return Some(m.id);
+        }
+    }
+    None
 }
 
 async fn fetch_models(mut send: hyper::client::conn::http2::SendRequest<cocoon_transport::Body>) -> Option<ModelList> {

@@ -11,6 +11,7 @@ pub mod latency;
 pub mod payments;
 pub mod pool;
 pub mod stats;
+pub mod tasks;
 
 pub use config::ClientConfig;
 

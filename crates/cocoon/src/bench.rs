@@ -115,7 +115,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     let mut net = network::Network::start(network::Spec {
         workers: a.workers,
         proxies: 1,
-        backend: None,
+        backend: network::BackendSpec::Synthetic,
         model: None,
         client_port: port,
         data_dir: a.data_dir.clone(),

@@ -3,11 +3,13 @@
 
 mod attest;
 mod bench;
+mod bench_engine;
 mod config;
 mod money;
 mod network;
 mod roles;
 mod shutdown;
+mod tasks_cli;
 mod up;
 
 use anyhow::Result;
@@ -44,6 +46,15 @@ enum Command {
     BenchBackend(roles::BenchBackendArgs),
     /// Benchmark the network against its backend with `hey`.
     Bench(bench::BenchArgs),
+    /// Benchmark the embedded engine: prompt and generation tok/s, 1 and N streams, in-process
+    /// and through a local network.
+    BenchEngine(bench_engine::BenchEngineArgs),
+    /// Translate texts through a running client (`cocoon up`).
+    Translate(tasks_cli::TranslateArgs),
+    /// Summarize a text in 2-3 sentences through a running client.
+    Summarize(tasks_cli::SummarizeArgs),
+    /// Chat with a model through a running client.
+    Chat(tasks_cli::ChatArgs),
     /// Inspect and verify attestation: TDX quotes and RA-TLS certificates.
     #[command(subcommand)]
     Attest(attest::AttestCmd),
@@ -82,6 +93,10 @@ fn main() -> Result<()> {
             Command::Up(a) => up::run(a).await,
             Command::BenchBackend(a) => roles::bench_backend(a).await,
             Command::Bench(a) => bench::run(a).await,
+            Command::BenchEngine(a) => bench_engine::run(a).await,
+            Command::Translate(a) => tasks_cli::translate(a).await,
+            Command::Summarize(a) => tasks_cli::summarize(a).await,
+            Command::Chat(a) => tasks_cli::chat(a).await,
             Command::Attest(_) => Ok(()),
         }
     })

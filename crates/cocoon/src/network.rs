@@ -22,8 +22,8 @@ use tokio::process::{Child, Command};
 pub struct Spec {
     pub workers: usize,
     pub proxies: usize,
-    /// An OpenAI-compatible backend for the workers; `None` starts the synthetic bench backend.
-    pub backend: Option<String>,
+    /// Where the workers' answers come from.
+    pub backend: BackendSpec,
     pub model: Option<String>,
     pub client_port: u16,
     pub data_dir: PathBuf,
@@ -33,6 +33,17 @@ pub struct Spec {
     /// Payments on, with this starting deposit for the client at each proxy (nanotons);
     /// `None`: payments off.
     pub deposit: Option<u64>,
+}
+
+/// What the workers serve.
+pub enum BackendSpec {
+    /// The embedded llama.cpp engine on this GGUF file, with this many CPU threads and
+    /// sequences at once per worker.
+    Embedded { model_file: PathBuf, threads: usize, parallel: usize },
+    /// An OpenAI-compatible server at this URL.
+    Url(String),
+    /// The synthetic bench backend (canned text), started by the network.
+    Synthetic,
 }
 
 /// The proxy operator's own stake in a local network: 10 TON.
@@ -94,8 +105,16 @@ impl Network {
         // The backend: the given one, or the synthetic one.
         let backend_port = next();
         let (backend_url, model, backend_info) = match &spec.backend {
-            Some(url) => (url.clone(), spec.model.clone().unwrap_or_else(|| "default".into()), json!({"url": url})),
-            None => {
+            BackendSpec::Url(url) => {
+                (url.clone(), spec.model.clone().unwrap_or_else(|| "default".into()), json!({"url": url}))
+            }
+            BackendSpec::Embedded { model_file: path, .. } => {
+                let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_string();
+                let model = spec.model.clone().unwrap_or_else(|| default_model_name(&name));
+                (String::new(), model, json!({"embedded": path.display().to_string()}))
+            }
+            BackendSpec::Synthetic => {
                 let model = spec.model.clone().unwrap_or_else(|| "bench-model".into());
                 let (chunks, bytes, delay) = spec.bench;
                 let args = vec![
@@ -158,12 +177,22 @@ impl Network {
         let mut worker_info = Vec::new();
         for i in 0..spec.workers {
             let s = next();
-            let cfg = format!(
-                "proxies = [{}]\nmodel = \"{model}\"\nbackend = \"{backend_url}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\ndata_dir = {:?}\n\n[attestation]\nmode = \"dev\"\n\n[proxy_policy]\nkind = \"dev\"\n",
+            let mut cfg = format!(
+                "proxies = [{}]\nmodel = \"{model}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\ndata_dir = {:?}\n",
                 worker_addrs.join(", "),
                 spec.max_active,
                 node_dir(&spec, &format!("worker-{i}")),
             );
+            match &spec.backend {
+                BackendSpec::Embedded { model_file, threads, parallel } => {
+                    let path = std::path::absolute(model_file).unwrap_or_else(|_| model_file.clone());
+                    cfg.push_str(&format!(
+                        "\n[embedded]\nmodel_path = {path:?}\nthreads = {threads}\nparallel = {parallel}\n"
+                    ));
+                }
+                _ => cfg.push_str(&format!("backend = \"{backend_url}\"\n")),
+            }
+            cfg.push_str("\n[attestation]\nmode = \"dev\"\n\n[proxy_policy]\nkind = \"dev\"\n");
             let path = cfg_dir.join(format!("worker-{i}.toml"));
             std::fs::write(&path, cfg)?;
             let stats = format!("http://127.0.0.1:{s}/stats");
@@ -290,6 +319,16 @@ pub fn log_tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// "SmolLM2-135M-Instruct.Q4_1.gguf" -> "SmolLM2-135M-Instruct": the file name without the
+/// quantization and extension.
+fn default_model_name(file: &str) -> String {
+    let stem = file.strip_suffix(".gguf").unwrap_or(file);
+    match stem.rsplit_once('.') {
+        Some((name, quant)) if quant.starts_with('Q') || quant.starts_with('F') => name.to_string(),
+        _ => stem.to_string(),
+    }
 }
 
 /// Where one node keeps its key and books, as an absolute path (children may run elsewhere).

@@ -59,6 +59,9 @@ pub struct WorkerArgs {
     /// OpenAI-compatible backend base URL.
     #[arg(long, env = "COCOON_WORKER_BACKEND")]
     pub backend: Option<String>,
+    /// The weights file the backend serves: hashed at start and attested (`model_sha256`).
+    #[arg(long, env = "COCOON_WORKER_MODEL_FILE")]
+    pub model_file: Option<PathBuf>,
     /// Hardware profile ("cpu", "H100:80GiB", ...).
     #[arg(long, env = "COCOON_WORKER_HARDWARE")]
     pub hardware: Option<String>,
@@ -84,6 +87,7 @@ pub async fn worker(a: WorkerArgs) -> Result<()> {
         .list("proxies", &a.proxies)
         .set("model", a.model)
         .set("backend", a.backend)
+        .set("model_file", a.model_file.map(|p| p.display().to_string()))
         .set("hardware", a.hardware)
         .set("coefficient", a.coefficient.map(i64::from))
         .set("max_active", a.max_active.map(i64::from))

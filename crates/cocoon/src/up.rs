@@ -1,7 +1,7 @@
 //! `cocoon up`: the whole network on loopback in one command, until Ctrl-C.
 
 use crate::{network, shutdown};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -13,11 +13,18 @@ pub struct UpArgs {
     /// Number of proxies (every worker and the client use all of them).
     #[arg(long, default_value_t = 1)]
     pub proxies: usize,
-    /// OpenAI-compatible backend for the workers (vLLM, SGLang, llama.cpp, Ollama). Without it,
-    /// `up` starts the synthetic bench backend (no real model yet).
-    #[arg(long)]
+    /// OpenAI-compatible backend for the workers (vLLM, SGLang, llama.cpp, Ollama) instead of
+    /// the embedded engine.
+    #[arg(long, conflicts_with = "synthetic")]
     pub backend: Option<String>,
-    /// Model name the workers serve (default: "bench-model" on the synthetic backend).
+    /// The GGUF model the workers' embedded engine runs (fetched by scripts/fetch-models.sh).
+    #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf", env = "COCOON_MODEL_FILE")]
+    pub model_file: PathBuf,
+    /// Serve the synthetic bench backend (canned text) instead of a model: for benchmarks.
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Model name the workers serve (default: from the model file; "bench-model" when
+    /// synthetic; "default" with --backend).
     #[arg(long)]
     pub model: Option<String>,
     /// Port of the client's OpenAI-compatible API.
@@ -41,9 +48,18 @@ pub struct UpArgs {
 }
 
 pub async fn run(a: UpArgs) -> Result<()> {
-    if a.backend.is_none() {
-        eprintln!("note: no --backend given, so the workers serve the SYNTHETIC bench backend (canned text, not a real model).");
-    }
+    let backend = match (&a.backend, a.synthetic) {
+        (Some(url), _) => network::BackendSpec::Url(url.clone()),
+        (None, true) => {
+            eprintln!("note: --synthetic: the workers serve the SYNTHETIC bench backend (canned text, not a model).");
+            network::BackendSpec::Synthetic
+        }
+        (None, false) => {
+            ensure_model(&a.model_file)?;
+            // Workers share the machine: one thread each, two sequences at once.
+            network::BackendSpec::Embedded { model_file: a.model_file.clone(), threads: 1, parallel: 2 }
+        }
+    };
     eprintln!(
         "starting {} proxy(ies), {} worker(s) and a client (dev attestation: NOT SECURE, for local use only)...",
         a.proxies, a.workers
@@ -52,7 +68,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
     let spec = network::Spec {
         workers: a.workers,
         proxies: a.proxies,
-        backend: a.backend,
+        backend,
         model: a.model,
         client_port: a.client_port,
         data_dir: a.data_dir.clone(),
@@ -122,4 +138,24 @@ async fn print_books(net: &network::Network) {
             );
         }
     }
+}
+
+/// The model file, fetched with scripts/fetch-models.sh when it is missing.
+pub(crate) fn ensure_model(path: &std::path::Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let script = std::path::Path::new("scripts/fetch-models.sh");
+    if !script.exists() {
+        bail!(
+            "model file {} not found; fetch it with scripts/fetch-models.sh from the source tree, or pass --model-file, --backend URL or --synthetic",
+            path.display()
+        );
+    }
+    eprintln!("model file {} not found: fetching it...", path.display());
+    let status = std::process::Command::new(script).status()?;
+    if !status.success() || !path.exists() {
+        bail!("fetching the model failed ({status}); see the output above");
+    }
+    Ok(())
 }

@@ -68,6 +68,61 @@ async fn worker_with_a_disallowed_image_hash_is_refused_at_handshake() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn worker_whose_model_hash_is_not_allowlisted_is_refused() {
+    let mut procs = Procs::new("model-hashes");
+    let [c, w, st, b, w1, w2] = free_ports(6)[..] else { unreachable!() };
+    // Two "model files": the proxy allows only the first one's hash.
+    let good = procs.dir.join("good.gguf");
+    let bad = procs.dir.join("bad.gguf");
+    std::fs::write(&good, b"weights the registry allows").unwrap();
+    std::fs::write(&bad, b"some other weights").unwrap();
+    let good_sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"weights the registry allows"))
+    };
+    let cfg = procs.dir.join("proxy.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "client_listen = \"127.0.0.1:{c}\"\nworker_listen = \"127.0.0.1:{w}\"\nstats_listen = \"127.0.0.1:{st}\"\nmodel_hashes = [\"{}\"]\n",
+            good_sha.to_uppercase()
+        ),
+    )
+    .unwrap();
+    procs.spawn("backend", &["bench-backend".into(), "--port".into(), b.to_string()]);
+    procs.spawn("proxy", &["proxy".into(), "--config".into(), cfg.display().to_string()]);
+    let stats = format!("http://127.0.0.1:{st}/stats");
+    wait_for(&stats, 30, |_| true).await;
+    for (name, file, port) in [("good", &good, w1), ("bad", &bad, w2)] {
+        procs.spawn(
+            name,
+            &[
+                "worker".into(),
+                "--proxy".into(),
+                format!("127.0.0.1:{w}"),
+                "--model".into(),
+                MODEL.into(),
+                "--backend".into(),
+                format!("http://127.0.0.1:{b}"),
+                "--model-file".into(),
+                file.display().to_string(),
+                "--stats-listen".into(),
+                format!("127.0.0.1:{port}"),
+            ],
+        );
+    }
+    let v = wait_for(&stats, 30, |v| {
+        v["counters"]["handshakes_refused"].as_u64() >= Some(1) && v["workers"].as_array().is_some_and(|w| w.len() == 1)
+    })
+    .await;
+    assert_eq!(v["workers"][0]["model_sha256"], good_sha.as_str(), "{v}");
+    let why = v["counters"]["last_refusal"].as_str().unwrap();
+    assert!(why.contains("not in the registry's allowlist"), "{why}");
+    let (_, ws) = get_json(&format!("http://127.0.0.1:{w1}/stats")).await;
+    assert_eq!(ws["model_sha256"], good_sha.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_4xx_and_change_nothing() {
     let net = Net::start("bad-input", NetOpts { workers: 1, max_active: 1, ..Default::default() }).await;
     let url = net.chat_url();

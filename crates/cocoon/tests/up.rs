@@ -1,4 +1,5 @@
-//! `cocoon up`: one command starts a whole network; Ctrl-C stops all of it.
+//! `cocoon up`: one command starts a whole network with a real model (the embedded llama.cpp
+//! engine on SmolLM2); Ctrl-C stops all of it.
 
 mod common;
 
@@ -11,6 +12,7 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let port = free_ports(1)[0];
     let mut up = tokio::process::Command::new(BIN)
         .args(["up", "--workers", "2", "--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
+        .args(["--model-file", &test_model()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -36,8 +38,51 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
             assert_eq!(status, 200, "{stats}");
         }
     }
-    let (status, body) = post(&format!("{api}/chat/completions"), chat_body(false, r#""max_tokens":3"#)).await;
+    // A real model answers: text and exact usage.
+    let model = info["model"].as_str().unwrap();
+    assert_eq!(model, "SmolLM2-135M-Instruct");
+    let body = format!(
+        r#"{{"model":"{model}","temperature":0,"max_tokens":12,"messages":[{{"role":"user","content":"What is the capital of France?"}}]}}"#
+    );
+    let (status, body) = post(&format!("{api}/chat/completions"), body).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(!v["choices"][0]["message"]["content"].as_str().unwrap().trim().is_empty(), "{v}");
+    let u = &v["usage"];
+    assert!(u["prompt_tokens"].as_u64().unwrap() > 5 && u["completion_tokens"].as_u64().unwrap() > 0, "{u}");
+    assert!(u["total_cost"].as_u64().unwrap() > 0, "payments are on in up: {u}");
+
+    // Every worker attests the SHA-256 of its weights, and /v1/models shows it.
+    let (status, models) = get_json(&format!("{api}/models")).await;
+    assert_eq!(status, 200, "{models}");
+    let workers = models["data"][0]["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{models}");
+    for w in workers {
+        assert_eq!(w["model_sha256"].as_str().map(str::len), Some(64), "{models}");
+    }
+    if test_model().ends_with("SmolLM2-135M-Instruct.Q4_1.gguf") {
+        assert_eq!(workers[0]["model_sha256"], "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
+    }
+
+    // Translation and summaries on the real model: well-formed JSON whatever the model says.
+    let (status, v) =
+        post_json(&format!("{api}/tasks/translate"), r#"{"to":"fr","texts":["Good morning!","<b>Thank you</b> 👍"]}"#)
+            .await;
+    assert_eq!(status, 200, "{v}");
+    let translations = v["translations"].as_array().unwrap();
+    assert_eq!(translations.len(), 2, "{v}");
+    for t in translations {
+        let ok = t["text"].as_str().is_some_and(|s| !s.trim().is_empty());
+        let err = t["error"]["code"].as_str().is_some() && t["error"]["message"].as_str().is_some();
+        assert!(ok ^ err, "each text gets a translation or a clear error: {t}");
+    }
+    assert!(v["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{v}");
+    let text =
+        "The city council met on Monday to discuss the new park. Residents asked for more trees and a playground. \
+                The council agreed to publish a plan next month.";
+    let (status, v) = post_json(&format!("{api}/tasks/summarize"), &format!(r#"{{"text":"{text}"}}"#)).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(!v["summary"].as_str().unwrap().trim().is_empty(), "{v}");
 
     // Ctrl-C.
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.id().unwrap() as i32), nix::sys::signal::Signal::SIGINT)
@@ -58,7 +103,7 @@ async fn up_on_a_busy_port_is_a_clear_error() {
     let out = tokio::time::timeout(
         Duration::from_secs(30),
         tokio::process::Command::new(BIN)
-            .args(["up", "--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
+            .args(["up", "--synthetic", "--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
             .output(),
     )
     .await

@@ -22,7 +22,8 @@ pub mod version;
 
 pub use events::{EventCodec, MAX_EVENT_FRAME};
 pub use messages::{
-    HardwareProfile, Hello, HelloAck, ModelList, ModelWorkerInfo, ModelsEntry, WorkerAnnounce, WorkerStatus,
+    is_sha256_hex, HardwareProfile, Hello, HelloAck, ModelList, ModelWorkerInfo, ModelsEntry, WorkerAnnounce,
+    WorkerStatus, CLAIM_MODEL_SHA256,
 };
 pub use meta::{InferMeta, MetaError};
 pub use outcome::{Outcome, OutcomeError};

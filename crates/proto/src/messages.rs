@@ -32,6 +32,14 @@ pub struct HelloAck {
     pub worker: Option<WorkerAnnounce>,
 }
 
+/// The attested claim (certificate `extra`) holding the SHA-256 of a worker's model weights.
+pub const CLAIM_MODEL_SHA256: &str = "model_sha256";
+
+/// Whether `s` is a SHA-256 in lowercase hex (the form model hashes travel in).
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// What a worker serves, sent once per proxy connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +52,10 @@ pub struct WorkerAnnounce {
     /// Maximum concurrent requests this worker accepts *through this proxy* (its share).
     pub max_active: u32,
     pub status: WorkerStatus,
+    /// SHA-256 (lowercase hex) of the model weights it serves, when it knows them; the same
+    /// value is in its attested claims (`model_sha256`), which is what a proxy trusts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_sha256: Option<String>,
     /// The worker's latest payout voucher from this proxy (base64 BOC), for the same check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voucher: Option<String>,
@@ -154,6 +166,9 @@ pub struct ModelWorkerInfo {
     pub max_active: u32,
     pub enabled: bool,
     pub hardware: String,
+    /// SHA-256 of the weights the worker attested to serving, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_sha256: Option<String>,
 }
 
 #[cfg(test)]

@@ -34,6 +34,11 @@ pub struct ProxyConfig {
     /// What workers must prove (in production: TDX with an image-hash allowlist).
     #[serde(default = "default_worker_policy")]
     pub worker_policy: PeerPolicy,
+    /// The registry's allowlist of model weights: the SHA-256 (hex) of every model file
+    /// workers may serve. Empty: any model. When set, a worker whose attested `model_sha256`
+    /// claim is missing or not listed is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_hashes: Vec<String>,
     /// Payments. Absent: every request is free and nothing is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payments: Option<PaymentsConfig>,
@@ -93,6 +98,23 @@ fn default_max_tokens() -> u64 {
 #[derive(Debug, Deserialize)]
 struct RegistryFile {
     prices: Prices,
+}
+
+impl ProxyConfig {
+    /// The model-hash allowlist, lowercased and checked (each a 64-digit hex SHA-256).
+    pub fn model_allowlist(&self) -> Result<Vec<String>, String> {
+        self.model_hashes
+            .iter()
+            .map(|h| {
+                let h = h.trim().to_ascii_lowercase();
+                if cocoon_proto::is_sha256_hex(&h) {
+                    Ok(h)
+                } else {
+                    Err(format!("`model_hashes`: {h:?} is not a SHA-256 in hex (64 digits)"))
+                }
+            })
+            .collect()
+    }
 }
 
 impl PaymentsConfig {
@@ -159,6 +181,7 @@ impl Default for ProxyConfig {
             attestation: AttestationConfig::default(),
             client_policy: default_client_policy(),
             worker_policy: default_worker_policy(),
+            model_hashes: Vec::new(),
             payments: None,
         }
     }

@@ -40,6 +40,8 @@ pub enum ProxyError {
     Policy(#[from] cocoon_transport::PolicyError),
     #[error("payments: {0}")]
     Payments(#[from] payments::PaymentsError),
+    #[error("config: {0}")]
+    Config(String),
 }
 
 /// State shared by every task of a proxy.
@@ -55,10 +57,13 @@ pub struct Shared {
     pub client_addr: SocketAddr,
     pub worker_addr: SocketAddr,
     pub stop: CancellationToken,
+    /// Model weights workers may serve (SHA-256 hex); empty: any.
+    pub model_hashes: Vec<String>,
 }
 
 /// Runs a proxy until `stop` is cancelled.
 pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyError> {
+    let model_hashes = cfg.model_allowlist().map_err(ProxyError::Config)?;
     let client_l = bind(cfg.client_listen).await?;
     let worker_l = bind(cfg.worker_listen).await?;
     let stats_l = bind(cfg.stats_listen).await?;
@@ -99,6 +104,7 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         client_addr: local(&client_l, cfg.client_listen),
         worker_addr: local(&worker_l, cfg.worker_listen),
         stop: stop.clone(),
+        model_hashes,
     });
     tracing::info!(clients = %shared.client_addr, workers = %shared.worker_addr, stats = %format!("http://{}/stats", local(&stats_l, cfg.stats_listen)),
         proxy_id = %shared.proxy_id, "proxy running");

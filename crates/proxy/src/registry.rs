@@ -33,6 +33,8 @@ pub struct WorkerEntry {
     pub hardware: HardwareProfile,
     pub max_active: u32,
     pub image_hash: Option<String>,
+    /// SHA-256 of its model weights, from its attested claims.
+    pub model_sha256: Option<String>,
     pub status: Mutex<WorkerStatus>,
     pub running: AtomicU32,
     pub health: Mutex<Health>,
@@ -111,6 +113,7 @@ pub struct WorkerView {
     pub model: String,
     pub hardware: String,
     pub image_hash: Option<String>,
+    pub model_sha256: Option<String>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     pub coefficient: u32,
@@ -173,6 +176,7 @@ impl Registry {
                             max_active: w.max_active,
                             enabled: s.enabled,
                             hardware: w.hardware.to_string(),
+                            model_sha256: w.model_sha256.clone(),
                         }
                     })
                     .collect(),
@@ -196,6 +200,7 @@ impl Registry {
                     model: w.model.clone(),
                     hardware: w.hardware.to_string(),
                     image_hash: w.image_hash.clone(),
+                    model_sha256: w.model_sha256.clone(),
                     enabled: s.enabled,
                     disabled_reason: s.reason,
                     coefficient: s.coefficient,

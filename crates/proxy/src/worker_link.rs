@@ -3,12 +3,13 @@
 
 use crate::{registry::WorkerEntry, Shared};
 use bytes::BytesMut;
-use cocoon_proto::{path, EventCodec, VoucherEvent};
+use cocoon_proto::{is_sha256_hex, path, EventCodec, VoucherEvent, WorkerAnnounce, CLAIM_MODEL_SHA256};
 use cocoon_transport::{accept, empty, full, h2_client, send_hello, Body};
 use cocoon_voucher::{SignedVoucher, VoucherKind};
 use http_body_util::BodyExt;
 use hyper::client::conn::http2::SendRequest;
 use std::{
+    collections::BTreeMap,
     sync::{atomic::AtomicU64, atomic::Ordering::Relaxed, Arc, Mutex},
     time::Duration,
 };
@@ -20,6 +21,32 @@ use tokio_util::codec::Decoder;
 static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The worker's model hash, as attested in its certificate (claim `model_sha256`), checked
+/// against what it announced and against the registry's allowlist (when not empty).
+pub fn check_model_hash(
+    allowed: &[String],
+    announce: &WorkerAnnounce,
+    attested: &BTreeMap<String, String>,
+) -> Result<Option<String>, String> {
+    let claimed = attested.get(CLAIM_MODEL_SHA256);
+    if announce.model_sha256.as_ref() != claimed {
+        return Err(format!(
+            "announced model hash {:?} differs from the attested one {:?}",
+            announce.model_sha256, claimed
+        ));
+    }
+    match claimed {
+        Some(h) if !is_sha256_hex(h) => Err(format!("attested model hash {h:?} is not a SHA-256 in hex")),
+        Some(h) if !allowed.is_empty() && !allowed.contains(h) => {
+            Err(format!("model hash {h} is not in the registry's allowlist"))
+        }
+        None if !allowed.is_empty() => {
+            Err("the worker attests no model hash and the registry allowlists model hashes".into())
+        }
+        other => Ok(other.cloned()),
+    }
+}
 
 /// Handles one incoming worker connection for its whole life.
 pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
@@ -63,6 +90,15 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         conn_task.abort();
         return;
     }
+    let model_sha256 = match check_model_hash(&shared.model_hashes, &announce, &peer.extra) {
+        Ok(h) => h,
+        Err(why) => {
+            tracing::warn!(peer = %addr, worker = %short(&announce.worker_id), model = %announce.model, "refusing a worker: {why}");
+            shared.stats.refused(format!("worker {addr}: {why}"));
+            conn_task.abort();
+            return;
+        }
+    };
     if let (Some(p), Some(v)) = (shared.payments.as_ref(), announce.voucher.as_deref()) {
         if let Err(e) = crate::account::check_voucher(p, v) {
             tracing::error!(peer = %addr, error = %e, "refusing a worker over its voucher");
@@ -88,6 +124,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         hardware: announce.hardware.clone(),
         max_active: announce.max_active,
         image_hash: peer.image_hash.map(|h| h.to_string()),
+        model_sha256,
         status: Mutex::new(announce.status.clone()),
         running: Default::default(),
         health: Default::default(),
@@ -197,4 +234,48 @@ async fn follow_status(entry: &WorkerEntry, mut body: hyper::body::Incoming) -> 
 
 pub(crate) fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cocoon_proto::{HardwareProfile, WorkerStatus};
+
+    const A: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+    const B: &str = "8ef444fd0000000000000000000000000000000000000000000000000000aaaa";
+
+    fn announce(hash: Option<&str>) -> WorkerAnnounce {
+        WorkerAnnounce {
+            worker_id: "w".into(),
+            model: "m".into(),
+            hardware: HardwareProfile::cpu(),
+            max_active: 1,
+            status: WorkerStatus { enabled: true, coefficient: 1000, reason: None },
+            model_sha256: hash.map(str::to_string),
+            voucher: None,
+        }
+    }
+
+    fn claims(hash: Option<&str>) -> BTreeMap<String, String> {
+        hash.map(|h| BTreeMap::from([(CLAIM_MODEL_SHA256.to_string(), h.to_string())])).unwrap_or_default()
+    }
+
+    #[test]
+    fn model_hash_must_match_the_claims_and_the_allowlist() {
+        // No allowlist: any model, with or without a hash.
+        assert_eq!(check_model_hash(&[], &announce(None), &claims(None)), Ok(None));
+        assert_eq!(check_model_hash(&[], &announce(Some(A)), &claims(Some(A))), Ok(Some(A.to_string())));
+        // The announcement must say what the certificate attests.
+        let e = check_model_hash(&[], &announce(Some(A)), &claims(Some(B))).unwrap_err();
+        assert!(e.contains("differs from the attested"), "{e}");
+        assert!(check_model_hash(&[], &announce(Some(A)), &claims(None)).is_err());
+        assert!(check_model_hash(&[], &announce(Some("xyz")), &claims(Some("xyz"))).is_err());
+        // With an allowlist: listed hashes only, and a hash is required.
+        let allowed = vec![A.to_string()];
+        assert_eq!(check_model_hash(&allowed, &announce(Some(A)), &claims(Some(A))), Ok(Some(A.to_string())));
+        let e = check_model_hash(&allowed, &announce(Some(B)), &claims(Some(B))).unwrap_err();
+        assert!(e.contains("not in the registry's allowlist"), "{e}");
+        let e = check_model_hash(&allowed, &announce(None), &claims(None)).unwrap_err();
+        assert!(e.contains("attests no model hash"), "{e}");
+    }
 }

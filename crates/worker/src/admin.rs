@@ -20,6 +20,8 @@ pub struct Admin {
     pub model: String,
     pub hardware: String,
     pub backend: String,
+    /// SHA-256 of the weights served, when known (attested as `model_sha256`).
+    pub model_sha256: Option<String>,
     pub worker_id: String,
     pub max_active: u32,
     pub wallet: Arc<cocoon_voucher::VoucherWallet>,
@@ -58,6 +60,7 @@ async fn stats(State(a): State<Arc<Admin>>) -> Json<Value> {
         "model": a.model,
         "hardware": a.hardware,
         "backend": a.backend,
+        "model_sha256": a.model_sha256,
         "enabled": s.enabled,
         "disabled_reason": s.reason,
         "coefficient": s.coefficient,

@@ -32,6 +32,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the backend can serve now (for an HTTP backend: `GET /v1/models` answers).
     fn health(&self) -> BoxFuture<'static, Result<(), String>>;
 
+    /// SHA-256 (lowercase hex) of the model weights, when the backend itself knows them (the
+    /// embedded engine hashes the file it loads).
+    fn model_sha256(&self) -> Option<String> {
+        None
+    }
+
     /// Executes one request. Dropping the returned future or body cancels it.
     fn infer(&self, req: BackendRequest) -> BoxFuture<'static, Result<BackendResponse, ApiError>>;
 }

@@ -6,6 +6,19 @@ use cocoon_transport::PeerPolicy;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
+/// The `[embedded]` table: the engine's own configuration.
+#[cfg(feature = "embedded")]
+pub type EmbeddedConfig = cocoon_engine::EngineConfig;
+/// The `[embedded]` table, read as-is in a build without the engine so that starting such a
+/// worker can say what is missing.
+#[cfg(not(feature = "embedded"))]
+pub type EmbeddedConfig = serde_json::Value;
+
+/// Why a worker built without the engine refuses `[embedded]`.
+pub const EMBEDDED_NOT_BUILT: &str = "`[embedded]` needs a worker built with the embedded engine \
+     (cargo feature `embedded`, e.g. `cargo build --release -p cocoon --features embedded`); \
+     remove the table to use an OpenAI-compatible `backend` instead";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfig {
@@ -16,7 +29,21 @@ pub struct WorkerConfig {
     pub model: String,
     /// Base URL of the OpenAI-compatible backend (vLLM, SGLang, llama.cpp server, Ollama),
     /// e.g. "http://127.0.0.1:8000". Requests go to `<backend>/v1/chat/completions` etc.
-    pub backend: String,
+    /// Required unless `[embedded]` is given (then it is ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// The weights file the external `backend` serves, when this worker can read it: its
+    /// SHA-256 is computed at start and attested (claim `model_sha256`), so proxies that
+    /// allowlist model hashes admit this worker. The embedded engine hashes its own file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_file: Option<std::path::PathBuf>,
+    /// Run the model in-process with the embedded llama.cpp engine instead of calling
+    /// `backend`: `model_path` (GGUF file, required), `context` (tokens per sequence, default
+    /// 2048), `threads` (default: all cores), `parallel` (sequences generated at once, default
+    /// 2), `queue` (requests waiting for a sequence before `engine_busy`, default 32). Needs a
+    /// worker built with the cargo feature `embedded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedded: Option<EmbeddedConfig>,
     /// Hardware profile: "cpu", "H100", "H100:80GiB" or "2xH100:80GiB".
     #[serde(default = "default_hardware")]
     pub hardware: String,
@@ -88,9 +115,52 @@ impl WorkerConfig {
             return Err(format!("`coefficient` must be 1..={MAX_COEFFICIENT}"));
         }
         cocoon_proto::HardwareProfile::parse(&self.hardware)?;
-        if !self.backend.starts_with("http://") {
-            return Err(format!("`backend` must be an http:// URL, got {:?}", self.backend));
+        match (&self.embedded, &self.backend) {
+            #[cfg(feature = "embedded")]
+            (Some(engine), _) => engine.validate().map_err(|e| format!("[embedded]: {e}"))?,
+            #[cfg(not(feature = "embedded"))]
+            (Some(_), _) => return Err(EMBEDDED_NOT_BUILT.into()),
+            (None, None) => {
+                return Err("`backend` is required (the URL of an OpenAI-compatible server), \
+                            or an `[embedded]` table to run a model in-process"
+                    .into())
+            }
+            (None, Some(url)) if !url.starts_with("http://") => {
+                return Err(format!("`backend` must be an http:// URL, got {url:?}"));
+            }
+            (None, Some(_)) => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "proxies = [\"127.0.0.1:8802\"]\nmodel = \"m\"\n";
+
+    #[test]
+    fn backend_or_embedded() {
+        let c: WorkerConfig = toml::from_str(BASE).unwrap();
+        assert!(c.validate().unwrap_err().contains("`backend` is required"));
+        let c: WorkerConfig = toml::from_str(&format!("{BASE}backend = \"ftp://x\"\n")).unwrap();
+        assert!(c.validate().unwrap_err().contains("http://"));
+        let c: WorkerConfig = toml::from_str(&format!("{BASE}backend = \"http://127.0.0.1:8000\"\n")).unwrap();
+        c.validate().unwrap();
+
+        let embedded = format!("{BASE}\n[embedded]\nmodel_path = \"m.gguf\"\nparallel = 4\n");
+        let c: WorkerConfig = toml::from_str(&embedded).unwrap();
+        #[cfg(feature = "embedded")]
+        {
+            c.validate().unwrap();
+            assert_eq!(c.embedded.as_ref().map(|e| (e.parallel, e.context)), Some((4, 2048)));
+            let typo = embedded.replace("parallel", "paralel");
+            assert!(toml::from_str::<WorkerConfig>(&typo).is_err());
+            let bad: WorkerConfig = toml::from_str(&embedded.replace("parallel = 4", "parallel = 0")).unwrap();
+            assert!(bad.validate().unwrap_err().contains("[embedded]"));
+        }
+        #[cfg(not(feature = "embedded"))]
+        assert!(c.validate().unwrap_err().contains("cargo feature `embedded`"));
     }
 }

@@ -7,10 +7,16 @@
 //! Layout: [`config`] (TOML), [`state`] (run-time settings and counters), [`link`] (one proxy
 //! connection), [`service`] (what it answers on a link), [`meter`] (concurrency slots and token
 //! counting), [`monitor`] (backend health), [`admin`] (local HTTP endpoint).
+//!
+//! Backends: [`openai_backend`] (an OpenAI-compatible HTTP server, `backend = "http://..."`)
+//! or, with the cargo feature `embedded` and an `[embedded]` config table, `embedded_backend`
+//! (llama.cpp in-process, loaded before the worker dials its proxies).
 
 pub mod admin;
 pub mod backend;
 pub mod config;
+#[cfg(feature = "embedded")]
+pub mod embedded_backend;
 pub mod link;
 pub mod meter;
 pub mod monitor;
@@ -43,17 +49,98 @@ pub enum WorkerError {
     Bind(#[from] cocoon_transport::BindError),
     #[error("stats server: {0}")]
     Serve(std::io::Error),
+    #[error("embedded engine: {0}")]
+    Engine(String),
+}
+
+/// The backend the config asks for; the embedded engine is loaded here (blocking work on a
+/// blocking thread). `None` when `stop` fired during the load.
+async fn make_backend(
+    cfg: &WorkerConfig,
+    stop: &CancellationToken,
+) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    match (&cfg.embedded, &cfg.backend) {
+        (Some(engine), backend) => {
+            if backend.is_some() {
+                tracing::warn!(
+                    "both `backend` and `[embedded]` are set: serving the embedded engine, `backend` is ignored"
+                );
+            }
+            load_embedded(cfg, engine, stop).await
+        }
+        (None, Some(url)) => Ok(Some(Arc::new(openai_backend::OpenAiBackend::new(url).map_err(WorkerError::Config)?))),
+        (None, None) => Err(WorkerError::Config("`backend` is required".into())),
+    }
+}
+
+#[cfg(feature = "embedded")]
+async fn load_embedded(
+    cfg: &WorkerConfig,
+    engine: &config::EmbeddedConfig,
+    stop: &CancellationToken,
+) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    let capacity = engine.parallel + engine.queue;
+    if cfg.max_active as usize > capacity {
+        tracing::warn!(
+            max_active = cfg.max_active,
+            parallel = engine.parallel,
+            queue = engine.queue,
+            "max_active exceeds the engine's parallel + queue: requests beyond it are refused as engine_busy"
+        );
+    }
+    tokio::select! {
+        loaded = embedded_backend::EmbeddedBackend::load(engine.clone()) => {
+            Ok(Some(Arc::new(loaded.map_err(WorkerError::Engine)?)))
+        }
+        _ = stop.cancelled() => Ok(None),
+    }
+}
+
+#[cfg(not(feature = "embedded"))]
+async fn load_embedded(
+    _cfg: &WorkerConfig,
+    _engine: &config::EmbeddedConfig,
+    _stop: &CancellationToken,
+) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    Err(WorkerError::Config(config::EMBEDDED_NOT_BUILT.into()))
+}
+
+/// SHA-256 of the weights an external backend serves (`model_file`), on a blocking thread.
+async fn hash_model_file(path: std::path::PathBuf) -> Result<String, WorkerError> {
+    tracing::info!(file = %path.display(), "hashing the model file");
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut file = std::fs::File::open(&path)?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)?;
+        Ok(hex::encode(hasher.finalize()))
+    })
+    .await
+    .map_err(|e| WorkerError::Config(format!("hashing {shown}: {e}")))?
+    .map_err(|e| WorkerError::Config(format!("`model_file` {shown}: {e}")))
 }
 
 /// Runs a worker until `stop` is cancelled.
 pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
     cfg.validate().map_err(WorkerError::Config)?;
     let hardware = HardwareProfile::parse(&cfg.hardware).map_err(WorkerError::Config)?;
-    let backend: Arc<dyn backend::Backend> =
-        Arc::new(openai_backend::OpenAiBackend::new(&cfg.backend).map_err(WorkerError::Config)?);
+    let Some(backend) = make_backend(&cfg, &stop).await? else {
+        return Ok(());
+    };
     let listener = cocoon_transport::bind(cfg.stats_listen).await?;
 
-    let extra = BTreeMap::from([("model".to_string(), cfg.model.clone())]);
+    let model_sha256 = match backend.model_sha256() {
+        Some(h) => Some(h),
+        None => match &cfg.model_file {
+            Some(path) => Some(hash_model_file(path.clone()).await?),
+            None => None,
+        },
+    };
+    let mut extra = BTreeMap::from([("model".to_string(), cfg.model.clone())]);
+    if let Some(h) = &model_sha256 {
+        extra.insert(cocoon_proto::CLAIM_MODEL_SHA256.to_string(), h.clone());
+    }
     let mut attestation = cfg.attestation.clone();
     if let (None, Some(dir)) = (&attestation.key_file, &cfg.data_dir) {
         attestation.key_file = Some(dir.join("key.pem"));
@@ -81,6 +168,7 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
                     hardware: hardware.clone(),
                     max_active: share,
                     status: state.status(),
+                    model_sha256: model_sha256.clone(),
                     voucher: None,
                 },
                 wallet: wallet.clone(),
@@ -100,6 +188,7 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
         model: cfg.model.clone(),
         hardware: hardware.to_string(),
         backend: backend.describe(),
+        model_sha256: model_sha256.clone(),
         worker_id: worker_id.clone(),
         max_active: cfg.max_active,
         wallet: wallet.clone(),

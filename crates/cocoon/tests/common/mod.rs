@@ -317,3 +317,15 @@ pub async fn wait_for(url: &str, secs: u64, ready: impl Fn(&Value) -> bool) -> V
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The GGUF model tests run the embedded engine on (fetched by scripts/fetch-models.sh).
+pub fn test_model() -> String {
+    let path = std::env::var("COCOON_TEST_MODEL").unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+            .display()
+            .to_string()
+    });
+    assert!(std::path::Path::new(&path).exists(), "model {path} not found: run ./scripts/fetch-models.sh first");
+    path
+}

@@ -1,0 +1,103 @@
+//! Task endpoints on the client's API: `POST /v1/tasks/translate` and `POST /v1/tasks/summarize`,
+//! JSON in and out. Each is one chat completion through the network (temperature 0); prompts
+//! and output parsing live in [`prompt`].
+//!
+//! Translate: `{"to": "fr", "texts": ["..."], "from"?, "model"?, "max_tokens"?}` →
+//! `{"translations": [{"text": "..."} | {"error": {"code", "message"}}], "model", "usage"}`.
+//! Summarize: `{"text": "...", "language"?, "model"?, "max_tokens"?}` →
+//! `{"summary": "...", "model", "usage"}`.
+
+pub mod prompt;
+
+use crate::{forward, Shared};
+use axum::{
+    body::Body as AxumBody,
+    extract::State,
+    response::{IntoResponse, Response},
+    Json,
+};
+use cocoon_openai::{ApiError, Endpoint};
+use cocoon_transport::{full, read_limited};
+use http::StatusCode;
+use prompt::{SummarizeRequest, TranslateRequest};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const MAX_TASK_BODY: usize = 1024 * 1024;
+
+fn error(e: ApiError) -> Response {
+    (e.status, Json(serde_json::from_slice::<Value>(&e.to_json()).unwrap_or_default())).into_response()
+}
+
+async fn parse<T: serde::de::DeserializeOwned>(body: AxumBody) -> Result<T, ApiError> {
+    let bytes = read_limited(body, MAX_TASK_BODY)
+        .await
+        .map_err(|e| ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))
+}
+
+pub async fn translate(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
+    let result = async {
+        let r: TranslateRequest = parse(body).await?;
+        prompt::check_translate(&r).map_err(|m| ApiError::bad_request("invalid_request", m))?;
+        let model = model_or_default(&s, r.model.clone()).await?;
+        let (results, todo, chat) = prompt::translate_plan(&r, &model);
+        let (translations, usage) = match chat {
+            None => (prompt::translate_finish(results, &todo, &r.texts, ""), Value::Null),
+            Some(chat) => {
+                let answer = ask(&s, chat).await?;
+                let text = prompt::answer_text(&answer).unwrap_or_default();
+                (prompt::translate_finish(results, &todo, &r.texts, text), answer["usage"].clone())
+            }
+        };
+        Ok::<_, ApiError>(
+            json!({"object": "translation", "model": model, "to": r.to, "translations": translations, "usage": usage}),
+        )
+    }
+    .await;
+    result.map(|v| Json(v).into_response()).unwrap_or_else(error)
+}
+
+pub async fn summarize(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
+    let result = async {
+        let r: SummarizeRequest = parse(body).await?;
+        let model = model_or_default(&s, r.model.clone()).await?;
+        let chat = prompt::summarize_body(&r, &model).map_err(|m| ApiError::bad_request("invalid_request", m))?;
+        let answer = ask(&s, chat).await?;
+        let summary = prompt::answer_text(&answer).and_then(prompt::summary_of).ok_or_else(|| {
+            ApiError::from_status(StatusCode::BAD_GATEWAY, "malformed_output", "the model answered no summary")
+        })?;
+        Ok::<_, ApiError>(
+            json!({"object": "summary", "model": model, "summary": summary, "usage": answer["usage"].clone()}),
+        )
+    }
+    .await;
+    result.map(|v| Json(v).into_response()).unwrap_or_else(error)
+}
+
+/// One non-streaming chat completion through the network, as an app would send it.
+async fn ask(s: &Arc<Shared>, chat: Value) -> Result<Value, ApiError> {
+    let bytes = serde_json::to_vec(&chat).map_err(|e| ApiError::internal("internal", e.to_string()))?;
+    let resp = forward::completions(s, Endpoint::ChatCompletions, full(bytes)).await;
+    let status = resp.status();
+    let body = read_limited(resp.into_body(), 16 * 1024 * 1024)
+        .await
+        .map_err(|e| ApiError::from_status(StatusCode::BAD_GATEWAY, "proxy_failed", e.to_string()))?;
+    if !status.is_success() {
+        return Err(ApiError::from_json(status, &body)
+            .unwrap_or_else(|| ApiError::from_status(status, "upstream_error", String::from_utf8_lossy(&body))));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        ApiError::from_status(StatusCode::BAD_GATEWAY, "malformed_output", format!("answer is not JSON: {e}"))
+    })
+}
+
+/// The requested model, or the first one the network offers.
+async fn model_or_default(s: &Arc<Shared>, model: Option<String>) -> Result<String, ApiError> {
+    if let Some(m) = model.filter(|m| !m.trim().is_empty()) {
+        return Ok(m);
+    }
+    crate::api::first_model(s).await.ok_or_else(|| {
+        ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE, "no_models", "no model is available on the network")
+    })
+}

@@ -1,0 +1,293 @@
+//! Translation and summaries as chat prompts, the way Telegram runs them on Cocoon: requests
+//! are built here and model output is parsed here, with no I/O, so that whatever a (small) model
+//! answers becomes either a result or a clear per-text error, never a crash.
+//!
+//! Translation sends the batch as a JSON array and asks for a JSON array back, at temperature 0,
+//! keeping HTML, Markdown and emoji as they are.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Longest text accepted per item, in bytes.
+pub const MAX_TEXT: usize = 16 * 1024;
+/// Most texts per translation request.
+pub const MAX_TEXTS: usize = 64;
+
+/// `POST /v1/tasks/translate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranslateRequest {
+    /// Target language: a code ("fr") or a name ("French").
+    pub to: String,
+    /// Source language, if known; when it equals `to`, every text is reported as same-language.
+    #[serde(default)]
+    pub from: Option<String>,
+    pub texts: Vec<String>,
+    /// Model to use (default: the first model the network offers).
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+}
+
+/// `POST /v1/tasks/summarize`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummarizeRequest {
+    pub text: String,
+    /// Language of the summary (default: the text's own).
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+}
+
+/// One translated text, or why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Translation {
+    pub text: Option<String>,
+    pub error: Option<TextError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextError {
+    /// `bad_input`, `same_language`, `malformed_output`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Translation {
+    fn ok(text: String) -> Self {
+        Translation { text: Some(text), error: None }
+    }
+    fn err(code: &'static str, message: impl Into<String>) -> Self {
+        Translation { text: None, error: Some(TextError { code, message: message.into() }) }
+    }
+}
+
+/// A request-wide problem (HTTP 400).
+pub fn check_translate(r: &TranslateRequest) -> Result<(), String> {
+    if r.to.trim().is_empty() || r.to.len() > 64 {
+        return Err("`to` must name a language (1..64 bytes)".into());
+    }
+    if r.texts.is_empty() || r.texts.len() > MAX_TEXTS {
+        return Err(format!("`texts` must hold 1..={MAX_TEXTS} texts"));
+    }
+    Ok(())
+}
+
+/// What to send to the model: the indices of texts that need translating, and the chat body.
+/// Texts that are empty, too long or already in the target language get their error here.
+pub fn translate_plan(r: &TranslateRequest, model: &str) -> (Vec<Option<Translation>>, Vec<usize>, Option<Value>) {
+    let same = r.from.as_deref().is_some_and(|f| same_language(f, &r.to));
+    let mut results: Vec<Option<Translation>> = Vec::with_capacity(r.texts.len());
+    let mut todo = Vec::new();
+    for (i, t) in r.texts.iter().enumerate() {
+        if t.trim().is_empty() {
+            results.push(Some(Translation::err("bad_input", "empty text")));
+        } else if t.len() > MAX_TEXT {
+            results.push(Some(Translation::err("bad_input", format!("text over {MAX_TEXT} bytes"))));
+        } else if same {
+            results.push(Some(Translation::err("same_language", format!("the text is already in {}", r.to))));
+        } else {
+            results.push(None);
+            todo.push(i);
+        }
+    }
+    if todo.is_empty() {
+        return (results, todo, None);
+    }
+    let batch: Vec<&str> = todo.iter().map(|&i| r.texts[i].as_str()).collect();
+    let system = format!(
+        "You are a translation engine. Translate every string of the JSON array the user sends into {to}. \
+         Keep HTML tags, Markdown, emoji, links, numbers and placeholders exactly as they are. \
+         Answer with only a JSON array of {n} strings, the translations in the same order, and nothing else.",
+        to = r.to,
+        n = batch.len()
+    );
+    let input = serde_json::to_string(&batch).unwrap_or_default();
+    let body = chat_body(model, &system, &input, r.max_tokens.unwrap_or(default_budget(&input)));
+    (results, todo, Some(body))
+}
+
+/// Fills in the model's answers: a JSON array of the right length (found anywhere in the
+/// answer, fenced or not), else a `malformed_output` error for every text that was sent.
+pub fn translate_finish(
+    mut results: Vec<Option<Translation>>,
+    todo: &[usize],
+    sent: &[String],
+    answer: &str,
+) -> Vec<Translation> {
+    let parsed = parse_string_array(answer).filter(|a| a.len() == todo.len());
+    match parsed {
+        Some(out) => {
+            for (&i, text) in todo.iter().zip(out) {
+                let source = sent.get(i).map(String::as_str).unwrap_or_default();
+                results[i] = Some(if text.trim().is_empty() {
+                    Translation::err("malformed_output", "the model answered an empty string")
+                } else if text.trim() == source.trim() && source.chars().any(char::is_alphabetic) {
+                    Translation::err(
+                        "same_language",
+                        "the model returned the text unchanged: it is probably already in the target language",
+                    )
+                } else {
+                    Translation::ok(text)
+                });
+            }
+        }
+        None => {
+            let snippet: String = answer.chars().take(200).collect();
+            for &i in todo {
+                results[i] = Some(Translation::err(
+                    "malformed_output",
+                    format!("the model did not answer a JSON array of {} strings: {snippet:?}", todo.len()),
+                ));
+            }
+        }
+    }
+    results.into_iter().map(|r| r.unwrap_or_else(|| Translation::err("malformed_output", "no answer"))).collect()
+}
+
+/// The chat body for a summary of 2-3 sentences.
+pub fn summarize_body(r: &SummarizeRequest, model: &str) -> Result<Value, String> {
+    if r.text.trim().is_empty() {
+        return Err("`text` is empty".into());
+    }
+    if r.text.len() > 8 * MAX_TEXT {
+        return Err(format!("`text` is over {} bytes", 8 * MAX_TEXT));
+    }
+    let lang = r.language.as_deref().map(|l| format!(" Write it in {l}.")).unwrap_or_default();
+    let system = format!(
+        "You summarize texts. Answer with a summary of the user's text in 2 to 3 sentences, and nothing else.{lang}"
+    );
+    Ok(chat_body(model, &system, &r.text, r.max_tokens.unwrap_or(160)))
+}
+
+/// The summary in the model's answer, trimmed; `None` when there is none.
+pub fn summary_of(answer: &str) -> Option<String> {
+    let s = answer.trim().trim_start_matches("Summary:").trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn chat_body(model: &str, system: &str, user: &str, max_tokens: u32) -> Value {
+    json!({
+        "model": model,
+        "temperature": 0,
+        "max_tokens": max_tokens,
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ],
+    })
+}
+
+/// Room for the translation: about twice the input, within sane bounds.
+fn default_budget(input: &str) -> u32 {
+    (input.len() as u32).saturating_mul(2).clamp(64, 2048)
+}
+
+fn same_language(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.trim().to_ascii_lowercase();
+    norm(a) == norm(b)
+}
+
+/// The first JSON array of strings in `s` (models like to wrap answers in prose or ``` fences).
+fn parse_string_array(s: &str) -> Option<Vec<String>> {
+    let start = s.find('[')?;
+    let end = s.rfind(']')?;
+    if end < start {
+        return None;
+    }
+    serde_json::from_str::<Vec<String>>(&s[start..=end]).ok()
+}
+
+/// The assistant text of a chat completion response.
+pub fn answer_text(response: &Value) -> Option<&str> {
+    response.pointer("/choices/0/message/content").and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn req(texts: &[&str]) -> TranslateRequest {
+        TranslateRequest {
+            to: "fr".into(),
+            from: None,
+            texts: texts.iter().map(|s| s.to_string()).collect(),
+            model: None,
+            max_tokens: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_goes_out_as_json_and_comes_back_in_order() {
+        let r = req(&["Hello <b>world</b> 👋", "", "Good night"]);
+        let (results, todo, body) = translate_plan(&r, "m");
+        assert_eq!(todo, vec![0, 2]);
+        let body = body.unwrap();
+        assert_eq!(body["temperature"], 0);
+        let user = body["messages"][1]["content"].as_str().unwrap();
+        assert_eq!(serde_json::from_str::<Vec<String>>(user).unwrap(), vec!["Hello <b>world</b> 👋", "Good night"]);
+        let out =
+            translate_finish(results, &todo, &r.texts, "```json\n[\"Bonjour <b>monde</b> 👋\", \"Bonne nuit\"]\n```");
+        assert_eq!(out[0].text.as_deref(), Some("Bonjour <b>monde</b> 👋"));
+        assert_eq!(out[1].error.as_ref().map(|e| e.code), Some("bad_input"));
+        assert_eq!(out[2].text.as_deref(), Some("Bonne nuit"));
+    }
+
+    #[test]
+    fn malformed_output_is_a_per_text_error() {
+        let r = req(&["one", "two"]);
+        let (results, todo, _) = translate_plan(&r, "m");
+        let out = translate_finish(results.clone(), &todo, &r.texts, "I cannot do that.");
+        assert!(out.iter().all(|t| t.error.as_ref().map(|e| e.code) == Some("malformed_output")));
+        // Wrong length is malformed too.
+        let out = translate_finish(results, &todo, &r.texts, "[\"un\"]");
+        assert!(out.iter().all(|t| t.text.is_none()));
+    }
+
+    #[test]
+    fn same_language_is_reported() {
+        let mut r = req(&["Bonjour"]);
+        r.from = Some("FR".into());
+        let (results, todo, body) = translate_plan(&r, "m");
+        assert!(todo.is_empty() && body.is_none());
+        assert_eq!(results[0].as_ref().unwrap().error.as_ref().unwrap().code, "same_language");
+        // An unchanged answer means the same.
+        let r = req(&["Bonjour"]);
+        let (results, todo, _) = translate_plan(&r, "m");
+        let out = translate_finish(results, &todo, &r.texts, "[\"Bonjour\"]");
+        assert_eq!(out[0].error.as_ref().unwrap().code, "same_language");
+    }
+
+    #[test]
+    fn request_checks() {
+        assert!(check_translate(&req(&[])).is_err());
+        let mut r = req(&["x"]);
+        r.to = " ".into();
+        assert!(check_translate(&r).is_err());
+        assert!(summarize_body(
+            &SummarizeRequest { text: " ".into(), language: None, model: None, max_tokens: None },
+            "m"
+        )
+        .is_err());
+        assert_eq!(summary_of("  Summary: It rained.  "), Some("It rained.".into()));
+        assert_eq!(summary_of("  "), None);
+    }
+
+    proptest! {
+        #[test]
+        fn any_model_output_gives_one_result_per_text(answer in ".{0,300}", n in 1usize..5) {
+            let texts: Vec<String> = (0..n).map(|i| format!("text {i}")).collect();
+            let r = TranslateRequest { to: "de".into(), from: None, texts: texts.clone(), model: None, max_tokens: None };
+            let (results, todo, _) = translate_plan(&r, "m");
+            let out = translate_finish(results, &todo, &texts, &answer);
+            prop_assert_eq!(out.len(), n);
+            prop_assert!(out.iter().all(|t| t.text.is_some() != t.error.is_some()));
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! `cocoon bench-engine`: prompt-processing and generation speed of the embedded engine, with
+//! one stream and with N concurrent streams, measured twice: in-process (the engine alone) and
+//! through a local network (client API → proxy → worker, RA-TLS, payments on). The difference
+//! is what the network costs per token.
+//!
+//! Both runs ask the same questions and measure from the caller's side: time to the first
+//! generated text, time to the end, and the exact token counts the engine reports.
+
+use crate::network;
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use clap::Args;
+use cocoon_engine::{ChatMessage, Engine, EngineConfig, GenEvent, GenRequest};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use serde_json::{json, Value};
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+#[derive(Args)]
+pub struct BenchEngineArgs {
+    /// The GGUF model (fetched by scripts/fetch-models.sh when it is the default one).
+    #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf", env = "COCOON_MODEL_FILE")]
+    pub model_file: PathBuf,
+    /// Concurrent streams of the multi-stream run.
+    #[arg(long, default_value_t = 4)]
+    pub streams: usize,
+    /// Tokens generated per stream.
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: u32,
+    /// CPU threads for the engine (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Measure the engine alone, not through the network.
+    #[arg(long)]
+    pub in_process_only: bool,
+    /// Where the benchmark network keeps its files.
+    #[arg(long, default_value = "data/bench-engine")]
+    pub data_dir: PathBuf,
+}
+
+/// One generation as the caller saw it.
+struct Run {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    /// Submission to the first generated text.
+    first: Duration,
+    /// Submission to the end.
+    total: Duration,
+}
+
+impl Run {
+    /// Generation speed after the first token (the first includes prompt processing).
+    fn gen_rate(&self) -> f64 {
+        self.completion_tokens.saturating_sub(1) as f64 / (self.total - self.first).as_secs_f64().max(1e-9)
+    }
+}
+
+/// What one generation asks.
+#[derive(Clone)]
+struct Ask {
+    user: String,
+    max_tokens: u32,
+    temperature: f32,
+    seed: u64,
+}
+
+/// Where generations run.
+#[derive(Clone)]
+enum Target {
+    InProcess(Arc<Engine>),
+    Network { api: String, model: String },
+}
+
+impl Target {
+    async fn run(&self, ask: Ask) -> Result<Run> {
+        match self {
+            Target::InProcess(engine) => in_process(engine, ask).await,
+            Target::Network { api, model } => through_network(api, model, ask).await,
+        }
+    }
+}
+
+async fn in_process(engine: &Arc<Engine>, ask: Ask) -> Result<Run> {
+    let prompt = engine.render_chat(&[ChatMessage::new("user", ask.user)])?;
+    let req = GenRequest {
+        temperature: ask.temperature,
+        top_p: 0.95,
+        seed: Some(ask.seed),
+        ..GenRequest::greedy(prompt, ask.max_tokens)
+    };
+    let started = Instant::now();
+    let mut generation = engine.generate(req)?;
+    let mut first = None;
+    while let Some(ev) = generation.next_event().await {
+        match ev {
+            GenEvent::Text(_) => {
+                first.get_or_insert_with(|| started.elapsed());
+            }
+            GenEvent::Done { prompt_tokens, completion_tokens, .. } => {
+                let total = started.elapsed();
+                return Ok(Run {
+                    prompt_tokens: prompt_tokens.into(),
+                    completion_tokens: completion_tokens.into(),
+                    first: first.unwrap_or(total),
+                    total,
+                });
+            }
+            GenEvent::Error(e) => bail!("generation failed: {e}"),
+        }
+    }
+    bail!("generation ended without a result")
+}
+
+/// A streaming chat completion through the client's API; text and usage read from the SSE.
+async fn through_network(api: &str, model: &str, ask: Ask) -> Result<Run> {
+    let body = json!({
+        "model": model,
+        "messages": [{"role": "user", "content": ask.user}],
+        "max_tokens": ask.max_tokens,
+        "temperature": ask.temperature,
+        "top_p": 0.95,
+        "seed": ask.seed,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = http::Request::post(format!("{api}/chat/completions"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))?;
+    let started = Instant::now();
+    let resp = client.request(req).await.context("request to the client API")?;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    let mut first = None;
+    let mut meter = cocoon_openai::SseUsageCounter::new();
+    let mut pending = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        meter.feed(&data);
+        if first.is_none() {
+            pending.extend_from_slice(&data);
+            if has_content(&pending) {
+                first = Some(started.elapsed());
+            }
+        }
+    }
+    let total = started.elapsed();
+    meter.finish();
+    if !status.is_success() {
+        bail!("HTTP {status}: {}", String::from_utf8_lossy(&pending));
+    }
+    if let Some(e) = meter.error() {
+        bail!("the stream failed: {e}");
+    }
+    let usage = meter.usage().context("the stream carried no usage")?;
+    Ok(Run {
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        first: first.unwrap_or(total),
+        total,
+    })
+}
+
+/// Whether the SSE read so far holds a chunk with non-empty generated text.
+fn has_content(sse: &[u8]) -> bool {
+    String::from_utf8_lossy(sse).split("\n\n").filter_map(|e| e.strip_prefix("data: ")).any(|e| {
+        serde_json::from_str::<Value>(e)
+            .ok()
+            .and_then(|v| v["choices"][0]["delta"]["content"].as_str().map(|s| !s.is_empty()))
+            .unwrap_or(false)
+    })
+}
+
+/// The measurements of one target.
+struct Report {
+    prompt_tokens: u64,
+    pp_rate: f64,
+    one: Run,
+    streams: usize,
+    multi_tokens: u64,
+    multi_wall: f64,
+    multi_per_stream: f64,
+}
+
+fn long_prompt() -> String {
+    let filler = "The quick brown fox jumps over the lazy dog while the cat watches from the fence. ".repeat(30);
+    format!("{filler}\nSummarise the text above.")
+}
+
+fn story(i: usize, max_tokens: u32) -> Ask {
+    // Sampled (not greedy) so a story does not loop; the seed keeps runs comparable.
+    Ask { user: format!("Write a long story about dragon number {i}."), max_tokens, temperature: 0.8, seed: i as u64 }
+}
+
+async fn measure(target: &Target, streams: usize, max_tokens: u32) -> Result<Report> {
+    // Warm-up.
+    target.run(Ask { user: "Hello".into(), max_tokens: 4, temperature: 0.0, seed: 0 }).await?;
+
+    // Prompt processing: a long prompt, one token out; median of 3.
+    let mut pp = Vec::new();
+    let mut prompt_tokens = 0;
+    for _ in 0..3 {
+        let r = target.run(Ask { user: long_prompt(), max_tokens: 1, temperature: 0.0, seed: 0 }).await?;
+        prompt_tokens = r.prompt_tokens;
+        pp.push(r.prompt_tokens as f64 / r.total.as_secs_f64().max(1e-9));
+    }
+    pp.sort_by(f64::total_cmp);
+
+    let one = target.run(story(0, max_tokens)).await?;
+
+    let started = Instant::now();
+    let runs = futures::future::try_join_all((0..streams).map(|i| target.run(story(i + 1, max_tokens)))).await?;
+    let multi_wall = started.elapsed().as_secs_f64();
+    Ok(Report {
+        prompt_tokens,
+        pp_rate: pp[pp.len() / 2],
+        one,
+        streams,
+        multi_tokens: runs.iter().map(|r| r.completion_tokens).sum(),
+        multi_wall,
+        multi_per_stream: runs.iter().map(Run::gen_rate).sum::<f64>() / runs.len().max(1) as f64,
+    })
+}
+
+fn print_row(name: &str, r: &Report) {
+    println!(
+        "{:<22} {:>12.0} {:>14.1} {:>10.0} {:>16.1} {:>14.1}",
+        name,
+        r.pp_rate,
+        r.one.gen_rate(),
+        r.one.first.as_secs_f64() * 1000.0,
+        r.multi_tokens as f64 / r.multi_wall.max(1e-9),
+        r.multi_per_stream,
+    );
+}
+
+pub async fn run(a: BenchEngineArgs) -> Result<()> {
+    if a.streams == 0 || a.max_tokens < 2 {
+        bail!("--streams must be at least 1 and --max-tokens at least 2");
+    }
+    crate::up::ensure_model(&a.model_file)?;
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+
+    eprintln!("[1/2] in-process: loading {} ({threads} threads, {} sequences)...", a.model_file.display(), a.streams);
+    let cfg = EngineConfig { threads: Some(threads), parallel: a.streams, ..EngineConfig::new(&a.model_file) };
+    let engine = tokio::task::spawn_blocking(move || Engine::load(cfg)).await??;
+    eprintln!("[1/2] in-process: measuring...");
+    let local = measure(&Target::InProcess(engine.clone()), a.streams, a.max_tokens).await?;
+    drop(engine);
+
+    let remote = if a.in_process_only {
+        None
+    } else {
+        eprintln!("[2/2] through a local network (client -> proxy -> worker): starting it...");
+        let port = network::free_ports(1)?[0];
+        let mut net = network::Network::start(network::Spec {
+            workers: 1,
+            proxies: 1,
+            backend: network::BackendSpec::Embedded { model_file: a.model_file.clone(), threads, parallel: a.streams },
+            model: None,
+            client_port: port,
+            data_dir: a.data_dir.clone(),
+            max_active: 64,
+            bench: (50, 128, 0),
+            deposit: Some(1_000 * 1_000_000_000),
+        })
+        .await?;
+        eprintln!("[2/2] through the network: measuring...");
+        let target = Target::Network { api: net.api.clone(), model: net.model.clone() };
+        let r = measure(&target, a.streams, a.max_tokens).await;
+        net.stop().await;
+        Some(r?)
+    };
+
+    println!(
+        "cocoon bench-engine: {} ({} prompt tokens for prompt processing, {} tokens per stream, {threads} threads)",
+        a.model_file.display(),
+        local.prompt_tokens,
+        a.max_tokens
+    );
+    println!(
+        "{:<22} {:>12} {:>14} {:>10} {:>16} {:>14}",
+        "run",
+        "pp tok/s",
+        "1 stream tok/s",
+        "TTFT ms",
+        format!("{} streams tok/s", local.streams),
+        "per stream"
+    );
+    print_row("in-process", &local);
+    if let Some(r) = &remote {
+        print_row("through the network", r);
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! `cocoon translate`, `cocoon summarize` and `cocoon chat`: the network's uses from a terminal,
+//! talking to a running client's API (`cocoon up` starts one).
+
+use crate::network::post_json;
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use clap::Args;
+use http_body_util::{BodyExt, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use serde_json::{json, Value};
+use std::io::{BufRead, Read, Write};
+
+#[derive(Args)]
+pub struct Api {
+    /// The client's local API.
+    #[arg(long, default_value = "http://127.0.0.1:10000", env = "COCOON_CLIENT_URL")]
+    pub url: String,
+    /// Model (default: the first one the network offers).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Print the JSON answer.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct TranslateArgs {
+    /// Target language, e.g. fr or French.
+    #[arg(long)]
+    pub to: String,
+    /// Source language, if known.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Texts to translate; "-" reads one text per line from stdin.
+    #[arg(required = true)]
+    pub texts: Vec<String>,
+    #[command(flatten)]
+    pub api: Api,
+}
+
+#[derive(Args)]
+pub struct SummarizeArgs {
+    /// A file, or "-" for stdin.
+    pub file: String,
+    /// Language of the summary.
+    #[arg(long)]
+    pub language: Option<String>,
+    #[command(flatten)]
+    pub api: Api,
+}
+
+#[derive(Args)]
+pub struct ChatArgs {
+    /// A system prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    #[command(flatten)]
+    pub api: Api,
+}
+
+fn base(api: &Api) -> String {
+    api.url.trim_end_matches('/').trim_end_matches("/v1").to_string()
+}
+
+fn fail(status: u16, v: &Value) -> Result<()> {
+    if status != 200 {
+        let msg = v["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        bail!("{msg} (HTTP {status})");
+    }
+    Ok(())
+}
+
+pub async fn translate(a: TranslateArgs) -> Result<()> {
+    let texts: Vec<String> = if a.texts == ["-"] {
+        std::io::stdin().lock().lines().collect::<Result<Vec<_>, _>>()?.into_iter().filter(|l| !l.is_empty()).collect()
+    } else {
+        a.texts
+    };
+    let body = json!({"to": a.to, "from": a.from, "texts": texts, "model": a.api.model});
+    let (status, v) = post_json(&format!("{}/v1/tasks/translate", base(&a.api)), &body).await?;
+    if a.api.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    fail(status, &v)?;
+    if !a.api.json {
+        for t in v["translations"].as_array().into_iter().flatten() {
+            match t["text"].as_str() {
+                Some(text) => println!("{text}"),
+                None => println!(
+                    "[error {}: {}]",
+                    t["error"]["code"].as_str().unwrap_or("?"),
+                    t["error"]["message"].as_str().unwrap_or("")
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn summarize(a: SummarizeArgs) -> Result<()> {
+    let text = if a.file == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file))?
+    };
+    let body = json!({"text": text, "language": a.language, "model": a.api.model});
+    let (status, v) = post_json(&format!("{}/v1/tasks/summarize", base(&a.api)), &body).await?;
+    if a.api.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    fail(status, &v)?;
+    if !a.api.json {
+        println!("{}", v["summary"].as_str().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// A conversation on the terminal: each line is a user turn; answers stream as they come.
+pub async fn chat(a: ChatArgs) -> Result<()> {
+    let mut messages: Vec<Value> = a.system.iter().map(|s| json!({"role": "system", "content": s})).collect();
+    let url = format!("{}/v1/chat/completions", base(&a.api));
+    let model = match &a.api.model {
+        Some(m) => m.clone(),
+        None => {
+            let (_, v) = crate::network::get_json(&format!("{}/v1/models", base(&a.api))).await?;
+            v["data"][0]["id"].as_str().map(str::to_string).context("the network offers no model")?
+        }
+    };
+    eprintln!("chatting with {model} (Ctrl-D to end)");
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("> ");
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        messages.push(json!({"role": "user", "content": line.trim()}));
+        let body = json!({"model": model, "messages": messages, "stream": true, "max_tokens": a.max_tokens});
+        let answer = stream_answer(&url, &body).await?;
+        println!();
+        messages.push(json!({"role": "assistant", "content": answer}));
+    }
+}
+
+/// POSTs a streaming chat request and prints content deltas as they arrive.
+async fn stream_answer(url: &str, body: &Value) -> Result<String> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = http::Request::post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+    let resp = client.request(req).await?;
+    if !resp.status().is_success() {
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        fail(status, &serde_json::from_slice(&bytes).unwrap_or(Value::Null))?;
+        bail!("HTTP {status}");
+    }
+    let mut body = resp.into_body();
+    let (mut buf, mut answer) = (Vec::new(), String::new());
+    let mut out = std::io::stdout();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        buf.extend_from_slice(&data);
+        while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = buf.drain(..end + 2).collect();
+            let line = String::from_utf8_lossy(&event);
+            let Some(payload) = line.trim().strip_prefix("data:").map(str::trim) else { continue };
+            if payload == "[DONE]" {
+                return Ok(answer);
+            }
+            let v: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+            if let Some(e) = v.get("error") {
+                bail!("{}", e["message"].as_str().unwrap_or("error"));
+            }
+            if let Some(piece) = v.pointer("/choices/0/delta/content").and_then(Value::as_str) {
+                print!("{piece}");
+                out.flush()?;
+                answer.push_str(piece);
+            }
+        }
+    }
+    Ok(answer)
+}

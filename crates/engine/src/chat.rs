@@ -1,0 +1,281 @@
+//! Chat messages and the chat template that turns them into a prompt.
+//!
+//! The template is the model's own (`tokenizer.chat_template` in the GGUF metadata), rendered
+//! with minijinja the way Hugging Face's `apply_chat_template` renders it (`trim_blocks`,
+//! `lstrip_blocks`, Python string methods, `raise_exception`, `strftime_now`,
+//! `add_generation_prompt = true`, `tools = none`). llama.cpp's built-in matcher only
+//! recognises known template families and renders them from its own C++ code, which for
+//! example drops SmolLM2's default system prompt; rendering the file's template ourselves keeps
+//! the model's exact behaviour. A model without a template gets ChatML.
+
+use crate::EngineError;
+use minijinja::{syntax::SyntaxConfig, value::Serde, Environment, ErrorKind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One message of a conversation, as in OpenAI's `messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `developer` (read as `system`), `user` or `assistant`.
+    pub role: String,
+    /// A string, an array of content parts (only `text` parts are served) or null.
+    #[serde(default)]
+    pub content: Value,
+}
+
+impl ChatMessage {
+    /// A message with plain text content.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Self { role: role.into(), content: Value::String(content.into()) }
+    }
+
+    /// The role as the template sees it.
+    fn template_role(&self) -> Result<&str, EngineError> {
+        match self.role.as_str() {
+            "system" | "user" | "assistant" => Ok(&self.role),
+            "developer" => Ok("system"),
+            other => Err(EngineError::InvalidRequest(format!(
+                "message role `{}` is not supported (system, developer, user, assistant)",
+                other.chars().take(32).collect::<String>()
+            ))),
+        }
+    }
+
+    /// The content as one string: text parts are joined with newlines.
+    pub fn text(&self) -> Result<String, EngineError> {
+        match &self.content {
+            Value::Null => Ok(String::new()),
+            Value::String(s) => Ok(s.clone()),
+            Value::Array(parts) => {
+                let mut texts = Vec::with_capacity(parts.len());
+                for (i, part) in parts.iter().enumerate() {
+                    let kind = part.get("type").and_then(Value::as_str);
+                    match (kind, part.get("text").and_then(Value::as_str)) {
+                        (Some("text"), Some(t)) => texts.push(t),
+                        (Some("text"), None) => {
+                            return Err(EngineError::InvalidRequest(format!(
+                                "content part {i} of type `text` needs a string `text`"
+                            )))
+                        }
+                        (Some(other), _) => {
+                            return Err(EngineError::InvalidRequest(format!(
+                                "content part type `{}` is not supported (text only)",
+                                other.chars().take(32).collect::<String>()
+                            )))
+                        }
+                        (None, _) => {
+                            return Err(EngineError::InvalidRequest(format!(
+                                "content part {i} must be an object with a string `type`"
+                            )))
+                        }
+                    }
+                }
+                Ok(texts.join("\n"))
+            }
+            _ => Err(EngineError::InvalidRequest(
+                "message `content` must be a string, an array of content parts or null".into(),
+            )),
+        }
+    }
+}
+
+/// ChatML, for models whose file carries no template.
+const CHATML: &str = "{% for message in messages %}{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+const NAME: &str = "chat";
+
+/// A compiled chat template.
+#[derive(Debug)]
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    fallback: bool,
+    bos_token: String,
+    eos_token: String,
+}
+
+impl ChatTemplate {
+    /// Compiles `source` (the model's template), or ChatML when `None`. `bos_token` and
+    /// `eos_token` are the texts of the model's special tokens, which templates may use.
+    pub fn new(source: Option<&str>, bos_token: &str, eos_token: &str) -> Result<Self, EngineError> {
+        let mut env = Environment::new();
+        let syntax = SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .map_err(|e| EngineError::Template(e.to_string()))?;
+        env.set_syntax(syntax);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+        });
+        env.add_function("strftime_now", |fmt: String| strftime_now(&fmt));
+        env.add_template_owned(NAME, source.unwrap_or(CHATML).to_string())
+            .map_err(|e| EngineError::Template(format!("{e:#}")))?;
+        Ok(Self { env, fallback: source.is_none(), bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
+    }
+
+    /// Whether this is the ChatML fallback rather than the model's own template.
+    pub fn is_fallback(&self) -> bool {
+        self.fallback
+    }
+
+    /// Renders the conversation, ending with the assistant's turn opened.
+    pub fn render(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        if messages.is_empty() {
+            return Err(EngineError::InvalidRequest("`messages` must not be empty".into()));
+        }
+        let mut msgs = Vec::with_capacity(messages.len());
+        for m in messages {
+            msgs.push(serde_json::json!({"role": m.template_role()?, "content": m.text()?}));
+        }
+        let tmpl = self.env.get_template(NAME).map_err(|e| EngineError::Template(e.to_string()))?;
+        let ctx = minijinja::context! {
+            messages => Serde(&msgs),
+            add_generation_prompt => true,
+            bos_token => self.bos_token.as_str(),
+            eos_token => self.eos_token.as_str(),
+            tools => (),
+            documents => (),
+        };
+        tmpl.render(ctx).map_err(|e| match e.kind() {
+            ErrorKind::InvalidOperation => EngineError::Template(e.detail().unwrap_or("rejected").to_string()),
+            _ => EngineError::Template(format!("{e:#}")),
+        })
+    }
+}
+
+/// `strftime_now(format)` of HF templates (UTC): `%Y %m %d %e %B %b %H %M %S %j %A %a %%`.
+fn strftime_now(fmt: &str) -> String {
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    strftime(fmt, secs)
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+fn strftime(fmt: &str, unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let weekday = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+    let yday = days - days_from_civil(y, 1, 1) + 1;
+    let mut out = String::new();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let month = MONTHS[(m - 1) as usize];
+        match chars.next() {
+            Some('Y') => out.push_str(&y.to_string()),
+            Some('m') => out.push_str(&format!("{m:02}")),
+            Some('d') => out.push_str(&format!("{d:02}")),
+            Some('e') => out.push_str(&format!("{d:2}")),
+            Some('B') => out.push_str(month),
+            Some('b') => out.push_str(&month[..3]),
+            Some('A') => out.push_str(DAYS[weekday]),
+            Some('a') => out.push_str(&DAYS[weekday][..3]),
+            Some('H') => out.push_str(&format!("{:02}", secs / 3600)),
+            Some('M') => out.push_str(&format!("{:02}", secs / 60 % 60)),
+            Some('S') => out.push_str(&format!("{:02}", secs % 60)),
+            Some('j') => out.push_str(&format!("{yday:03}")),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SmolLM2-Instruct's template, as in its GGUF.
+    const SMOL: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+    #[test]
+    fn smollm_default_system_prompt() {
+        let t = ChatTemplate::new(Some(SMOL), "<|im_start|>", "<|im_end|>").unwrap();
+        let out = t.render(&[ChatMessage::new("user", "Hi")]).unwrap();
+        assert_eq!(
+            out,
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
+        let out = t.render(&[ChatMessage::new("developer", "Be brief."), ChatMessage::new("user", "Hi")]).unwrap();
+        assert!(out.starts_with("<|im_start|>system\nBe brief.<|im_end|>\n"), "{out}");
+    }
+
+    #[test]
+    fn chatml_fallback_and_parts() {
+        let t = ChatTemplate::new(None, "", "").unwrap();
+        assert!(t.is_fallback());
+        let parts = ChatMessage {
+            role: "user".into(),
+            content: serde_json::json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]),
+        };
+        assert_eq!(t.render(&[parts]).unwrap(), "<|im_start|>user\na\nb<|im_end|>\n<|im_start|>assistant\n");
+        let image = ChatMessage { role: "user".into(), content: serde_json::json!([{"type": "image_url"}]) };
+        assert!(matches!(t.render(&[image]), Err(EngineError::InvalidRequest(m)) if m.contains("image_url")));
+        assert!(matches!(t.render(&[ChatMessage::new("tool", "x")]), Err(EngineError::InvalidRequest(_))));
+        assert!(t.render(&[]).is_err());
+    }
+
+    #[test]
+    fn hf_template_features() {
+        let src = "{% if messages[0].role != 'user' %}{{ raise_exception('user first') }}{% endif %}{% for m in messages %}{% if loop.index > 1 %}{% break %}{% endif %}{{ m.content.strip().upper() }}{% endfor %}{{ bos_token }}{{ tools is none }}";
+        let t = ChatTemplate::new(Some(src), "<s>", "</s>").unwrap();
+        assert_eq!(t.render(&[ChatMessage::new("user", "  hi ")]).unwrap(), "HI<s>True");
+        let err = t.render(&[ChatMessage::new("assistant", "x")]).unwrap_err();
+        assert!(err.to_string().contains("user first"), "{err}");
+        assert!(ChatTemplate::new(Some("{% for %}"), "", "").is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(strftime("%d %b %Y %H:%M:%S %A %j %%", 0), "01 Jan 1970 00:00:00 Thursday 001 %");
+        assert_eq!(strftime("%Y-%m-%d %a", 1_709_164_800), "2024-02-29 Thu");
+        assert_eq!(civil_from_days(days_from_civil(2000, 3, 1)), (2000, 3, 1));
+    }
+}

@@ -1,0 +1,379 @@
+//! The inference thread: continuous batching of up to `parallel` sequences in one context.
+//!
+//! Each step it takes new jobs from its queue, drops the sequences whose reader went away
+//! (their KV cache is cleared), gives free sequence slots to waiting jobs, and builds one batch:
+//! the last sampled token of every generating sequence, then prompt chunks of newly admitted
+//! ones with whatever batch room is left. After one `llama_decode` it samples a token for every
+//! sequence that produced logits and sends its text. A sequence's position in the batch is its
+//! llama.cpp sequence id (its slot), and its KV cache is cleared when it ends.
+
+use super::Job;
+use crate::{
+    admission::Load,
+    text::{StopFilter, Utf8Buffer},
+    EngineError, FinishReason, GenEvent,
+};
+use llama_cpp_2::{
+    context::{params::LlamaContextParams, LlamaContext},
+    llama_backend::LlamaBackend,
+    llama_batch::LlamaBatch,
+    model::LlamaModel,
+    sampling::LlamaSampler,
+    token::LlamaToken,
+};
+use std::{
+    collections::{hash_map::RandomState, VecDeque},
+    hash::{BuildHasher, Hasher},
+    num::NonZeroU32,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc, Arc,
+    },
+};
+use tokio::sync::mpsc as tmpsc;
+
+/// Tokens decoded per step at most (also llama.cpp's physical batch).
+const BATCH: usize = 512;
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settings {
+    pub context: u32,
+    pub parallel: usize,
+    pub threads: usize,
+}
+
+/// One running generation.
+struct Seq {
+    id: i32,
+    tx: tmpsc::UnboundedSender<GenEvent>,
+    prompt: Vec<LlamaToken>,
+    /// Prompt tokens already decoded.
+    fed: usize,
+    /// Tokens in this sequence's KV cache (= position of the next token).
+    n_past: i32,
+    /// The last sampled token, decoded in the next step.
+    next: Option<LlamaToken>,
+    generated: u32,
+    max_tokens: u32,
+    sampler: LlamaSampler,
+    utf8: Utf8Buffer,
+    stop: StopFilter,
+    /// Tokens this sequence put into the current batch.
+    added: usize,
+    /// Batch index of the token whose logits are sampled after this step.
+    logits_at: Option<i32>,
+}
+
+impl Seq {
+    fn new(id: i32, job: Job) -> Self {
+        let sampler = sampler(job.req.temperature, job.req.top_p, job.req.seed);
+        let stop = StopFilter::new(&job.req.stop);
+        Self {
+            id,
+            tx: job.tx,
+            prompt: job.tokens,
+            fed: 0,
+            n_past: 0,
+            next: None,
+            generated: 0,
+            max_tokens: job.max_tokens,
+            sampler,
+            utf8: Utf8Buffer::new(),
+            stop,
+            added: 0,
+            logits_at: None,
+        }
+    }
+
+    fn send_text(&self, text: String) {
+        if !text.is_empty() {
+            let _ = self.tx.send(GenEvent::Text(text));
+        }
+    }
+}
+
+/// Greedy at temperature 0; otherwise temperature, then top-p, then a seeded draw.
+fn sampler(temperature: f32, top_p: f32, seed: Option<u64>) -> LlamaSampler {
+    if temperature <= 0.0 {
+        return LlamaSampler::greedy();
+    }
+    let seed = seed.unwrap_or_else(|| RandomState::new().build_hasher().finish());
+    let seed = (seed ^ (seed >> 32)) as u32;
+    let mut chain = vec![LlamaSampler::temp(temperature)];
+    if top_p < 1.0 {
+        chain.push(LlamaSampler::top_p(top_p, 1));
+    }
+    chain.push(LlamaSampler::dist(seed));
+    LlamaSampler::chain_simple(chain)
+}
+
+/// Marks the engine dead when the thread ends, however it ends.
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+        tracing::debug!("inference thread stopped");
+    }
+}
+
+/// The thread's body: creates the context, reports readiness, serves jobs until the engine is
+/// dropped and the last generation ended.
+pub(super) fn run(
+    backend: &'static LlamaBackend,
+    model: Arc<LlamaModel>,
+    settings: Settings,
+    jobs: mpsc::Receiver<Job>,
+    load: Arc<Load>,
+    ready: mpsc::SyncSender<Result<(), EngineError>>,
+    alive: Arc<AtomicBool>,
+) {
+    let _guard = AliveGuard(alive);
+    let n_ctx = settings.context.saturating_mul(settings.parallel as u32);
+    let threads = i32::try_from(settings.threads).unwrap_or(i32::MAX);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(BATCH as u32)
+        .with_n_ubatch(BATCH as u32)
+        .with_n_seq_max(settings.parallel as u32)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let ctx = match model.new_context(backend, params) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            let _ = ready.send(Err(EngineError::Load(format!("creating the llama.cpp context: {e}"))));
+            return;
+        }
+    };
+    if ctx.n_ctx() < n_ctx {
+        let _ = ready.send(Err(EngineError::Load(format!(
+            "llama.cpp gave a context of {} tokens, {} needed",
+            ctx.n_ctx(),
+            n_ctx
+        ))));
+        return;
+    }
+    let _ = ready.send(Ok(()));
+    let mut runner = Runner {
+        model: &model,
+        ctx,
+        batch: LlamaBatch::new(BATCH, settings.parallel as i32),
+        jobs,
+        open: true,
+        waiting: VecDeque::new(),
+        slots: (0..settings.parallel).map(|_| None).collect(),
+        load,
+        piece: Vec::with_capacity(32),
+    };
+    runner.serve();
+}
+
+struct Runner<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    batch: LlamaBatch<'static>,
+    jobs: mpsc::Receiver<Job>,
+    /// The job queue is still connected (the engine exists).
+    open: bool,
+    waiting: VecDeque<Job>,
+    slots: Vec<Option<Seq>>,
+    load: Arc<Load>,
+    piece: Vec<u8>,
+}
+
+impl Runner<'_> {
+    fn serve(&mut self) {
+        while self.intake() {
+            self.drop_cancelled();
+            self.admit();
+            if !self.fill_batch() {
+                continue;
+            }
+            match self.ctx.decode(&mut self.batch) {
+                Ok(()) => self.sample_all(),
+                Err(e) => self.fail_batch(&e.to_string()),
+            }
+        }
+    }
+
+    /// Takes queued jobs; blocks while idle. False when the engine is gone and all is done.
+    fn intake(&mut self) -> bool {
+        let idle = self.slots.iter().all(Option::is_none) && self.waiting.is_empty();
+        if idle {
+            if !self.open {
+                return false;
+            }
+            match self.jobs.recv() {
+                Ok(job) => self.waiting.push_back(job),
+                Err(_) => return false,
+            }
+        }
+        while self.open {
+            match self.jobs.try_recv() {
+                Ok(job) => self.waiting.push_back(job),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => self.open = false,
+            }
+        }
+        true
+    }
+
+    /// Ends the sequences and waiting jobs whose `Generation` was dropped.
+    fn drop_cancelled(&mut self) {
+        let before = self.waiting.len();
+        self.waiting.retain(|j| !j.tx.is_closed());
+        for _ in self.waiting.len()..before {
+            self.load.abandoned();
+        }
+        for i in 0..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|s| s.tx.is_closed()) {
+                if let Some(seq) = self.slots[i].take() {
+                    tracing::debug!(seq = seq.id, generated = seq.generated, "generation cancelled");
+                    self.release(seq.id);
+                }
+            }
+        }
+    }
+
+    /// Gives free slots to waiting jobs, oldest first.
+    fn admit(&mut self) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].is_some() {
+                continue;
+            }
+            let Some(job) = self.waiting.pop_front() else { return };
+            self.load.started();
+            self.slots[i] = Some(Seq::new(i as i32, job));
+        }
+    }
+
+    /// Builds this step's batch; false when there is nothing to decode.
+    fn fill_batch(&mut self) -> bool {
+        self.batch.clear();
+        let mut budget = BATCH;
+        let mut ok = true;
+        for seq in self.slots.iter_mut().flatten() {
+            seq.added = 0;
+            seq.logits_at = None;
+            if let Some(tok) = seq.next {
+                seq.logits_at = Some(self.batch.n_tokens());
+                ok &= self.batch.add(tok, seq.n_past, &[seq.id], true).is_ok();
+                seq.added = 1;
+                budget -= 1;
+            }
+        }
+        for seq in self.slots.iter_mut().flatten() {
+            if seq.next.is_some() || seq.fed >= seq.prompt.len() || budget == 0 {
+                continue;
+            }
+            let n = (seq.prompt.len() - seq.fed).min(budget);
+            for k in 0..n {
+                let at = seq.fed + k;
+                let last = at + 1 == seq.prompt.len();
+                if last {
+                    seq.logits_at = Some(self.batch.n_tokens());
+                }
+                ok &= self.batch.add(seq.prompt[at], seq.n_past + k as i32, &[seq.id], last).is_ok();
+            }
+            seq.added = n;
+            budget -= n;
+        }
+        if !ok {
+            // Cannot happen (the budget matches the batch size); fail rather than decode garbage.
+            self.fail_batch("batch overflow");
+            return false;
+        }
+        self.batch.n_tokens() > 0
+    }
+
+    /// After a successful decode: advance every sequence in the batch and sample where due.
+    fn sample_all(&mut self) {
+        for i in 0..self.slots.len() {
+            let Some(seq) = self.slots[i].as_mut() else { continue };
+            if seq.added == 0 {
+                continue;
+            }
+            if seq.next.take().is_none() {
+                seq.fed += seq.added;
+            }
+            seq.n_past += seq.added as i32;
+            let Some(idx) = seq.logits_at else { continue };
+            let token = seq.sampler.sample(&self.ctx, idx);
+            seq.generated += 1;
+            let end = if self.model.vocab().is_eog(token) {
+                Some((FinishReason::Stop, false))
+            } else {
+                self.piece.clear();
+                self.model.vocab().token_to_piece_into(token, &mut self.piece, false, None);
+                let text = seq.utf8.push(&self.piece);
+                let (out, hit) = seq.stop.push(&text);
+                seq.send_text(out);
+                if hit {
+                    Some((FinishReason::Stop, true))
+                } else if seq.generated >= seq.max_tokens {
+                    Some((FinishReason::Length, false))
+                } else {
+                    seq.next = Some(token);
+                    None
+                }
+            };
+            if let Some((reason, stopped_by_string)) = end {
+                if let Some(seq) = self.slots[i].take() {
+                    self.finish(seq, reason, stopped_by_string);
+                }
+            }
+        }
+    }
+
+    /// Flushes held-back text, sends `Done` and frees the sequence.
+    fn finish(&mut self, mut seq: Seq, mut reason: FinishReason, stopped_by_string: bool) {
+        if !stopped_by_string {
+            let tail = seq.utf8.finish();
+            let (out, hit) = seq.stop.push(&tail);
+            seq.send_text(out);
+            if hit {
+                reason = FinishReason::Stop;
+            } else {
+                let rest = seq.stop.finish();
+                seq.send_text(rest);
+            }
+        }
+        // Free the sequence first, so whoever sees `Done` also sees the engine's load drop.
+        self.release(seq.id);
+        let _ = seq.tx.send(GenEvent::Done {
+            prompt_tokens: seq.prompt.len() as u32,
+            completion_tokens: seq.generated,
+            finish_reason: reason,
+        });
+    }
+
+    /// A failed decode ends every sequence that was in the batch.
+    fn fail_batch(&mut self, error: &str) {
+        tracing::error!(error, "llama.cpp decode failed");
+        for i in 0..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|s| s.added > 0) {
+                if let Some(seq) = self.slots[i].take() {
+                    self.release(seq.id);
+                    let _ = seq.tx.send(GenEvent::Error(format!("inference failed: {error}")));
+                }
+            }
+        }
+    }
+
+    /// Clears a sequence's KV cache and counts it finished.
+    fn release(&mut self, id: i32) {
+        let _ = self.ctx.clear_kv_cache_seq(u32::try_from(id).ok(), None, None);
+        self.load.finished();
+    }
+}
+
+impl Drop for Runner<'_> {
+    fn drop(&mut self) {
+        for _ in self.waiting.drain(..) {
+            self.load.abandoned();
+        }
+        for _ in self.slots.iter().flatten() {
+            self.load.finished();
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Reading an OpenAI request body into what the engine needs.
+
+use crate::{ChatMessage, Engine, EngineError, GenRequest};
+use cocoon_openai::{ApiError, Endpoint};
+use serde_json::{Map, Value};
+
+/// `max_tokens` when the request gives none (then also capped by the context left).
+pub const DEFAULT_MAX_TOKENS: u32 = 256;
+
+/// The prompt of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Chat completions: the conversation, rendered with the chat template.
+    Messages(Vec<ChatMessage>),
+    /// Completions: the raw prompt.
+    Prompt(String),
+}
+
+/// A parsed chat-completions or completions request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAiRequest {
+    pub endpoint: Endpoint,
+    /// `model` as sent (echoed in the answer).
+    pub model: String,
+    pub input: Input,
+    pub stream: bool,
+    /// `stream_options.include_usage`.
+    pub include_usage: bool,
+    /// `max_tokens` / `max_completion_tokens` (the smaller when both).
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub seed: Option<u64>,
+    pub stop: Vec<String>,
+}
+
+fn bad(code: &str, msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request(code.to_string(), msg)
+}
+
+fn invalid(field: &str, expected: &str) -> ApiError {
+    bad("invalid_field", format!("`{field}` must be {expected}"))
+}
+
+/// The field's value, with `null` read as absent.
+fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+fn number(obj: &Map<String, Value>, key: &str, lo: f64, hi: f64) -> Result<Option<f32>, ApiError> {
+    match field(obj, key) {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(x) if x.is_finite() && x >= lo && x <= hi => Ok(Some(x as f32)),
+            _ => Err(invalid(key, &format!("a number in [{lo}, {hi}]"))),
+        },
+    }
+}
+
+impl OpenAiRequest {
+    /// Parses a body for `endpoint`. Errors are OpenAI `400`s: `invalid_json`,
+    /// `missing_field`, `invalid_field`, `unsupported_field`.
+    pub fn parse(endpoint: Endpoint, body: &[u8]) -> Result<Self, ApiError> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| bad("invalid_json", format!("request body is not valid JSON: {e}")))?;
+        let Value::Object(obj) = value else {
+            return Err(bad("invalid_json", "request body must be a JSON object"));
+        };
+        let model = match field(&obj, "model") {
+            None => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(invalid("model", "a string")),
+        };
+        let input = match endpoint {
+            Endpoint::ChatCompletions => Input::Messages(parse_messages(&obj)?),
+            Endpoint::Completions => Input::Prompt(parse_prompt(&obj)?),
+        };
+        let stream = match field(&obj, "stream") {
+            None => false,
+            Some(v) => v.as_bool().ok_or_else(|| invalid("stream", "a boolean"))?,
+        };
+        let include_usage = match field(&obj, "stream_options") {
+            None => false,
+            Some(Value::Object(o)) => match field(o, "include_usage") {
+                None => false,
+                Some(v) => v.as_bool().ok_or_else(|| invalid("stream_options.include_usage", "a boolean"))?,
+            },
+            Some(_) => return Err(invalid("stream_options", "an object")),
+        };
+        let mut max_tokens: Option<u32> = None;
+        for key in ["max_tokens", "max_completion_tokens"] {
+            if let Some(v) = field(&obj, key) {
+                let n = v.as_u64().filter(|n| *n >= 1).ok_or_else(|| invalid(key, "a positive integer"))?;
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                max_tokens = Some(max_tokens.map_or(n, |m| m.min(n)));
+            }
+        }
+        let seed = match field(&obj, "seed") {
+            None => None,
+            Some(v) => {
+                Some(v.as_u64().or_else(|| v.as_i64().map(|i| i as u64)).ok_or_else(|| invalid("seed", "an integer"))?)
+            }
+        };
+        let stop = match field(&obj, "stop") {
+            None => Vec::new(),
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) if items.len() <= 16 => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid("stop", "a string or an array of at most 16 strings"))?,
+            Some(_) => return Err(invalid("stop", "a string or an array of at most 16 strings")),
+        };
+        if let Some(n) = field(&obj, "n") {
+            if n.as_u64() != Some(1) {
+                return Err(invalid("n", "1 (one choice per request)"));
+            }
+        }
+        if field(&obj, "echo").and_then(Value::as_bool) == Some(true) {
+            return Err(bad("unsupported_field", "`echo` is not supported by the embedded engine"));
+        }
+        if field(&obj, "suffix").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+            return Err(bad("unsupported_field", "`suffix` is not supported by the embedded engine"));
+        }
+        if let Some(rf) = field(&obj, "response_format") {
+            if rf.get("type").and_then(Value::as_str) != Some("text") {
+                return Err(bad(
+                    "unsupported_field",
+                    "`response_format` other than `text` is not supported by the embedded engine",
+                ));
+            }
+        }
+        Ok(Self {
+            endpoint,
+            model,
+            input,
+            stream,
+            include_usage,
+            max_tokens,
+            temperature: number(&obj, "temperature", 0.0, 2.0)?,
+            top_p: number(&obj, "top_p", 0.0, 1.0)?,
+            seed,
+            stop,
+        })
+    }
+
+    /// The generation for `engine`: the prompt rendered, `max_tokens` defaulted (and capped by
+    /// the context at generation time), temperature 1.0 and top-p 1.0 unless given.
+    pub fn gen_request(&self, engine: &Engine) -> Result<GenRequest, EngineError> {
+        let prompt = match &self.input {
+            Input::Messages(m) => engine.render_chat(m)?,
+            Input::Prompt(p) => p.clone(),
+        };
+        Ok(self.gen_request_for(prompt, engine.context()))
+    }
+
+    /// [`Self::gen_request`] with an already rendered prompt.
+    pub fn gen_request_for(&self, prompt: String, context: u32) -> GenRequest {
+        let mut temperature = self.temperature.unwrap_or(1.0);
+        let mut top_p = self.top_p.unwrap_or(1.0);
+        if top_p <= 0.0 {
+            // Nothing but the most likely token survives: that is greedy decoding.
+            temperature = 0.0;
+            top_p = 1.0;
+        }
+        GenRequest {
+            prompt,
+            max_tokens: self.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).min(context),
+            temperature,
+            top_p,
+            seed: self.seed,
+            stop: self.stop.clone(),
+        }
+    }
+}
+
+fn parse_messages(obj: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
+    let Some(v) = field(obj, "messages") else {
+        return Err(bad("missing_field", "chat completions require `messages`"));
+    };
+    let Value::Array(items) = v else {
+        return Err(invalid("messages", "a non-empty array of messages"));
+    };
+    if items.is_empty() {
+        return Err(invalid("messages", "a non-empty array of messages"));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, m) in items.iter().enumerate() {
+        let role = m
+            .get("role")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("invalid_field", format!("`messages[{i}]` must be an object with a string `role`")))?;
+        let msg = ChatMessage { role: role.to_string(), content: m.get("content").cloned().unwrap_or(Value::Null) };
+        // Check the content now so the error names the message.
+        msg.text().map_err(|e| bad("invalid_field", format!("`messages[{i}]`: {e}")))?;
+        out.push(msg);
+    }
+    Ok(out)
+}
+
+fn parse_prompt(obj: &Map<String, Value>) -> Result<String, ApiError> {
+    match field(obj, "prompt") {
+        None => Err(bad("missing_field", "completions require `prompt`")),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Array(items)) => match items.as_slice() {
+            [Value::String(s)] => Ok(s.clone()),
+            [] => Err(invalid("prompt", "a string")),
+            [Value::String(_), ..] => {
+                Err(bad("unsupported_field", "a batch of prompts is not supported: send one prompt per request"))
+            }
+            _ => Err(bad("unsupported_field", "prompts as token ids are not supported: send the prompt as a string")),
+        },
+        Some(_) => Err(invalid("prompt", "a string")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(body: &str) -> Result<OpenAiRequest, ApiError> {
+        OpenAiRequest::parse(Endpoint::ChatCompletions, body.as_bytes())
+    }
+
+    #[test]
+    fn bad_json_and_missing_fields() {
+        let e = chat("{not json").unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code.as_str()), (400, "invalid_json"));
+        assert!(e.message.contains("not valid JSON"), "{}", e.message);
+        assert_eq!(chat("[1]").unwrap_err().code, "invalid_json");
+        let e = chat(r#"{"model":"m"}"#).unwrap_err();
+        assert_eq!(e.code, "missing_field");
+        assert!(e.message.contains("messages"), "{}", e.message);
+        assert_eq!(chat(r#"{"messages":[]}"#).unwrap_err().code, "invalid_field");
+        assert!(chat(r#"{"messages":[{"content":"x"}]}"#).unwrap_err().message.contains("messages[0]"));
+        let e = OpenAiRequest::parse(Endpoint::Completions, br#"{"model":"m"}"#).unwrap_err();
+        assert!(e.message.contains("prompt"), "{}", e.message);
+    }
+
+    #[test]
+    fn reads_the_sampling_fields() {
+        let r = chat(
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],
+               "max_tokens":50,"max_completion_tokens":20,"temperature":0,"top_p":0.9,"seed":-1,
+               "stop":["a","b"],"stream":true,"stream_options":{"include_usage":true},"n":1,"user":"u"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.model, "m");
+        assert!(r.stream && r.include_usage);
+        assert_eq!(r.max_tokens, Some(20));
+        assert_eq!(r.temperature, Some(0.0));
+        assert_eq!(r.seed, Some(u64::MAX));
+        assert_eq!(r.stop, vec!["a".to_string(), "b".to_string()]);
+        let g = r.gen_request_for("p".into(), 10);
+        assert_eq!((g.max_tokens, g.temperature, g.top_p), (10, 0.0, 0.9));
+
+        let r = chat(r#"{"messages":[{"role":"user","content":"x"}],"stop":"\n","max_tokens":null}"#).unwrap();
+        assert_eq!(r.stop, vec!["\n".to_string()]);
+        let g = r.gen_request_for("p".into(), 2048);
+        assert_eq!((g.max_tokens, g.temperature, g.top_p, g.seed), (DEFAULT_MAX_TOKENS, 1.0, 1.0, None));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_serve() {
+        for (body, code) in [
+            (r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#, "invalid_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, "invalid_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#, "invalid_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"stop":[1]}"#, "invalid_field"),
+            (r#"{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#, "invalid_field"),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}"#,
+                "unsupported_field",
+            ),
+        ] {
+            assert_eq!(chat(body).unwrap_err().code, code, "{body}");
+        }
+        let comp = |b: &str| OpenAiRequest::parse(Endpoint::Completions, b.as_bytes());
+        assert_eq!(comp(r#"{"prompt":["a"]}"#).unwrap().input, Input::Prompt("a".into()));
+        assert_eq!(comp(r#"{"prompt":["a","b"]}"#).unwrap_err().code, "unsupported_field");
+        assert_eq!(comp(r#"{"prompt":[1,2]}"#).unwrap_err().code, "unsupported_field");
+        assert_eq!(comp(r#"{"prompt":"a","echo":true}"#).unwrap_err().code, "unsupported_field");
+    }
+}

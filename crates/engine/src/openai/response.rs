@@ -1,0 +1,284 @@
+//! OpenAI-shaped answers from a [`Generation`]: one JSON document, or an SSE stream.
+//!
+//! A stream is `data: {chunk}\n\n` events: for chat a first chunk carrying the assistant role,
+//! then one chunk per text piece, a chunk with the `finish_reason`, the usage chunk
+//! `{"choices":[],"usage":{..}}` when `stream_options.include_usage` is set, and
+//! `data: [DONE]\n\n`. An inference failure ends the stream with
+//! `data: {"error":{..}}\n\n` (no `[DONE]`), which the worker's meter reports as a failure.
+
+use super::OpenAiRequest;
+use crate::{GenEvent, Generation};
+use bytes::Bytes;
+use cocoon_openai::{ApiError, Endpoint};
+use futures::Stream;
+use serde_json::{json, Value};
+use std::{
+    collections::hash_map::RandomState,
+    hash::{BuildHasher, Hasher},
+    pin::Pin,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+/// A response body.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Bytes> + Send + 'static>>;
+
+/// What every chunk of one answer repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseMeta {
+    pub endpoint: Endpoint,
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub include_usage: bool,
+}
+
+impl ResponseMeta {
+    /// Fresh id and timestamp for an answer to `req`.
+    pub fn new(req: &OpenAiRequest) -> Self {
+        let prefix = match req.endpoint {
+            Endpoint::ChatCompletions => "chatcmpl-",
+            Endpoint::Completions => "cmpl-",
+        };
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(0);
+        let a = h.finish();
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(1);
+        let b = h.finish();
+        Self {
+            endpoint: req.endpoint,
+            id: format!("{prefix}{a:016x}{b:08x}"),
+            created: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            model: req.model.clone(),
+            include_usage: req.include_usage,
+        }
+    }
+
+    fn object(&self, stream: bool) -> &'static str {
+        match (self.endpoint, stream) {
+            (Endpoint::ChatCompletions, true) => "chat.completion.chunk",
+            (Endpoint::ChatCompletions, false) => "chat.completion",
+            (Endpoint::Completions, _) => "text_completion",
+        }
+    }
+
+    fn envelope(&self, stream: bool, choices: Value) -> Value {
+        json!({
+            "id": self.id,
+            "object": self.object(stream),
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        })
+    }
+
+    /// One streamed choice: `text` (None: no content, e.g. the final chunk), `role` on the
+    /// first chat chunk.
+    fn chunk(&self, text: Option<&str>, first: bool, finish: Option<&str>) -> Value {
+        let choice = match self.endpoint {
+            Endpoint::ChatCompletions => {
+                let mut delta = serde_json::Map::new();
+                if first {
+                    delta.insert("role".into(), json!("assistant"));
+                }
+                if let Some(t) = text {
+                    delta.insert("content".into(), json!(t));
+                }
+                json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
+            }
+            Endpoint::Completions => {
+                json!({"index": 0, "text": text.unwrap_or(""), "logprobs": null, "finish_reason": finish})
+            }
+        };
+        self.envelope(true, json!([choice]))
+    }
+}
+
+fn usage(prompt: u32, completion: u32) -> Value {
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": u64::from(prompt) + u64::from(completion),
+    })
+}
+
+fn event(v: &Value) -> Bytes {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"data: ");
+    // Serialising a Value cannot fail.
+    let _ = serde_json::to_writer(&mut out, v);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+fn error_json(message: &str) -> Value {
+    json!({"error": {"message": message, "type": "server_error", "code": "engine_error"}})
+}
+
+enum Phase {
+    Start,
+    Running,
+    Ended,
+}
+
+/// The SSE body for a streaming answer. Dropping it drops the generation (cancels it).
+pub fn sse(generation: Generation, meta: ResponseMeta) -> ByteStream {
+    let state = (generation, meta, Phase::Start);
+    Box::pin(futures::stream::unfold(state, |(mut generation, meta, phase)| async move {
+        match phase {
+            Phase::Ended => None,
+            Phase::Start if meta.endpoint == Endpoint::ChatCompletions => {
+                let first = event(&meta.chunk(Some(""), true, None));
+                Some((first, (generation, meta, Phase::Running)))
+            }
+            Phase::Start | Phase::Running => {
+                let out = match generation.next_event().await {
+                    Some(GenEvent::Text(t)) => {
+                        return Some((event(&meta.chunk(Some(&t), false, None)), (generation, meta, Phase::Running)))
+                    }
+                    Some(GenEvent::Done { prompt_tokens, completion_tokens, finish_reason }) => {
+                        let mut out = event(&meta.chunk(None, false, Some(finish_reason.as_str()))).to_vec();
+                        if meta.include_usage {
+                            let mut u = meta.envelope(true, json!([]));
+                            u["usage"] = usage(prompt_tokens, completion_tokens);
+                            out.extend_from_slice(&event(&u));
+                        }
+                        out.extend_from_slice(DONE);
+                        Bytes::from(out)
+                    }
+                    Some(GenEvent::Error(msg)) => event(&error_json(&msg)),
+                    None => event(&error_json("generation ended without a result")),
+                };
+                Some((out, (generation, meta, Phase::Ended)))
+            }
+        }
+    }))
+}
+
+/// Reads a whole body into memory.
+pub async fn collect(mut body: ByteStream) -> Bytes {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&chunk);
+    }
+    Bytes::from(out)
+}
+
+/// The JSON body of a non-streaming answer, once generation is complete.
+pub async fn json(generation: Generation, meta: &ResponseMeta) -> Result<Bytes, ApiError> {
+    let (text, end) = generation.collect_text().await;
+    let GenEvent::Done { prompt_tokens, completion_tokens, finish_reason } = end else {
+        let msg = match end {
+            GenEvent::Error(m) => m,
+            _ => "generation ended without a result".into(),
+        };
+        return Err(ApiError::internal("engine_error", msg));
+    };
+    let choice = match meta.endpoint {
+        Endpoint::ChatCompletions => json!({
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "logprobs": null,
+            "finish_reason": finish_reason.as_str(),
+        }),
+        Endpoint::Completions => json!({
+            "index": 0,
+            "text": text,
+            "logprobs": null,
+            "finish_reason": finish_reason.as_str(),
+        }),
+    };
+    let mut v = meta.envelope(false, json!([choice]));
+    v["usage"] = usage(prompt_tokens, completion_tokens);
+    Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FinishReason;
+    use tokio::sync::mpsc;
+
+    trait CollectBody {
+        async fn collect_body(self) -> Bytes;
+    }
+    impl CollectBody for ByteStream {
+        async fn collect_body(self) -> Bytes {
+            collect(self).await
+        }
+    }
+
+    fn meta(endpoint: Endpoint, include_usage: bool) -> ResponseMeta {
+        ResponseMeta { endpoint, id: "x".into(), created: 1, model: "m".into(), include_usage }
+    }
+
+    fn scripted(events: Vec<GenEvent>) -> Generation {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for e in events {
+            tx.send(e).unwrap();
+        }
+        Generation::new(rx, 3)
+    }
+
+    fn done() -> GenEvent {
+        GenEvent::Done { prompt_tokens: 3, completion_tokens: 2, finish_reason: FinishReason::Length }
+    }
+
+    #[tokio::test]
+    async fn sse_shape_and_usage_for_the_meter() {
+        let generation = scripted(vec![GenEvent::Text("Hel".into()), GenEvent::Text("lo".into()), done()]);
+        let body: Vec<u8> = sse(generation, meta(Endpoint::ChatCompletions, true)).collect_body().await.to_vec();
+        let text = String::from_utf8(body.clone()).unwrap();
+        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 6, "{text}");
+        assert_eq!(*events.last().unwrap(), "data: [DONE]");
+        let parsed: Vec<Value> =
+            events[..5].iter().map(|e| serde_json::from_str(e.strip_prefix("data: ").unwrap()).unwrap()).collect();
+        assert_eq!(parsed[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(parsed[1]["choices"][0]["delta"]["content"], "Hel");
+        assert_eq!(parsed[3]["choices"][0]["finish_reason"], "length");
+        assert_eq!(parsed[4]["choices"], json!([]));
+        let mut counter = cocoon_openai::SseUsageCounter::new();
+        counter.feed(&body);
+        counter.finish();
+        let u = counter.usage().unwrap();
+        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (3, 2, 5));
+        assert!(counter.saw_done() && counter.error().is_none());
+    }
+
+    #[tokio::test]
+    async fn completions_stream_without_usage_and_errors() {
+        let generation = scripted(vec![GenEvent::Text("a".into()), done()]);
+        let text = sse(generation, meta(Endpoint::Completions, false)).collect_body().await;
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        assert!(!text.contains("usage") && text.ends_with("data: [DONE]\n\n"), "{text}");
+        assert!(text.contains(r#""object":"text_completion""#));
+
+        let generation = scripted(vec![GenEvent::Text("a".into()), GenEvent::Error("boom".into())]);
+        let body = sse(generation, meta(Endpoint::ChatCompletions, true)).collect_body().await;
+        let mut counter = cocoon_openai::SseUsageCounter::new();
+        counter.feed(&body);
+        counter.finish();
+        assert_eq!(counter.error(), Some("boom"));
+        assert!(!counter.saw_done());
+    }
+
+    #[tokio::test]
+    async fn json_body_has_usage() {
+        let generation = scripted(vec![GenEvent::Text("Hi".into()), done()]);
+        let body = json(generation, &meta(Endpoint::ChatCompletions, false)).await.unwrap();
+        let u = cocoon_openai::usage_from_body(&body).unwrap();
+        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (3, 2, 5));
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "Hi");
+        assert_eq!(v["object"], "chat.completion");
+
+        let failed = scripted(vec![GenEvent::Error("boom".into())]);
+        assert_eq!(json(failed, &meta(Endpoint::Completions, false)).await.unwrap_err().code, "engine_error");
+        let cut = scripted(vec![GenEvent::Text("x".into())]);
+        assert!(json(cut, &meta(Endpoint::Completions, false)).await.is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! Test support: where the test model is.
+
+use std::path::PathBuf;
+
+/// The model tests run on, unless `COCOON_TEST_MODEL` names another.
+pub const DEFAULT_TEST_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The test model's path: `COCOON_TEST_MODEL`, or [`DEFAULT_TEST_MODEL`]; relative paths are
+/// taken from the workspace root. An error (saying how to get the model) when the file is
+/// missing: tests that need it must fail, not skip.
+pub fn test_model() -> Result<PathBuf, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let named = std::env::var("COCOON_TEST_MODEL").unwrap_or_else(|_| DEFAULT_TEST_MODEL.to_string());
+    let path = if PathBuf::from(&named).is_absolute() { PathBuf::from(&named) } else { root.join(&named) };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "test model {} not found: run ./scripts/fetch-models.sh (or set COCOON_TEST_MODEL to a GGUF file)",
+            path.display()
+        ))
+    }
+}
