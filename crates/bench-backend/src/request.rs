@@ -42,6 +42,12 @@ struct Message {
 impl BenchRequest {
     /// Parse and check a request for `endpoint` against the served `model`.
     pub fn parse(endpoint: Endpoint, body: &[u8], model: &str) -> Result<Self, ApiError> {
+        if endpoint == Endpoint::AudioTranscriptions {
+            return Err(ApiError::bad_request(
+                "unsupported_endpoint",
+                "the synthetic backend does not transcribe audio",
+            ));
+        }
         let raw: Raw = serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid request body: {e}")))?;
         let requested =
@@ -55,7 +61,7 @@ impl BenchRequest {
                     raw.messages.ok_or_else(|| ApiError::bad_request("missing_field", "`messages` is required"))?;
                 messages.iter().map(|m| m.content.as_ref().map_or(0, content_bytes)).sum()
             }
-            Endpoint::Completions => {
+            Endpoint::Completions | Endpoint::AudioTranscriptions => {
                 let prompt =
                     raw.prompt.ok_or_else(|| ApiError::bad_request("missing_field", "`prompt` is required"))?;
                 content_bytes(&prompt)

@@ -1,6 +1,7 @@
 //! The local OpenAI-compatible HTTP API that apps talk to.
 //!
-//! `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`, plus `GET /health`
+//! `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`,
+//! `POST /v1/audio/transcriptions` (multipart, [`crate::transcribe`]), plus `GET /health`
 //! and `GET /stats`. Errors are OpenAI-style JSON. CORS is open, as for any local
 //! OpenAI-compatible server; keep the listener on loopback.
 
@@ -21,12 +22,17 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use tower_http::cors::CorsLayer;
 
 pub fn router(shared: Arc<Shared>) -> Router {
+    let max_body = shared.max_body;
     Router::new()
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/health", get(health))
         .route("/stats", get(stats))
+        .route(
+            "/v1/audio/transcriptions",
+            post(crate::transcribe::transcriptions).layer(axum::extract::DefaultBodyLimit::max(max_body)),
+        )
         .route("/v1/tasks/translate", post(crate::tasks::translate))
         .route("/v1/tasks/summarize", post(crate::tasks::summarize))
         .route("/v1/payments/account", get(crate::payments::account))

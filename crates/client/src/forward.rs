@@ -9,7 +9,7 @@
 
 use crate::{pool::InFlight, Shared};
 use bytes::Bytes;
-use cocoon_openai::{extract_routing, ApiError, Endpoint};
+use cocoon_openai::{extract_routing, ApiError, Endpoint, RoutingFields};
 use cocoon_proto::{inner_timeout, outcome::OutcomeError, path, InferMeta, Outcome};
 use cocoon_transport::{error_response, full, read_limited, Body, BoxError, Observer, Relay, TransportError};
 use http::{header, HeaderMap, Request, Response, StatusCode};
@@ -67,6 +67,31 @@ where
         other => ApiError::from_status(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
     })?;
     let (routing, clean) = extract_routing(&raw, shared.max_body)?;
+    dispatch(shared, endpoint, routing, clean, started).await
+}
+
+/// Handles a request whose routing fields were read elsewhere (transcriptions: from a form).
+pub async fn routed(shared: &Arc<Shared>, endpoint: Endpoint, routing: RoutingFields, body: Bytes) -> Response<Body> {
+    shared.stats.requests.fetch_add(1, Relaxed);
+    match dispatch(shared, endpoint, routing, body, Instant::now()).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let counter = if e.status.is_client_error() { &shared.stats.rejected } else { &shared.stats.failed };
+            counter.fetch_add(1, Relaxed);
+            error_response(&e)
+        }
+    }
+}
+
+/// Routes one request through the network and relays (streaming) or buffers (otherwise) the
+/// answer.
+async fn dispatch(
+    shared: &Arc<Shared>,
+    endpoint: Endpoint,
+    routing: RoutingFields,
+    clean: Bytes,
+    started: Instant,
+) -> Result<Response<Body>, ApiError> {
     let timeout = Duration::from_secs_f64(routing.timeout.unwrap_or(shared.default_timeout_secs));
     let meta = InferMeta {
         request_id: format!("{:016x}", rand::random::<u64>()),

@@ -12,6 +12,7 @@ pub mod payments;
 pub mod pool;
 pub mod stats;
 pub mod tasks;
+pub mod transcribe;
 
 pub use config::ClientConfig;
 

@@ -122,6 +122,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         max_active: 256,
         bench: (a.chunks, a.bytes, 0),
         deposit: (!a.no_payments).then_some(1_000 * 1_000_000_000),
+        speech: None,
     })
     .await?;
     let body = format!(

@@ -267,6 +267,7 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
             max_active: 64,
             bench: (50, 128, 0),
             deposit: Some(1_000 * 1_000_000_000),
+            speech: None,
         })
         .await?;
         eprintln!("[2/2] through the network: measuring...");

@@ -55,6 +55,8 @@ enum Command {
     Summarize(tasks_cli::SummarizeArgs),
     /// Chat with a model through a running client.
     Chat(tasks_cli::ChatArgs),
+    /// Transcribe an audio file (speech to text) through a running client.
+    Transcribe(tasks_cli::TranscribeArgs),
     /// Inspect and verify attestation: TDX quotes and RA-TLS certificates.
     #[command(subcommand)]
     Attest(attest::AttestCmd),
@@ -97,6 +99,7 @@ fn main() -> Result<()> {
             Command::Translate(a) => tasks_cli::translate(a).await,
             Command::Summarize(a) => tasks_cli::summarize(a).await,
             Command::Chat(a) => tasks_cli::chat(a).await,
+            Command::Transcribe(a) => tasks_cli::transcribe(a).await,
             Command::Attest(_) => Ok(()),
         }
     })

@@ -33,6 +33,8 @@ pub struct Spec {
     /// Payments on, with this starting deposit for the client at each proxy (nanotons);
     /// `None`: payments off.
     pub deposit: Option<u64>,
+    /// A Whisper model directory: one more worker serves speech to text with it.
+    pub speech: Option<PathBuf>,
 }
 
 /// What the workers serve.
@@ -92,7 +94,8 @@ impl Network {
         std::fs::create_dir_all(&cfg_dir).with_context(|| format!("creating {}", cfg_dir.display()))?;
         std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
         let exe = std::env::current_exe().context("locating the cocoon binary")?;
-        let mut ports = free_ports(1 + 3 * spec.proxies + spec.workers)?.into_iter();
+        let workers = spec.workers + usize::from(spec.speech.is_some());
+        let mut ports = free_ports(1 + 3 * spec.proxies + workers)?.into_iter();
         let mut next = || ports.next().unwrap_or(0);
         let mut net = Network {
             procs: Vec::new(),
@@ -175,15 +178,27 @@ impl Network {
 
         // Workers.
         let mut worker_info = Vec::new();
-        for i in 0..spec.workers {
+        let speech_model =
+            spec.speech.as_ref().map(|dir| dir.file_name().and_then(|n| n.to_str()).unwrap_or("whisper").to_string());
+        let total_workers = spec.workers + usize::from(spec.speech.is_some());
+        for i in 0..total_workers {
             let s = next();
+            let speech = spec.speech.as_ref().filter(|_| i == spec.workers);
+            let served = match (speech, &speech_model) {
+                (Some(_), Some(name)) => name.as_str(),
+                _ => model.as_str(),
+            };
             let mut cfg = format!(
-                "proxies = [{}]\nmodel = \"{model}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\ndata_dir = {:?}\n",
+                "proxies = [{}]\nmodel = \"{served}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\ndata_dir = {:?}\n",
                 worker_addrs.join(", "),
                 spec.max_active,
                 node_dir(&spec, &format!("worker-{i}")),
             );
             match &spec.backend {
+                _ if speech.is_some() => {
+                    let dir = speech.map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())).unwrap_or_default();
+                    cfg.push_str(&format!("\n[speech]\nmodel_dir = {dir:?}\nthreads = 1\n"));
+                }
                 BackendSpec::Embedded { model_file, threads, parallel } => {
                     let path = std::path::absolute(model_file).unwrap_or_else(|_| model_file.clone());
                     cfg.push_str(&format!(
@@ -203,12 +218,12 @@ impl Network {
                 &log_dir,
             )?;
             worker_info
-                .push(json!({"pid": net.procs.last().and_then(|p| p.child.id()), "stats": stats, "model": model}));
+                .push(json!({"pid": net.procs.last().and_then(|p| p.child.id()), "stats": stats, "model": served}));
         }
         // Every proxy must see every worker, enabled.
         for p in proxy_info.iter() {
             let url = p["stats"].as_str().unwrap_or_default().to_string();
-            let want = spec.workers;
+            let want = total_workers;
             wait_http(&mut net, &url, |v| {
                 v["workers"]
                     .as_array()
@@ -246,6 +261,7 @@ impl Network {
             "workers": worker_info,
             "backend": backend_info,
             "model": model,
+            "speech_model": speech_model,
             "data_dir": spec.data_dir.display().to_string(),
             "logs": log_dir.display().to_string(),
         });

@@ -50,6 +50,20 @@ pub struct SummarizeArgs {
 }
 
 #[derive(Args)]
+pub struct TranscribeArgs {
+    /// The audio file (WAV, MP3, OGG/Vorbis or FLAC).
+    pub file: std::path::PathBuf,
+    /// Language of the speech (ISO-639-1), when known.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Output: text, json, verbose_json, srt or vtt.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+    #[command(flatten)]
+    pub api: Api,
+}
+
+#[derive(Args)]
 pub struct ChatArgs {
     /// A system prompt.
     #[arg(long)]
@@ -188,4 +202,45 @@ async fn stream_answer(url: &str, body: &Value) -> Result<String> {
         }
     }
     Ok(answer)
+}
+
+/// Transcribes an audio file through a running client (`POST /v1/audio/transcriptions`).
+pub async fn transcribe(a: TranscribeArgs) -> Result<()> {
+    let audio = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    let model = match &a.api.model {
+        Some(m) => m.clone(),
+        None => {
+            let (_, v) = crate::network::get_json(&format!("{}/v1/models", base(&a.api))).await?;
+            v["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["id"].as_str())
+                .find(|id| id.to_ascii_lowercase().contains("whisper"))
+                .map(str::to_string)
+                .context("the network offers no speech model (none named *whisper*); pass --model")?
+        }
+    };
+    let format = if a.api.json { "verbose_json" } else { a.format.as_str() };
+    let mut fields = vec![("model", model.as_str()), ("response_format", format)];
+    if let Some(lang) = &a.language {
+        fields.push(("language", lang.as_str()));
+    }
+    let name = a.file.file_name().and_then(|n| n.to_str()).unwrap_or("audio");
+    let (content_type, body) = cocoon_openai::transcription::multipart_form(&fields, name, &audio);
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = http::Request::post(format!("{}/v1/audio/transcriptions", base(&a.api)))
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(Full::new(body))?;
+    let resp = client.request(req).await.context("the client API is not reachable (is `cocoon up` running?)")?;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    if status != 200 {
+        fail(status, &serde_json::from_slice(&bytes).unwrap_or(Value::Null))?;
+    }
+    print!("{}", String::from_utf8_lossy(&bytes));
+    if !bytes.ends_with(b"\n") {
+        println!();
+    }
+    Ok(())
 }

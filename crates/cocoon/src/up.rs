@@ -20,6 +20,13 @@ pub struct UpArgs {
     /// The GGUF model the workers' embedded engine runs (fetched by scripts/fetch-models.sh).
     #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf", env = "COCOON_MODEL_FILE")]
     pub model_file: PathBuf,
+    /// The Whisper model (CTranslate2 directory) of the speech-to-text worker that `up` adds
+    /// when the model is there (fetched by scripts/fetch-models.sh).
+    #[arg(long, default_value = "models/whisper-tiny.en", env = "COCOON_SPEECH_MODEL")]
+    pub speech_model: PathBuf,
+    /// Start no speech-to-text worker.
+    #[arg(long)]
+    pub no_speech: bool,
     /// Serve the synthetic bench backend (canned text) instead of a model: for benchmarks.
     #[arg(long)]
     pub synthetic: bool,
@@ -60,6 +67,15 @@ pub async fn run(a: UpArgs) -> Result<()> {
             network::BackendSpec::Embedded { model_file: a.model_file.clone(), threads: 1, parallel: 2 }
         }
     };
+    // Speech to text: one more worker, when this binary has the engine and the model is here.
+    let speech = (!a.no_speech && !a.synthetic && a.backend.is_none() && a.speech_model.join("model.bin").is_file())
+        .then(|| a.speech_model.clone());
+    if speech.is_none() && !a.no_speech && !a.synthetic && a.backend.is_none() {
+        eprintln!(
+            "note: no speech model at {}: no transcription worker (fetch it with scripts/fetch-models.sh)",
+            a.speech_model.display()
+        );
+    }
     eprintln!(
         "starting {} proxy(ies), {} worker(s) and a client (dev attestation: NOT SECURE, for local use only)...",
         a.proxies, a.workers
@@ -75,6 +91,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         max_active: a.max_active,
         bench: (50, 128, a.delay_ms),
         deposit: (!a.no_payments).then_some(a.deposit),
+        speech,
     };
     let mut net = tokio::select! {
         r = network::Network::start(spec) => r?,
@@ -92,6 +109,9 @@ pub async fn run(a: UpArgs) -> Result<()> {
         "        -d '{{\"model\":\"{}\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}],\"max_tokens\":5}}'",
         net.model
     );
+    if let Some(speech) = net.info["speech_model"].as_str() {
+        println!("speech: {speech}, e.g.  cocoon transcribe --model {speech} recording.wav");
+    }
     if !a.no_payments {
         println!("payments: on (embedded settlement, NOT a blockchain); the client has a deposit at each proxy");
         println!(

@@ -12,7 +12,7 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let port = free_ports(1)[0];
     let mut up = tokio::process::Command::new(BIN)
         .args(["up", "--workers", "2", "--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
-        .args(["--model-file", &test_model()])
+        .args(["--model-file", &test_model(), "--speech-model", &test_speech_model()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -28,7 +28,8 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&net_json).expect("network.json")).unwrap();
     let api = info["client"]["api"].as_str().unwrap();
     assert_eq!(api, format!("http://127.0.0.1:{port}/v1"));
-    assert_eq!(info["workers"].as_array().unwrap().len(), 2);
+    assert_eq!(info["workers"].as_array().unwrap().len(), 3, "two LLM workers and a speech worker");
+    assert_eq!(info["speech_model"], "whisper-tiny.en");
     assert_eq!(info["proxies"].as_array().unwrap().len(), 1);
     let mut pids = vec![info["client"]["pid"].as_u64().unwrap()];
     for role in ["proxies", "workers"] {
@@ -83,6 +84,36 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let (status, v) = post_json(&format!("{api}/tasks/summarize"), &format!(r#"{{"text":"{text}"}}"#)).await;
     assert_eq!(status, 200, "{v}");
     assert!(!v["summary"].as_str().unwrap().trim().is_empty(), "{v}");
+
+    // Voice to text through the network: espeak-ng's speech, Whisper tiny.en on the speech worker.
+    let speech =
+        models["data"].as_array().unwrap().iter().find(|m| m["id"] == "whisper-tiny.en").expect("speech model listed");
+    assert_eq!(
+        speech["workers"][0]["model_sha256"],
+        "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+    );
+    let url = format!("{api}/audio/transcriptions");
+    let wav = speak("hello world this is a test");
+    let (status, body) = post_form(&url, &[("model", "whisper-tiny.en")], "hello.wav", &wav).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let text = v["text"].as_str().unwrap().to_lowercase();
+    assert!(text.contains("hello") && text.contains("world"), "{v}");
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 50, "audio tokens billed: {v}");
+    assert!(v["usage"]["total_cost"].as_u64().unwrap() > 0, "{v}");
+    let (status, srt) =
+        post_form(&url, &[("model", "whisper-tiny.en"), ("response_format", "srt")], "hello.wav", &wav).await;
+    assert_eq!(status, 200);
+    let srt = String::from_utf8_lossy(&srt);
+    assert!(srt.starts_with("1\n00:00:00,000 --> 00:00:0"), "{srt}");
+    // Not audio, truncated audio, no file: clear 4xx.
+    let (status, body) = post_form(&url, &[("model", "whisper-tiny.en")], "notes.wav", b"these are not sounds").await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("invalid_audio"), "{}", String::from_utf8_lossy(&body));
+    let (status, _) = post_form(&url, &[("model", "whisper-tiny.en")], "cut.wav", &wav[..40]).await;
+    assert_eq!(status, 400);
+    let (status, _) = post_form(&url, &[("model", "whisper-tiny.en")], "empty.wav", b"").await;
+    assert_eq!(status, 400);
 
     // Ctrl-C.
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.id().unwrap() as i32), nix::sys::signal::Signal::SIGINT)

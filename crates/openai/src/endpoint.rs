@@ -17,17 +17,22 @@ pub enum Endpoint {
     /// `POST /v1/completions`
     #[serde(rename = "completions")]
     Completions,
+    /// `POST /v1/audio/transcriptions` (speech to text; the body travels the network in the
+    /// form of [`crate::transcription`]).
+    #[serde(rename = "transcriptions")]
+    AudioTranscriptions,
 }
 
 impl Endpoint {
     /// Every endpoint, for iteration.
-    pub const ALL: [Endpoint; 2] = [Endpoint::ChatCompletions, Endpoint::Completions];
+    pub const ALL: [Endpoint; 3] = [Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::AudioTranscriptions];
 
     /// The HTTP path of this endpoint.
     pub fn path(&self) -> &'static str {
         match self {
             Endpoint::ChatCompletions => "/v1/chat/completions",
             Endpoint::Completions => "/v1/completions",
+            Endpoint::AudioTranscriptions => "/v1/audio/transcriptions",
         }
     }
 
@@ -42,6 +47,7 @@ impl Endpoint {
         match self {
             Endpoint::ChatCompletions => "chat",
             Endpoint::Completions => "completions",
+            Endpoint::AudioTranscriptions => "transcriptions",
         }
     }
 }
@@ -54,7 +60,7 @@ impl fmt::Display for Endpoint {
 
 /// Returned by [`Endpoint::from_str`] for an unknown name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown endpoint `{0}` (expected `chat` or `completions`)")]
+#[error("unknown endpoint `{0}` (expected `chat`, `completions` or `transcriptions`)")]
 pub struct UnknownEndpoint(pub String);
 
 impl FromStr for Endpoint {

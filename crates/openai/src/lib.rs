@@ -13,6 +13,7 @@ mod error;
 mod json_object;
 mod routing;
 mod sse;
+pub mod transcription;
 mod usage;
 mod validate;
 

@@ -94,11 +94,12 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
 /// still present. Error codes (all `400`): `invalid_json`, `missing_model`,
 /// `model_mismatch`, `unsupported_field`, `missing_field`, `invalid_field`.
 pub fn validate_for_backend(endpoint: Endpoint, body: &[u8], served_model: &str) -> Result<Validated, ApiError> {
-    let obj = RawObject::parse(body)?;
     let allowed = match endpoint {
         Endpoint::ChatCompletions => CHAT_FIELDS,
         Endpoint::Completions => COMPLETION_FIELDS,
+        Endpoint::AudioTranscriptions => return validate_transcription(body, served_model),
     };
+    let obj = RawObject::parse(body)?;
     for f in &obj.fields {
         let key = f.key.as_str();
         if allowed.contains(&key) || EXTENSION_FIELDS.contains(&key) {
@@ -132,6 +133,7 @@ pub fn validate_for_backend(endpoint: Endpoint, body: &[u8], served_model: &str)
     match endpoint {
         Endpoint::ChatCompletions => check_messages(obj.get("messages"))?,
         Endpoint::Completions => check_prompt(obj.get("prompt"))?,
+        Endpoint::AudioTranscriptions => {}
     }
 
     let mut max_tokens = None;
@@ -157,6 +159,19 @@ pub fn validate_for_backend(endpoint: Endpoint, body: &[u8], served_model: &str)
         obj.write(|k| is_extension(k) || k == "stream_options", &[])
     };
     Ok(Validated { body: Bytes::from(body), stream, max_tokens })
+}
+
+/// A transcription: its header must parse and name the served model; the audio itself is the
+/// backend's to judge. Answers are never streamed.
+fn validate_transcription(body: &[u8], served_model: &str) -> Result<Validated, ApiError> {
+    let (params, _audio) = crate::transcription::decode(body)?;
+    if params.model != served_model {
+        return Err(ApiError::bad_request(
+            "model_mismatch",
+            format!("requested model `{}` but this worker serves `{served_model}`", preview(&params.model)),
+        ));
+    }
+    Ok(Validated { body: Bytes::copy_from_slice(body), stream: false, max_tokens: None })
 }
 
 fn is_extension(key: &str) -> bool {

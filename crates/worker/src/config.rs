@@ -14,6 +14,17 @@ pub type EmbeddedConfig = cocoon_engine::EngineConfig;
 #[cfg(not(feature = "embedded"))]
 pub type EmbeddedConfig = serde_json::Value;
 
+/// The `[speech]` table: the speech engine's configuration.
+#[cfg(feature = "speech")]
+pub type SpeechTable = cocoon_speech::SpeechConfig;
+/// The `[speech]` table, read as-is in a build without the speech engine.
+#[cfg(not(feature = "speech"))]
+pub type SpeechTable = serde_json::Value;
+
+/// Why a worker built without the speech engine refuses `[speech]`.
+pub const SPEECH_NOT_BUILT: &str = "`[speech]` needs a worker built with the speech engine \
+     (cargo feature `speech`, e.g. `cargo build --release -p cocoon --features speech`)";
+
 /// Why a worker built without the engine refuses `[embedded]`.
 pub const EMBEDDED_NOT_BUILT: &str = "`[embedded]` needs a worker built with the embedded engine \
      (cargo feature `embedded`, e.g. `cargo build --release -p cocoon --features embedded`); \
@@ -44,6 +55,13 @@ pub struct WorkerConfig {
     /// worker built with the cargo feature `embedded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedded: Option<EmbeddedConfig>,
+    /// Serve speech to text (`/v1/audio/transcriptions`) in-process with Whisper on
+    /// CTranslate2: `model_dir` (with model.bin, config.json, vocabulary.txt; required),
+    /// `threads` (default: all cores, at most 4), `beam_size` (default 5), `parallel`
+    /// (transcriptions at once, default 1), `max_seconds` (longest audio, default 600). Needs a
+    /// worker built with the cargo feature `speech`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech: Option<SpeechTable>,
     /// Hardware profile: "cpu", "H100", "H100:80GiB" or "2xH100:80GiB".
     #[serde(default = "default_hardware")]
     pub hardware: String,
@@ -115,6 +133,15 @@ impl WorkerConfig {
             return Err(format!("`coefficient` must be 1..={MAX_COEFFICIENT}"));
         }
         cocoon_proto::HardwareProfile::parse(&self.hardware)?;
+        if let Some(_speech) = &self.speech {
+            if self.embedded.is_some() {
+                return Err("a worker serves one model: `[embedded]` or `[speech]`, not both".into());
+            }
+            #[cfg(feature = "speech")]
+            return _speech.validate().map_err(|e| format!("[speech]: {e}"));
+            #[cfg(not(feature = "speech"))]
+            return Err(SPEECH_NOT_BUILT.into());
+        }
         match (&self.embedded, &self.backend) {
             #[cfg(feature = "embedded")]
             (Some(engine), _) => engine.validate().map_err(|e| format!("[embedded]: {e}"))?,

@@ -10,7 +10,9 @@
 //!
 //! Backends: [`openai_backend`] (an OpenAI-compatible HTTP server, `backend = "http://..."`)
 //! or, with the cargo feature `embedded` and an `[embedded]` config table, `embedded_backend`
-//! (llama.cpp in-process, loaded before the worker dials its proxies).
+//! (llama.cpp in-process, loaded before the worker dials its proxies) or, with the feature
+//! `speech` and a `[speech]` table, `speech_backend` (Whisper in-process, for
+//! `/v1/audio/transcriptions`).
 
 pub mod admin;
 pub mod backend;
@@ -22,6 +24,9 @@ pub mod meter;
 pub mod monitor;
 pub mod openai_backend;
 pub mod service;
+#[cfg(feature = "speech")]
+pub mod speech_backend;
+pub mod speech_upstream;
 pub mod state;
 
 pub use config::WorkerConfig;
@@ -59,6 +64,9 @@ async fn make_backend(
     cfg: &WorkerConfig,
     stop: &CancellationToken,
 ) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    if let Some(speech) = &cfg.speech {
+        return load_speech(speech, stop).await;
+    }
     match (&cfg.embedded, &cfg.backend) {
         (Some(engine), backend) => {
             if backend.is_some() {
@@ -94,6 +102,27 @@ async fn load_embedded(
         }
         _ = stop.cancelled() => Ok(None),
     }
+}
+
+#[cfg(feature = "speech")]
+async fn load_speech(
+    speech: &config::SpeechTable,
+    stop: &CancellationToken,
+) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    tokio::select! {
+        loaded = speech_backend::SpeechBackend::load(speech.clone()) => {
+            Ok(Some(Arc::new(loaded.map_err(WorkerError::Engine)?)))
+        }
+        _ = stop.cancelled() => Ok(None),
+    }
+}
+
+#[cfg(not(feature = "speech"))]
+async fn load_speech(
+    _speech: &config::SpeechTable,
+    _stop: &CancellationToken,
+) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    Err(WorkerError::Config(config::SPEECH_NOT_BUILT.into()))
 }
 
 #[cfg(not(feature = "embedded"))]

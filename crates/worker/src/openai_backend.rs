@@ -74,6 +74,9 @@ impl Backend for OpenAiBackend {
     fn infer(&self, req: BackendRequest) -> BoxFuture<'static, Result<BackendResponse, ApiError>> {
         let client = self.client.clone();
         let uri = self.uri(req.endpoint.path());
+        if req.endpoint == cocoon_openai::Endpoint::AudioTranscriptions {
+            return Box::pin(async move { crate::speech_upstream::transcribe(client, uri?, req.body).await });
+        }
         Box::pin(async move {
             let http_req = http::Request::post(uri?)
                 .header(header::CONTENT_TYPE, "application/json")

@@ -139,7 +139,11 @@ async fn infer(ctx: &LinkCtx, req: Request<Incoming>) -> Result<Response<Body>, 
     let resp = match tokio::time::timeout(meta.timeout, call).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            state.counters.failed.fetch_add(1, Relaxed);
+            // A request the backend judged bad (e.g. an upload that is not audio) is the
+            // caller's fault, not a failure of this worker.
+            let counter =
+                if e.status.is_client_error() { &state.counters.rejected_invalid } else { &state.counters.failed };
+            counter.fetch_add(1, Relaxed);
             return Err(e);
         }
         Err(_) => {

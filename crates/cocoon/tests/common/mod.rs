@@ -270,6 +270,37 @@ pub async fn post(url: &str, body: impl Into<Bytes>) -> (u16, Bytes) {
     (status, body)
 }
 
+/// POSTs a multipart form (OpenAI's audio endpoints): status and body.
+pub async fn post_form(url: &str, fields: &[(&str, &str)], file_name: &str, audio: &[u8]) -> (u16, Bytes) {
+    let (content_type, body) = cocoon_openai::transcription::multipart_form(fields, file_name, audio);
+    let req = http::Request::post(url).header("content-type", content_type).body(Full::new(body)).expect("request");
+    let resp = client().request(req).await.expect("POST");
+    let status = resp.status().as_u16();
+    (status, resp.into_body().collect().await.expect("body").to_bytes())
+}
+
+/// The speech model tests run on (fetched by scripts/fetch-models.sh).
+pub fn test_speech_model() -> String {
+    let path = std::env::var("COCOON_TEST_SPEECH_MODEL").unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/whisper-tiny.en").display().to_string()
+    });
+    assert!(
+        std::path::Path::new(&path).join("model.bin").exists(),
+        "speech model {path} not found: run ./scripts/fetch-models.sh first"
+    );
+    path
+}
+
+/// `text` spoken by espeak-ng, as a WAV file.
+pub fn speak(text: &str) -> Vec<u8> {
+    let out = std::process::Command::new("espeak-ng")
+        .args(["-s", "120", "--stdout", text])
+        .output()
+        .expect("espeak-ng (install it: ./scripts/install-deps.sh)");
+    assert!(out.status.success() && out.stdout.len() > 44, "espeak-ng failed");
+    out.stdout
+}
+
 /// POSTs and returns the response with its body still streaming.
 pub async fn post_stream(url: &str, body: impl Into<Bytes>) -> http::Response<hyper::body::Incoming> {
     let req = http::Request::post(url)

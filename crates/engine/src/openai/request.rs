@@ -74,6 +74,9 @@ impl OpenAiRequest {
         let input = match endpoint {
             Endpoint::ChatCompletions => Input::Messages(parse_messages(&obj)?),
             Endpoint::Completions => Input::Prompt(parse_prompt(&obj)?),
+            Endpoint::AudioTranscriptions => {
+                return Err(bad("unsupported_endpoint", "this model is a language model: it does not transcribe audio"))
+            }
         };
         let stream = match field(&obj, "stream") {
             None => false,

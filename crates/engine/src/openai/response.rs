@@ -37,7 +37,7 @@ impl ResponseMeta {
     pub fn new(req: &OpenAiRequest) -> Self {
         let prefix = match req.endpoint {
             Endpoint::ChatCompletions => "chatcmpl-",
-            Endpoint::Completions => "cmpl-",
+            Endpoint::Completions | Endpoint::AudioTranscriptions => "cmpl-",
         };
         let mut h = RandomState::new().build_hasher();
         h.write_u64(0);
@@ -58,7 +58,7 @@ impl ResponseMeta {
         match (self.endpoint, stream) {
             (Endpoint::ChatCompletions, true) => "chat.completion.chunk",
             (Endpoint::ChatCompletions, false) => "chat.completion",
-            (Endpoint::Completions, _) => "text_completion",
+            (Endpoint::Completions | Endpoint::AudioTranscriptions, _) => "text_completion",
         }
     }
 
@@ -86,7 +86,7 @@ impl ResponseMeta {
                 }
                 json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
             }
-            Endpoint::Completions => {
+            Endpoint::Completions | Endpoint::AudioTranscriptions => {
                 json!({"index": 0, "text": text.unwrap_or(""), "logprobs": null, "finish_reason": finish})
             }
         };
@@ -184,7 +184,7 @@ pub async fn json(generation: Generation, meta: &ResponseMeta) -> Result<Bytes, 
             "logprobs": null,
             "finish_reason": finish_reason.as_str(),
         }),
-        Endpoint::Completions => json!({
+        Endpoint::Completions | Endpoint::AudioTranscriptions => json!({
             "index": 0,
             "text": text,
             "logprobs": null,
