@@ -40,6 +40,10 @@ pub struct BenchEngineArgs {
     /// Where the benchmark network keeps its files.
     #[arg(long, default_value = "data/bench-engine")]
     pub data_dir: PathBuf,
+    /// Also time speech to text with this Whisper model directory on espeak-ng speech
+    /// (in-process).
+    #[arg(long)]
+    pub speech_model: Option<PathBuf>,
 }
 
 /// One generation as the caller saw it.
@@ -296,5 +300,37 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
     if let Some(r) = &remote {
         print_row("through the network", r);
     }
+    if let Some(dir) = &a.speech_model {
+        speech(dir, threads).await?;
+    }
+    Ok(())
+}
+
+/// Speech to text in-process: ~30 s of espeak-ng speech, transcribed 3 times; the median time
+/// and the real-time factor.
+async fn speech(dir: &std::path::Path, threads: usize) -> Result<()> {
+    use cocoon_speech::{testing::speak, SpeechConfig, Transcriber, TranscriptionParams};
+    let sentence = "The quick brown fox jumps over the lazy dog near the river bank. ";
+    let wav = speak(&sentence.repeat(6)).map_err(anyhow::Error::msg)?;
+    let cfg = SpeechConfig { threads: Some(threads), ..SpeechConfig::new(dir) };
+    let t = tokio::task::spawn_blocking(move || Transcriber::load(cfg)).await??;
+    let params =
+        TranscriptionParams { model: "bench".into(), language: None, prompt: None, temperature: None, filename: None };
+    let mut times = Vec::new();
+    let mut duration = 0.0;
+    for _ in 0..3 {
+        let (t, wav, params) = (t.clone(), wav.clone(), params.clone());
+        let started = Instant::now();
+        let out = tokio::task::spawn_blocking(move || t.transcribe(wav, &params)).await??;
+        times.push(started.elapsed().as_secs_f64());
+        duration = out.duration;
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[1];
+    println!(
+        "speech to text (in-process, {}): {duration:.1} s of audio in {median:.2} s = {:.1}x real time (beam 5, int8, {threads} threads)",
+        dir.display(),
+        duration / median.max(1e-9)
+    );
     Ok(())
 }

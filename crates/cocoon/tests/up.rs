@@ -101,6 +101,16 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     assert!(text.contains("hello") && text.contains("world"), "{v}");
     assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 50, "audio tokens billed: {v}");
     assert!(v["usage"]["total_cost"].as_u64().unwrap() > 0, "{v}");
+    // The CLI: `cocoon transcribe FILE` picks the network's whisper model and prints the text.
+    let wav_path = dir.join("hello.wav");
+    std::fs::write(&wav_path, &wav).unwrap();
+    let out = tokio::process::Command::new(BIN)
+        .args(["transcribe", "--url", api, &wav_path.display().to_string()])
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(out.status.success() && printed.contains("hello"), "{printed} {}", String::from_utf8_lossy(&out.stderr));
     let (status, srt) =
         post_form(&url, &[("model", "whisper-tiny.en"), ("response_format", "srt")], "hello.wav", &wav).await;
     assert_eq!(status, 200);
