@@ -100,7 +100,11 @@ pub async fn run(a: UpArgs) -> Result<()> {
     println!("cocoon network is up");
     println!("  client API:   {}", net.api);
     println!("  model:        {}", net.model);
-    println!("  backend:      {}", net.backend_url);
+    if net.backend_url.is_empty() {
+        println!("  engine:       embedded llama.cpp, {}", a.model_file.display());
+    } else {
+        println!("  backend:      {}", net.backend_url);
+    }
     println!("  network.json: {}", a.data_dir.join("network.json").display());
     println!("  logs:         {}", a.data_dir.join("logs").display());
     println!();
