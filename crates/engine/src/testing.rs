@@ -9,7 +9,10 @@ pub const DEFAULT_TEST_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// taken from the workspace root. An error (saying how to get the model) when the file is
 /// missing: tests that need it must fail, not skip.
 pub fn test_model() -> Result<PathBuf, String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The crate's directory as cargo runs the tests (a test binary built elsewhere, e.g. in a
+    // shared target directory, keeps the build-time path); every crate sits at crates/NAME.
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let root = PathBuf::from(crate_dir).join("../..");
     let named = std::env::var("COCOON_TEST_MODEL").unwrap_or_else(|_| DEFAULT_TEST_MODEL.to_string());
     let path = if PathBuf::from(&named).is_absolute() { PathBuf::from(&named) } else { root.join(&named) };
     if path.is_file() {
