@@ -120,7 +120,13 @@ pub fn translate_finish(
     sent: &[String],
     answer: &str,
 ) -> Vec<Translation> {
-    let parsed = parse_string_array(answer).filter(|a| a.len() == todo.len());
+    let parsed = parse_string_array(answer).filter(|a| a.len() == todo.len()).or_else(|| {
+        if todo.len() == 1 {
+            plain_answer(answer, sent.get(todo[0])).map(|t| vec![t])
+        } else {
+            None
+        }
+    });
     match parsed {
         Some(out) => {
             for (&i, text) in todo.iter().zip(out) {
@@ -203,6 +209,25 @@ fn parse_string_array(s: &str) -> Option<Vec<String>> {
     serde_json::from_str::<Vec<String>>(&s[start..=end]).ok()
 }
 
+/// A one-text translation answered as plain text instead of a JSON array (small models often
+/// do): the text without code fences or surrounding quotes, unless it rambles (many times the
+/// source's length, or several paragraphs where the source had one).
+fn plain_answer(answer: &str, source: Option<&String>) -> Option<String> {
+    let source = source?;
+    let mut t = answer.trim();
+    if let Some(inner) = t.strip_prefix("```").and_then(|r| r.strip_suffix("```")) {
+        t = inner.split_once('\n').map_or(inner, |(_, body)| body).trim();
+    }
+    if t.len() >= 2 && ((t.starts_with('"') && t.ends_with('"')) || (t.starts_with('«') && t.ends_with('»'))) {
+        let mut chars = t.chars();
+        chars.next();
+        chars.next_back();
+        t = chars.as_str().trim();
+    }
+    let rambles = t.len() > 4 * source.len() + 64 || (t.contains("\n\n") && !source.contains("\n\n"));
+    (!t.is_empty() && !t.starts_with('[') && !rambles).then(|| t.to_string())
+}
+
 /// The assistant text of a chat completion response.
 pub fn answer_text(response: &Value) -> Option<&str> {
     response.pointer("/choices/0/message/content").and_then(Value::as_str)
@@ -247,6 +272,29 @@ mod tests {
         assert!(out.iter().all(|t| t.error.as_ref().map(|e| e.code) == Some("malformed_output")));
         // Wrong length is malformed too.
         let out = translate_finish(results, &todo, &r.texts, "[\"un\"]");
+        assert!(out.iter().all(|t| t.text.is_none()));
+    }
+
+    #[test]
+    fn a_single_text_may_come_back_as_plain_text() {
+        let r = req(&["Good morning"]);
+        let (results, todo, _) = translate_plan(&r, "m");
+        for answer in ["Bonjour", "  \"Bonjour\"\n", "```\nBonjour\n```", "«Bonjour»"] {
+            let out = translate_finish(results.clone(), &todo, &r.texts, answer);
+            assert_eq!(out[0].text.as_deref(), Some("Bonjour"), "{answer:?}");
+        }
+        // Unchanged, rambling or empty plain answers are still errors.
+        let out = translate_finish(results.clone(), &todo, &r.texts, "Good morning");
+        assert_eq!(out[0].error.as_ref().unwrap().code, "same_language");
+        let essay = "Here is a long explanation of greetings in French. ".repeat(5);
+        let out = translate_finish(results.clone(), &todo, &r.texts, &essay);
+        assert_eq!(out[0].error.as_ref().unwrap().code, "malformed_output");
+        let out = translate_finish(results, &todo, &r.texts, "  ");
+        assert_eq!(out[0].error.as_ref().unwrap().code, "malformed_output");
+        // Several texts still need the JSON array.
+        let r = req(&["one", "two"]);
+        let (results, todo, _) = translate_plan(&r, "m");
+        let out = translate_finish(results, &todo, &r.texts, "un deux");
         assert!(out.iter().all(|t| t.text.is_none()));
     }
 
