@@ -37,10 +37,22 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
+    counted(shared, run(shared, endpoint, body, Instant::now())).await
+}
+
+/// Handles a request whose routing fields were read elsewhere (transcriptions: from a form).
+pub async fn routed(shared: &Arc<Shared>, endpoint: Endpoint, routing: RoutingFields, body: Bytes) -> Response<Body> {
+    counted(shared, dispatch(shared, endpoint, routing, body, Instant::now())).await
+}
+
+/// Counts a request, and counts and answers its error if it fails before an answer.
+async fn counted(
+    shared: &Shared,
+    request: impl std::future::Future<Output = Result<Response<Body>, ApiError>>,
+) -> Response<Body> {
     let stats = &shared.stats;
     stats.requests.fetch_add(1, Relaxed);
-    let started = Instant::now();
-    match run(shared, endpoint, body, started).await {
+    match request.await {
         Ok(resp) => resp,
         Err(e) => {
             if e.status.is_client_error() {
@@ -68,19 +80,6 @@ where
     })?;
     let (routing, clean) = extract_routing(&raw, shared.max_body)?;
     dispatch(shared, endpoint, routing, clean, started).await
-}
-
-/// Handles a request whose routing fields were read elsewhere (transcriptions: from a form).
-pub async fn routed(shared: &Arc<Shared>, endpoint: Endpoint, routing: RoutingFields, body: Bytes) -> Response<Body> {
-    shared.stats.requests.fetch_add(1, Relaxed);
-    match dispatch(shared, endpoint, routing, body, Instant::now()).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            let counter = if e.status.is_client_error() { &shared.stats.rejected } else { &shared.stats.failed };
-            counter.fetch_add(1, Relaxed);
-            error_response(&e)
-        }
-    }
 }
 
 /// Routes one request through the network and relays (streaming) or buffers (otherwise) the

@@ -183,10 +183,22 @@ impl Network {
         let total_workers = spec.workers + usize::from(spec.speech.is_some());
         for i in 0..total_workers {
             let s = next();
+            // The last worker is the speech one, when there is one.
             let speech = spec.speech.as_ref().filter(|_| i == spec.workers);
-            let served = match (speech, &speech_model) {
-                (Some(_), Some(name)) => name.as_str(),
-                _ => model.as_str(),
+            let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+            let (served, backend_cfg) = match (speech, &spec.backend) {
+                (Some(dir), _) => (
+                    speech_model.as_deref().unwrap_or("whisper"),
+                    format!("\n[speech]\nmodel_dir = {:?}\nthreads = 1\n", absolute(dir)),
+                ),
+                (None, BackendSpec::Embedded { model_file, threads, parallel }) => (
+                    model.as_str(),
+                    format!(
+                        "\n[embedded]\nmodel_path = {:?}\nthreads = {threads}\nparallel = {parallel}\n",
+                        absolute(model_file)
+                    ),
+                ),
+                (None, _) => (model.as_str(), format!("backend = \"{backend_url}\"\n")),
             };
             let mut cfg = format!(
                 "proxies = [{}]\nmodel = \"{served}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\ndata_dir = {:?}\n",
@@ -194,19 +206,7 @@ impl Network {
                 spec.max_active,
                 node_dir(&spec, &format!("worker-{i}")),
             );
-            match &spec.backend {
-                _ if speech.is_some() => {
-                    let dir = speech.map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())).unwrap_or_default();
-                    cfg.push_str(&format!("\n[speech]\nmodel_dir = {dir:?}\nthreads = 1\n"));
-                }
-                BackendSpec::Embedded { model_file, threads, parallel } => {
-                    let path = std::path::absolute(model_file).unwrap_or_else(|_| model_file.clone());
-                    cfg.push_str(&format!(
-                        "\n[embedded]\nmodel_path = {path:?}\nthreads = {threads}\nparallel = {parallel}\n"
-                    ));
-                }
-                _ => cfg.push_str(&format!("backend = \"{backend_url}\"\n")),
-            }
+            cfg.push_str(&backend_cfg);
             cfg.push_str("\n[attestation]\nmode = \"dev\"\n\n[proxy_policy]\nkind = \"dev\"\n");
             let path = cfg_dir.join(format!("worker-{i}.toml"));
             std::fs::write(&path, cfg)?;

@@ -85,6 +85,8 @@ pub struct Generation {
 }
 
 impl Generation {
+    // Made by the llama.cpp backend (and the tests); unused in the stub build.
+    #[cfg_attr(not(any(feature = "llama", test)), allow(dead_code))]
     pub(crate) fn new(rx: mpsc::UnboundedReceiver<GenEvent>, prompt_tokens: u32) -> Self {
         Self { rx, prompt_tokens, ended: false }
     }

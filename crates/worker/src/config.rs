@@ -40,7 +40,7 @@ pub struct WorkerConfig {
     pub model: String,
     /// Base URL of the OpenAI-compatible backend (vLLM, SGLang, llama.cpp server, Ollama),
     /// e.g. "http://127.0.0.1:8000". Requests go to `<backend>/v1/chat/completions` etc.
-    /// Required unless `[embedded]` is given (then it is ignored).
+    /// Required unless `[embedded]` or `[speech]` is given (then it is ignored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
     /// The weights file the external `backend` serves, when this worker can read it: its

@@ -96,12 +96,7 @@ async fn load_embedded(
             "max_active exceeds the engine's parallel + queue: requests beyond it are refused as engine_busy"
         );
     }
-    tokio::select! {
-        loaded = embedded_backend::EmbeddedBackend::load(engine.clone()) => {
-            Ok(Some(Arc::new(loaded.map_err(WorkerError::Engine)?)))
-        }
-        _ = stop.cancelled() => Ok(None),
-    }
+    unless_stopped(embedded_backend::EmbeddedBackend::load(engine.clone()), stop).await
 }
 
 #[cfg(feature = "speech")]
@@ -109,10 +104,17 @@ async fn load_speech(
     speech: &config::SpeechTable,
     stop: &CancellationToken,
 ) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    unless_stopped(speech_backend::SpeechBackend::load(speech.clone()), stop).await
+}
+
+/// Waits for an in-process engine to load; `None` when `stop` fires first.
+#[cfg(any(feature = "embedded", feature = "speech"))]
+async fn unless_stopped<B: backend::Backend>(
+    load: impl std::future::Future<Output = Result<B, String>>,
+    stop: &CancellationToken,
+) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
     tokio::select! {
-        loaded = speech_backend::SpeechBackend::load(speech.clone()) => {
-            Ok(Some(Arc::new(loaded.map_err(WorkerError::Engine)?)))
-        }
+        loaded = load => Ok(Some(Arc::new(loaded.map_err(WorkerError::Engine)?))),
         _ = stop.cancelled() => Ok(None),
     }
 }
@@ -134,20 +136,14 @@ async fn load_embedded(
     Err(WorkerError::Config(config::EMBEDDED_NOT_BUILT.into()))
 }
 
-/// SHA-256 of the weights an external backend serves (`model_file`), on a blocking thread.
+/// SHA-256 of the weights an external backend serves (`model_file`), on a blocking thread
+/// (the engine's hasher: it reports progress on large files).
 async fn hash_model_file(path: std::path::PathBuf) -> Result<String, WorkerError> {
     tracing::info!(file = %path.display(), "hashing the model file");
-    let shown = path.display().to_string();
-    tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-        use sha2::{Digest, Sha256};
-        let mut file = std::fs::File::open(&path)?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher)?;
-        Ok(hex::encode(hasher.finalize()))
-    })
-    .await
-    .map_err(|e| WorkerError::Config(format!("hashing {shown}: {e}")))?
-    .map_err(|e| WorkerError::Config(format!("`model_file` {shown}: {e}")))
+    tokio::task::spawn_blocking(move || cocoon_engine::sha256_file(&path))
+        .await
+        .map_err(|e| WorkerError::Config(format!("hashing `model_file`: {e}")))?
+        .map_err(|e| WorkerError::Config(format!("`model_file` {e}")))
 }
 
 /// Runs a worker until `stop` is cancelled.

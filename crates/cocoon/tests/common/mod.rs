@@ -279,26 +279,15 @@ pub async fn post_form(url: &str, fields: &[(&str, &str)], file_name: &str, audi
     (status, resp.into_body().collect().await.expect("body").to_bytes())
 }
 
-/// The speech model tests run on (fetched by scripts/fetch-models.sh).
+/// The speech model tests run on (`COCOON_TEST_SPEECH_MODEL`, else fetched by
+/// scripts/fetch-models.sh).
 pub fn test_speech_model() -> String {
-    let path = std::env::var("COCOON_TEST_SPEECH_MODEL").unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/whisper-tiny.en").display().to_string()
-    });
-    assert!(
-        std::path::Path::new(&path).join("model.bin").exists(),
-        "speech model {path} not found: run ./scripts/fetch-models.sh first"
-    );
-    path
+    cocoon_speech::testing::test_model().unwrap_or_else(|e| panic!("{e}")).display().to_string()
 }
 
 /// `text` spoken by espeak-ng, as a WAV file.
 pub fn speak(text: &str) -> Vec<u8> {
-    let out = std::process::Command::new("espeak-ng")
-        .args(["-s", "120", "--stdout", text])
-        .output()
-        .expect("espeak-ng (install it: ./scripts/install-deps.sh)");
-    assert!(out.status.success() && out.stdout.len() > 44, "espeak-ng failed");
-    out.stdout
+    cocoon_speech::testing::speak(text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// POSTs and returns the response with its body still streaming.
@@ -349,14 +338,8 @@ pub async fn wait_for(url: &str, secs: u64, ready: impl Fn(&Value) -> bool) -> V
     }
 }
 
-/// The GGUF model tests run the embedded engine on (fetched by scripts/fetch-models.sh).
+/// The GGUF model tests run the embedded engine on (`COCOON_TEST_MODEL`, else fetched by
+/// scripts/fetch-models.sh).
 pub fn test_model() -> String {
-    let path = std::env::var("COCOON_TEST_MODEL").unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
-            .display()
-            .to_string()
-    });
-    assert!(std::path::Path::new(&path).exists(), "model {path} not found: run ./scripts/fetch-models.sh first");
-    path
+    cocoon_engine::testing::test_model().unwrap_or_else(|e| panic!("{e}")).display().to_string()
 }
