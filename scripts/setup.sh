@@ -9,6 +9,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 ./scripts/install-deps.sh
 ./scripts/fetch-models.sh
+./scripts/npm-deps.sh
 echo "building cocoon (release, with the embedded llama.cpp and CTranslate2 engines; a first build takes about 20 minutes on 2 cores)..."
 cargo build --release -p cocoon
 echo "ready: target/release/cocoon"

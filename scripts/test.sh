@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit tests, black-box tests that spawn real cocoon
-# processes on loopback (with the real models), and the doc tests. First makes sure the system
-# packages and the models are there (both steps do nothing when they are).
+# Runs every test: the TON contracts' sandbox tests (contracts/, `npm test`), then the
+# workspace's unit tests, black-box tests that spawn real cocoon processes on loopback (with the
+# real models), and the doc tests. First makes sure the system packages, the models and the
+# contracts' Node packages are there (each step does nothing when they are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/fetch-models.sh
+./scripts/npm-deps.sh
+# The TON contracts: committed build files match the sources, then every sandbox test.
+(cd contracts && npm test)
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc
