@@ -96,7 +96,7 @@ describe('root', () => {
         assert.equal((await net.root.getProxies()).size, 3);
     });
 
-    test('registration below the minimum stake, or without gas, is refused and bounces', async () => {
+    test('registration below the minimum stake, without gas, or with oversized endpoints is refused and bounces', async () => {
         const net = await network();
         const op = await net.chain.treasury('cheap');
         const key = publicKeyOf(seedKeys(3));
@@ -108,6 +108,10 @@ describe('root', () => {
             publicKey: key, stake: toNano('10'), clientEndpoint: 'a:1', workerEndpoint: 'a:2',
         });
         expectRefused(noGas.transactions, net.root.address, Err.lowValue);
+        const huge = await net.root.sendRegisterProxy(op.getSender(), toNano('11'), {
+            publicKey: key, stake: toNano('10'), clientEndpoint: 'x'.repeat(2000), workerEndpoint: 'a:2',
+        });
+        expectRefused(huge.transactions, net.root.address, Err.badEndpoints);
         // The refused value came back (bounce) to the sender.
         const bounces = noGas.transactions.filter((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.bounced);
         assert.equal(bounces.length, 1);

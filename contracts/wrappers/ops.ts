@@ -45,6 +45,7 @@ export const Err = {
     zeroAmount: 113,
     badList: 114,
     staleAnchor: 115,
+    badEndpoints: 116,
     unknownOp: 0xffff,
 } as const;
 
