@@ -59,11 +59,9 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         attestation.key_file = Some(dir.join("key.pem"));
     }
     let identity = build_identity(Role::Client, &attestation, BTreeMap::new())?;
-    let wallet = Arc::new(cocoon_voucher::VoucherWallet::new(
-        cfg.data_dir.clone(),
-        cocoon_voucher::VoucherKind::ClientCharge,
-        identity.public_key(),
-    ));
+    // Each proxy's book learns this client's contract from the first voucher it accepts.
+    let wallet =
+        Arc::new(cocoon_voucher::VoucherWallet::new(cfg.data_dir.clone(), cocoon_voucher::VoucherKind::ClientCharge));
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));

@@ -25,7 +25,7 @@ use std::sync::{atomic::Ordering::Relaxed, Arc};
 use tokio_util::codec::Decoder;
 
 /// Follows one proxy's stream of committed charge vouchers until the link ends; every
-/// voucher is verified (signature, kind, account, growth) and the latest kept.
+/// voucher is verified (signature, kind, contract, growth) and the latest kept.
 pub async fn follow_vouchers(
     mut send: SendRequest<Body>,
     wallet: Arc<VoucherWallet>,
@@ -163,11 +163,12 @@ pub async fn operate(
     call(&s, which, http::Method::POST, route, bytes).await
 }
 
-/// What `/stats` says about money: the latest voucher from each proxy (what this client has
-/// been charged, cumulatively) and the cost of the requests this process made.
+/// What `/stats` says about money: the latest voucher from each proxy (the adjusted tokens this
+/// client has been charged for, cumulatively; its contract multiplies them by the price) and
+/// the cost of the requests this process made, in nanotons.
 pub fn stats(s: &Shared) -> Value {
     json!({
-        "charged_by_vouchers": s.wallet.total(),
+        "charged_tokens_by_vouchers": s.wallet.total_tokens(),
         "vouchers": s.wallet.held(),
         "spent_this_run": s.stats.spent.load(Relaxed),
     })

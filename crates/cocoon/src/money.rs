@@ -172,10 +172,12 @@ fn short(key: &str) -> &str {
 pub async fn worker(action: WorkerAction) -> Result<()> {
     let WorkerAction::Earnings(t) = action;
     let Some(v) = fetch(&t, "http://127.0.0.1:9200", "/earnings").await? else { return Ok(()) };
-    println!("total earned  {}", ton(v["total"].as_u64().unwrap_or(0)));
+    // Vouchers carry adjusted tokens; each worker contract pays them at the worker fee.
+    println!("total earned  {} tokens", v["total_tokens"].as_u64().unwrap_or(0));
     for p in v["proxies"].as_array().into_iter().flatten() {
         let key = p["proxy_key"].as_str().unwrap_or("?");
-        println!("  proxy {}  {}", short(key), ton(p["amount"].as_u64().unwrap_or(0)));
+        let contract = p["contract"].as_str().unwrap_or("-");
+        println!("  proxy {}  {} tokens  contract {contract}", short(key), p["tokens"].as_u64().unwrap_or(0));
     }
     Ok(())
 }

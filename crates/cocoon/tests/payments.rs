@@ -74,12 +74,17 @@ async fn requests_are_paid_for_and_vouchered_at_both_ends() {
     let charged = n(&stats["ledger"], "charged");
     let earned = n(&stats["ledger"], "worker_earned");
     assert_eq!(earned * 2, charged, "the worker earns 1 of every 2 nanotons");
-    let client =
-        wait_for(&format!("{}/stats", net.api), 10, |s| s["payments"]["charged_by_vouchers"].as_u64() == Some(charged))
-            .await;
+    // Vouchers carry adjusted tokens: 2 nanotons each for the client, 1 for the worker.
+    let tokens = n(&stats["ledger"], "charged_tokens");
+    assert_eq!((tokens * 2, n(&stats["ledger"], "worker_earned_tokens")), (charged, tokens));
+    let client = wait_for(&format!("{}/stats", net.api), 10, |s| {
+        s["payments"]["charged_tokens_by_vouchers"].as_u64() == Some(tokens)
+    })
+    .await;
     assert_eq!(client["payments"]["spent_this_run"].as_u64(), Some(charged));
     let earnings = net.worker_stats[0].replace("/stats", "/earnings");
-    wait_for(&earnings, 10, |e| e["total"].as_u64() == Some(earned)).await;
+    let e = wait_for(&earnings, 10, |e| e["total_tokens"].as_u64() == Some(tokens)).await;
+    assert!(e["proxies"][0]["contract"].as_str().is_some_and(|c| c.starts_with("0:")), "{e}");
     // Settlement: the vouchers are submitted, the client's charge moves to the proxy and the
     // worker is paid (thresholds are 1 nanoton in tests).
     let stats =
@@ -143,8 +148,10 @@ async fn a_proxy_killed_under_load_loses_no_acknowledged_money() {
         }
     });
     // Let vouchers flow, then kill the proxy with no warning.
-    wait_for(&format!("{}/stats", net.api), 20, |s| s["payments"]["charged_by_vouchers"].as_u64().unwrap_or(0) > 0)
-        .await;
+    wait_for(&format!("{}/stats", net.api), 20, |s| {
+        s["payments"]["charged_tokens_by_vouchers"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     net.procs.kill("proxy-0").await;
     let mut served = 0;
@@ -154,10 +161,10 @@ async fn a_proxy_killed_under_load_loses_no_acknowledged_money() {
     let deposits_under_load = depositor.await.unwrap();
     acked += deposits_under_load;
     // What the client and the worker hold, signed by the proxy before it died.
-    let client_voucher = n(&get_json(&format!("{}/stats", net.api)).await.1["payments"], "charged_by_vouchers");
-    let worker_voucher = n(&get_json(&net.worker_stats[0].replace("/stats", "/earnings")).await.1, "total");
+    let client_voucher = n(&get_json(&format!("{}/stats", net.api)).await.1["payments"], "charged_tokens_by_vouchers");
+    let worker_voucher = n(&get_json(&net.worker_stats[0].replace("/stats", "/earnings")).await.1, "total_tokens");
     assert!(client_voucher > 0 && worker_voucher > 0);
-    eprintln!("served {served} requests and {deposits_under_load} nanotons of deposits under load; vouchers: client {client_voucher}, worker {worker_voucher}");
+    eprintln!("served {served} requests and {deposits_under_load} nanotons of deposits under load; vouchers (tokens): client {client_voucher}, worker {worker_voucher}");
     assert!(served > 8 && deposits_under_load > 0, "the proxy must die under load");
 
     net.restart_proxy(0);
@@ -170,8 +177,8 @@ async fn a_proxy_killed_under_load_loses_no_acknowledged_money() {
     assert!(n(l, "deposited") >= acked, "acknowledged {acked} but the books hold {l}");
     let accounts = get_json(&net.proxy_stats[0].replace("/stats", "/accounts")).await.1;
     let client = &accounts["clients"][0]["account"];
-    assert!(n(client, "charged") >= client_voucher, "vouchered {client_voucher}, books {client}");
-    assert!(n(&accounts["workers"][0], "earned") >= worker_voucher);
+    assert!(n(client, "charged_tokens") >= client_voucher, "vouchered {client_voucher}, books {client}");
+    assert!(n(&accounts["workers"][0], "earned_tokens") >= worker_voucher);
     assert!(!net.procs.log("proxy-0").contains("ROLLBACK"), "{}", net.procs.log("proxy-0"));
     // And it serves again.
     let (status, body) = post(&net.chat_url(), chat_body(false, "")).await;
@@ -187,8 +194,10 @@ async fn a_proxy_whose_books_were_rolled_back_refuses_to_serve() {
     for _ in 0..3 {
         assert_eq!(post(&net.chat_url(), chat_body(false, "")).await.0, 200);
     }
-    wait_for(&format!("{}/stats", net.api), 10, |s| s["payments"]["charged_by_vouchers"].as_u64().unwrap_or(0) > 0)
-        .await;
+    wait_for(&format!("{}/stats", net.api), 10, |s| {
+        s["payments"]["charged_tokens_by_vouchers"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
     net.procs.kill("proxy-0").await;
     // An operator (or an attacker) puts back an older database.
     std::fs::write(&ledger, old).unwrap();

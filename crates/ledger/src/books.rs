@@ -5,8 +5,13 @@
 //! in memory only: they are promises about requests in flight, and a restarted proxy has none,
 //! so their money returns to the client's available balance. [`Books::audit`] checks that every
 //! nanoton ever deposited is in exactly one place.
+//!
+//! Next to each cumulative nanoton counter the books keep the cumulative adjusted tokens it came
+//! from (`charged_tokens`, `earned_tokens`): vouchers carry tokens, and the contracts multiply by
+//! their price. A charge is always a whole number of tokens, so `charged = charged_tokens x price`
+//! and `earned = earned_tokens x fee` hold exactly ([`Books::audit_prices`]).
 
-use crate::prices::{Cost, Nanotons};
+use crate::prices::{Nanotons, Prices};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,12 +22,15 @@ pub type AccountId = [u8; 32];
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum AccountState {
+    /// In use: requests are served and money moves.
     #[default]
     Open,
     /// The client asked to close; its stake comes back at unix time `at`.
     Closing {
+        /// Unix time the close delay ends.
         at: u64,
     },
+    /// Closed: balance and stake went back; a new deposit reopens it.
     Closed,
 }
 
@@ -33,12 +41,15 @@ pub struct ClientAccount {
     pub deposited: Nanotons,
     /// Everything returned to the client (withdrawals and the refund at close).
     pub withdrawn: Nanotons,
-    /// Cumulative charges for served tokens: the amount its vouchers carry.
+    /// Cumulative charges for served tokens, in nanotons: `charged_tokens x price_per_token`.
     pub charged: Nanotons,
+    /// Cumulative adjusted tokens charged: what its vouchers carry.
+    pub charged_tokens: u64,
     /// Spendable funds; in-flight reservations are holds on this.
     pub balance: Nanotons,
     /// Collateral: not spendable, returned only at close.
     pub stake: Nanotons,
+    /// Open, closing or closed.
     #[serde(flatten)]
     pub state: AccountState,
 }
@@ -46,32 +57,58 @@ pub struct ClientAccount {
 /// One worker's earnings at this proxy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerAccount {
-    /// Cumulative earnings: the amount its vouchers carry.
+    /// Cumulative earnings in nanotons: `earned_tokens x worker_fee_per_token`.
     pub earned: Nanotons,
+    /// Cumulative adjusted tokens earned: what its vouchers carry.
+    pub earned_tokens: u64,
     /// How much of that has been paid out on settlement.
     pub paid_out: Nanotons,
 }
 
+/// Why the books refused an operation (nothing changed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BooksError {
+    /// The client has never deposited.
     #[error("no account for this client; deposit first")]
     UnknownAccount,
+    /// Not enough available balance.
     #[error("insufficient balance: available {available} nanotons, required {required}")]
-    Insufficient { available: Nanotons, required: Nanotons },
+    Insufficient {
+        /// What the client can spend now.
+        available: Nanotons,
+        /// What the operation needs.
+        required: Nanotons,
+    },
+    /// The stake is under the network's minimum.
     #[error("stake {stake} nanotons is below the minimum {required}; deposit more")]
-    StakeTooLow { stake: Nanotons, required: Nanotons },
+    StakeTooLow {
+        /// The client's stake.
+        stake: Nanotons,
+        /// The minimum.
+        required: Nanotons,
+    },
+    /// The account is closing.
     #[error("account is closing; it can no longer be used")]
     Closing,
+    /// The account is closed.
     #[error("account is closed")]
     Closed,
+    /// Finishing a close that was never asked for.
     #[error("account is not closing")]
     NotClosing,
+    /// The close delay has not passed yet.
     #[error("the stake comes back at unix time {at}")]
-    TooEarly { at: u64 },
+    TooEarly {
+        /// When it has.
+        at: u64,
+    },
+    /// Requests still hold part of the balance.
     #[error("{0} request(s) still in flight")]
     InFlight(u32),
+    /// A zero amount.
     #[error("amount must be positive")]
     ZeroAmount,
+    /// A counter would overflow.
     #[error("amount overflows")]
     Overflow,
 }
@@ -79,28 +116,47 @@ pub enum BooksError {
 /// A hold on a client's balance for one request in flight.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Hold {
+    /// Whose balance is held.
     pub client: AccountId,
+    /// How much, in nanotons.
     pub amount: Nanotons,
 }
 
 /// What a settled request moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Charge {
+    /// Adjusted tokens charged (never more than the request's, nor than its hold covers).
+    pub tokens: u64,
+    /// Charged to the client: `tokens x price_per_token`.
     pub client: Nanotons,
+    /// Credited to the worker: `tokens x worker_fee_per_token`.
     pub worker: Nanotons,
 }
 
 /// Totals over all accounts, for `/stats` and for checking the books from outside.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
+    /// Everything clients paid in.
     pub deposited: Nanotons,
+    /// Everything returned to clients.
     pub withdrawn: Nanotons,
+    /// Spendable client balances (not held).
     pub client_available: Nanotons,
+    /// Held for requests in flight.
     pub reserved: Nanotons,
+    /// Client stakes.
     pub staked: Nanotons,
+    /// Cumulative charges.
     pub charged: Nanotons,
+    /// Cumulative adjusted tokens charged.
+    pub charged_tokens: u64,
+    /// Cumulative worker earnings.
     pub worker_earned: Nanotons,
+    /// Cumulative adjusted tokens workers earned.
+    pub worker_earned_tokens: u64,
+    /// Paid out to workers on settlement.
     pub worker_paid_out: Nanotons,
+    /// The proxy's cumulative commission.
     pub commission: Nanotons,
 }
 
@@ -110,10 +166,14 @@ struct Reserved {
     count: u32,
 }
 
+/// The proxy's books: every client account, every worker's earnings and the commission.
 #[derive(Debug, Clone, Default)]
 pub struct Books {
+    /// Client accounts.
     pub clients: BTreeMap<AccountId, ClientAccount>,
+    /// Worker earnings.
     pub workers: BTreeMap<AccountId, WorkerAccount>,
+    /// The proxy's cumulative commission.
     pub commission: Nanotons,
     reserved: HashMap<AccountId, Reserved>,
 }
@@ -249,9 +309,11 @@ impl Books {
         Ok(Hold { client, amount })
     }
 
-    /// Ends a request: charges at most what was held, credits the worker its fee (never more
-    /// than the charge), books the difference as commission and releases the rest of the hold.
-    pub fn settle(&mut self, hold: Hold, cost: Option<(Cost, AccountId)>) -> Charge {
+    /// Ends a request that produced `usage` = (adjusted tokens, worker): charges whole tokens,
+    /// at most as many as the hold (and the balance) pays for at `prices.price_per_token`,
+    /// credits the worker the same tokens at its fee (never more than the charge), books the
+    /// difference as commission and releases the rest of the hold.
+    pub fn settle(&mut self, hold: Hold, usage: Option<(u64, AccountId)>, prices: &Prices) -> Charge {
         if let Some(r) = self.reserved.get_mut(&hold.client) {
             r.amount = r.amount.saturating_sub(hold.amount);
             r.count = r.count.saturating_sub(1);
@@ -259,15 +321,27 @@ impl Books {
                 self.reserved.remove(&hold.client);
             }
         }
-        let Some((cost, worker)) = cost else { return Charge::default() };
+        let Some((adjusted, worker)) = usage else { return Charge::default() };
         let Some(a) = self.clients.get_mut(&hold.client) else { return Charge::default() };
-        let client = cost.client.min(hold.amount).min(a.balance);
-        let fee = cost.worker.min(client);
+        let price = prices.price_per_token;
+        // Whole tokens only, so that charged = charged_tokens x price stays exact; a price of
+        // zero (refused by Prices::validate) charges nothing.
+        let affordable = hold.amount.min(a.balance).checked_div(price).unwrap_or(0);
+        let tokens = adjusted.min(affordable);
+        if tokens == 0 {
+            return Charge::default();
+        }
+        let client = tokens * price; // <= hold.amount: cannot overflow
+        let fee =
+            u64::try_from(u128::from(tokens) * u128::from(prices.worker_fee_per_token)).unwrap_or(u64::MAX).min(client);
         a.balance -= client;
         a.charged += client;
-        self.workers.entry(worker).or_default().earned += fee;
+        a.charged_tokens = a.charged_tokens.saturating_add(tokens);
+        let w = self.workers.entry(worker).or_default();
+        w.earned += fee;
+        w.earned_tokens = w.earned_tokens.saturating_add(tokens);
         self.commission += client - fee;
-        Charge { client, worker: fee }
+        Charge { tokens, client, worker: fee }
     }
 
     /// Records that a worker has been paid up to `amount` (cumulative) on settlement.
@@ -297,9 +371,11 @@ impl Books {
             t.reserved += reserved;
             t.staked += a.stake;
             t.charged += a.charged;
+            t.charged_tokens = t.charged_tokens.saturating_add(a.charged_tokens);
         }
         for w in self.workers.values() {
             t.worker_earned += w.earned;
+            t.worker_earned_tokens = t.worker_earned_tokens.saturating_add(w.earned_tokens);
             t.worker_paid_out += w.paid_out;
         }
         if t.charged != t.worker_earned + t.commission {
@@ -314,6 +390,37 @@ impl Books {
         }
         Ok(t)
     }
+
+    /// Checks that every nanoton counter is its token counter at `prices`: per client
+    /// `charged = charged_tokens x price_per_token`, per worker `earned = earned_tokens x
+    /// worker_fee_per_token`. The contracts multiply voucher tokens by these prices, so a
+    /// mismatch (e.g. prices changed under existing books) means vouchers and books disagree.
+    pub fn audit_prices(&self, prices: &Prices) -> Result<(), String> {
+        let times = |tokens: u64, per: Nanotons| u128::from(tokens) * u128::from(per);
+        for (id, a) in &self.clients {
+            if u128::from(a.charged) != times(a.charged_tokens, prices.price_per_token) {
+                return Err(format!(
+                    "client {}: charged {} != {} tokens x {}",
+                    hex::encode(id),
+                    a.charged,
+                    a.charged_tokens,
+                    prices.price_per_token
+                ));
+            }
+        }
+        for (id, w) in &self.workers {
+            if u128::from(w.earned) != times(w.earned_tokens, prices.worker_fee_per_token) {
+                return Err(format!(
+                    "worker {}: earned {} != {} tokens x {}",
+                    hex::encode(id),
+                    w.earned,
+                    w.earned_tokens,
+                    prices.worker_fee_per_token
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -323,8 +430,13 @@ mod tests {
     const C: AccountId = [1; 32];
     const W: AccountId = [2; 32];
 
-    fn cost(client: u64, worker: u64) -> Option<(Cost, AccountId)> {
-        Some((Cost { adjusted_tokens: client, client, worker }, W))
+    /// 20 nanotons per token to the client, 18 to the worker.
+    fn prices() -> Prices {
+        Prices { price_per_token: 20, worker_fee_per_token: 18, ..Prices::default() }
+    }
+
+    fn tokens(n: u64) -> Option<(u64, AccountId)> {
+        Some((n, W))
     }
 
     #[test]
@@ -355,20 +467,41 @@ mod tests {
         b.deposit(C, 1100, 100).unwrap();
         let h = b.reserve(C, 500, 100).unwrap();
         assert_eq!(b.available(&C), 500);
-        assert_eq!(b.settle(h, cost(120, 100)), Charge { client: 120, worker: 100 });
+        assert_eq!(b.settle(h, tokens(6), &prices()), Charge { tokens: 6, client: 120, worker: 108 });
         assert_eq!(b.available(&C), 880);
-        assert_eq!((b.workers[&W].earned, b.commission), (100, 20));
+        assert_eq!((b.workers[&W].earned, b.workers[&W].earned_tokens, b.commission), (108, 6, 12));
         let t = b.audit().unwrap();
-        assert_eq!((t.charged, t.reserved, t.client_available), (120, 0, 880));
+        assert_eq!((t.charged, t.charged_tokens, t.reserved, t.client_available), (120, 6, 0, 880));
+        b.audit_prices(&prices()).unwrap();
     }
 
     #[test]
-    fn a_charge_never_exceeds_its_hold() {
+    fn a_charge_never_exceeds_its_hold_and_is_whole_tokens() {
         let mut b = Books::default();
         b.deposit(C, 1100, 100).unwrap();
+        // 50 nanotons hold 2 whole tokens at 20: the 10 left over are released, not charged.
         let h = b.reserve(C, 50, 100).unwrap();
-        assert_eq!(b.settle(h, cost(80, 70)), Charge { client: 50, worker: 50 });
+        assert_eq!(b.settle(h, tokens(4), &prices()), Charge { tokens: 2, client: 40, worker: 36 });
+        assert_eq!((b.clients[&C].charged, b.clients[&C].charged_tokens), (40, 2));
+        assert_eq!(b.available(&C), 960);
         b.audit().unwrap();
+        b.audit_prices(&prices()).unwrap();
+        // A hold under one token's price charges nothing.
+        let h = b.reserve(C, 19, 100).unwrap();
+        assert_eq!(b.settle(h, tokens(1), &prices()), Charge::default());
+    }
+
+    #[test]
+    fn audit_prices_catches_books_that_do_not_match_their_tokens() {
+        let mut b = Books::default();
+        b.deposit(C, 1100, 100).unwrap();
+        let h = b.reserve(C, 500, 100).unwrap();
+        b.settle(h, tokens(3), &prices());
+        b.audit_prices(&prices()).unwrap();
+        let changed = Prices { price_per_token: 21, ..prices() };
+        assert!(b.audit_prices(&changed).unwrap_err().contains("charged 60 != 3 tokens x 21"));
+        let fee_changed = Prices { worker_fee_per_token: 17, ..prices() };
+        assert!(b.audit_prices(&fee_changed).unwrap_err().contains("earned 54 != 3 tokens x 17"));
     }
 
     #[test]
@@ -376,7 +509,7 @@ mod tests {
         let mut b = Books::default();
         b.deposit(C, 1100, 100).unwrap();
         let h = b.reserve(C, 500, 100).unwrap();
-        assert_eq!(b.settle(h, None), Charge::default());
+        assert_eq!(b.settle(h, None, &prices()), Charge::default());
         assert_eq!(b.available(&C), 1000);
     }
 
@@ -402,7 +535,7 @@ mod tests {
         let h = b.reserve(C, 10, 100).unwrap();
         b.close(&C, 0, 0).unwrap();
         assert_eq!(b.finish_close(&C, 0), Err(BooksError::InFlight(1)));
-        b.settle(h, cost(5, 5));
+        b.settle(h, Some((1, W)), &Prices { price_per_token: 5, worker_fee_per_token: 5, ..prices() });
         assert_eq!(b.finish_close(&C, 0), Ok(1095));
         b.audit().unwrap();
     }

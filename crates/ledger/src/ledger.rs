@@ -10,11 +10,15 @@
 //! If a commit fails the ledger stops (fail-stop): memory may be ahead of disk, and carrying on
 //! could sign for money that a restart would forget. Every later call returns
 //! [`LedgerError::Stopped`].
+//!
+//! Vouchers carry the committed cumulative *tokens* (`charged_tokens` of a client,
+//! `earned_tokens` of a worker) and name the account's contract, as the settlement backend
+//! addresses it ([`ContractAddressOf`], normally [`crate::settlement::Settlement::contract_address`]).
 
 use crate::books::{AccountId, Books, BooksError, Charge, ClientAccount, Hold, Totals, WorkerAccount};
-use crate::prices::{Cost, Nanotons, Prices};
+use crate::prices::{Nanotons, Prices};
 use crate::store::{Batch, Store, StoreError};
-use cocoon_voucher::{SignedVoucher, Voucher, VoucherKind};
+use cocoon_voucher::{SignedVoucher, TonAddress, Voucher, VoucherKind};
 use ed25519_dalek::SigningKey;
 use std::{
     collections::{BTreeSet, HashMap},
@@ -27,40 +31,80 @@ use std::{
 };
 use tokio::sync::watch;
 
+/// Why a ledger operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// The books refused it (nothing changed).
     #[error(transparent)]
     Books(#[from] BooksError),
+    /// The database failed.
     #[error("ledger storage: {0}")]
     Store(#[from] StoreError),
+    /// A commit failed earlier, or a rollback was detected: the ledger is stopped.
     #[error("the ledger stopped after a failed commit; restart the proxy")]
     Stopped,
+    /// A peer presented a voucher for more tokens than the database holds.
     #[error(
-        "state rolled back: a voucher for {presented} nanotons was presented but the database holds only {held}; refusing to serve"
+        "state rolled back: a voucher for {presented} tokens was presented but the database holds only {held}; refusing to serve"
     )]
-    RolledBack { presented: Nanotons, held: Nanotons },
+    RolledBack {
+        /// Tokens of the presented voucher.
+        presented: u64,
+        /// Tokens the database holds for that account.
+        held: u64,
+    },
+    /// Signing or encoding a voucher failed.
     #[error("voucher: {0}")]
     Voucher(#[from] cocoon_voucher::VoucherError),
+    /// The presented voucher was signed by another key.
     #[error("this voucher was not signed by this proxy")]
     ForeignVoucher,
+    /// The presented voucher names another contract than the presenter's (e.g. one from
+    /// another settlement backend); it says nothing about this database.
+    #[error("this voucher is for contract {got}, not the presenter's {expected}")]
+    OtherContract {
+        /// The presenter's contract for that kind.
+        expected: TonAddress,
+        /// The contract the voucher names.
+        got: TonAddress,
+    },
 }
 
 /// A client account as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ClientView {
+    /// The account's counters.
     #[serde(flatten)]
     pub account: ClientAccount,
+    /// Spendable now (balance less holds).
     pub available: Nanotons,
+    /// Held for requests in flight.
     pub reserved: Nanotons,
 }
 
 /// The latest committed voucher of one account, for whoever follows it.
 type VoucherFeed = watch::Sender<Option<SignedVoucher>>;
 
+/// The contract address of an account for a voucher kind: what vouchers name as
+/// `expected_my_address`. The settlement backend decides it.
+pub type ContractAddressOf = Arc<dyn Fn(VoucherKind, &AccountId) -> TonAddress + Send + Sync>;
+
 /// Every account, for the operator.
 pub struct Accounts {
+    /// Client accounts with their holds.
     pub clients: Vec<(AccountId, ClientView)>,
+    /// Worker earnings.
     pub workers: Vec<(AccountId, WorkerAccount)>,
+}
+
+/// Which cumulative counter a voucher kind carries: a client's charged tokens (charge and
+/// grant refund alike) or a worker's earned tokens.
+fn counter(kind: VoucherKind) -> VoucherKind {
+    if kind.is_client() {
+        VoucherKind::ClientCharge
+    } else {
+        VoucherKind::WorkerPayout
+    }
 }
 
 #[derive(Default)]
@@ -70,15 +114,18 @@ struct State {
     dirty_clients: BTreeSet<AccountId>,
     dirty_workers: BTreeSet<AccountId>,
     dirty_meta: bool,
-    /// What the database holds, per voucher account: vouchers are signed for these values.
-    committed: HashMap<(VoucherKind, AccountId), Nanotons>,
+    /// What the database holds, in tokens, per counter ([`counter`]) and account: vouchers are
+    /// signed for these values.
+    committed: HashMap<(VoucherKind, AccountId), u64>,
 }
 
+/// The proxy's ledger (see the module doc).
 pub struct Ledger {
     state: Mutex<State>,
     store: Store,
     prices: Prices,
     signer: SigningKey,
+    address_of: ContractAddressOf,
     /// Serializes commits, so batches reach the disk in the order their seqnos say.
     commit_lock: Mutex<()>,
     stopped: AtomicBool,
@@ -90,20 +137,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Ledger {
-    /// Opens the ledger database at `path` (created if missing) and loads the books.
-    pub fn open(path: &Path, prices: Prices, signer: SigningKey) -> Result<Self, LedgerError> {
+    /// Opens the ledger database at `path` (created if missing) and loads the books. Vouchers
+    /// name the contracts `address_of` gives.
+    pub fn open(
+        path: &Path,
+        prices: Prices,
+        signer: SigningKey,
+        address_of: ContractAddressOf,
+    ) -> Result<Self, LedgerError> {
         let store = Store::open(path)?;
         let loaded = store.load()?;
         let mut committed = HashMap::new();
         for (id, c) in &loaded.clients {
-            committed.insert((VoucherKind::ClientCharge, *id), c.charged);
+            committed.insert((VoucherKind::ClientCharge, *id), c.charged_tokens);
         }
         for (id, w) in &loaded.workers {
-            committed.insert((VoucherKind::WorkerPayout, *id), w.earned);
+            committed.insert((VoucherKind::WorkerPayout, *id), w.earned_tokens);
         }
         let books = Books::from_parts(loaded.clients, loaded.workers, loaded.commission);
         if let Err(why) = books.audit() {
             tracing::error!(%why, "the ledger on disk does not balance");
+        }
+        if let Err(why) = books.audit_prices(&prices) {
+            tracing::error!(%why, "the ledger on disk does not match the configured prices (were they changed?); \
+                vouchers carry tokens, which the contracts price at their own rate");
         }
         let state = State { books, seqno: loaded.seqno, committed, ..State::default() };
         Ok(Ledger {
@@ -111,12 +168,14 @@ impl Ledger {
             store,
             prices,
             signer,
+            address_of,
             commit_lock: Mutex::new(()),
             stopped: AtomicBool::new(false),
             published: Mutex::new(HashMap::new()),
         })
     }
 
+    /// The prices the books charge at.
     pub fn prices(&self) -> &Prices {
         &self.prices
     }
@@ -197,13 +256,14 @@ impl Ledger {
         Ok(lock(&self.state).books.reserve(*client, amount, self.prices.min_client_stake)?)
     }
 
-    /// Ends a request: charges its cost (if it produced output) and releases the hold. In
-    /// memory; the next group commit makes it durable and vouchers it.
-    pub fn settle(&self, hold: Hold, cost: Option<(Cost, AccountId)>) -> Charge {
+    /// Ends a request: charges its adjusted tokens (if it produced output: `usage` = tokens
+    /// and the worker that served them) in whole tokens, at most what the hold covers, and
+    /// releases the hold. In memory; the next group commit makes it durable and vouchers it.
+    pub fn settle(&self, hold: Hold, usage: Option<(u64, AccountId)>) -> Charge {
         let mut s = lock(&self.state);
         let client = hold.client;
-        let charged = cost.map(|(_, w)| w);
-        let charge = s.books.settle(hold, cost);
+        let charged = usage.map(|(_, w)| w);
+        let charge = s.books.settle(hold, usage, &self.prices);
         if charge.client > 0 {
             s.dirty_clients.insert(client);
             s.dirty_meta = true;
@@ -223,7 +283,7 @@ impl Ledger {
     }
 
     /// Writes every changed row in one durable transaction, then signs and publishes vouchers
-    /// for the accounts whose cumulative amounts grew. Returns those vouchers.
+    /// for the accounts whose cumulative tokens grew. Returns those vouchers.
     pub fn commit(&self) -> Result<Vec<SignedVoucher>, LedgerError> {
         let _serial = lock(&self.commit_lock);
         self.check_running()?;
@@ -248,27 +308,28 @@ impl Ledger {
             tracing::error!(error = %e, "ledger commit failed; the ledger stops (fail-stop)");
             return Err(e.into());
         }
-        let grown: Vec<Voucher> = {
+        let grown: Vec<(VoucherKind, AccountId, u64)> = {
             let mut s = lock(&self.state);
             let rows = batch
                 .clients
                 .iter()
-                .map(|(id, a)| (VoucherKind::ClientCharge, *id, a.charged))
-                .chain(batch.workers.iter().map(|(id, w)| (VoucherKind::WorkerPayout, *id, w.earned)));
+                .map(|(id, a)| (VoucherKind::ClientCharge, *id, a.charged_tokens))
+                .chain(batch.workers.iter().map(|(id, w)| (VoucherKind::WorkerPayout, *id, w.earned_tokens)));
             let mut grown = Vec::new();
-            for (kind, account, amount) in rows {
+            for (kind, account, tokens) in rows {
                 let held = s.committed.entry((kind, account)).or_insert(0);
-                if amount > *held {
-                    *held = amount;
-                    grown.push(Voucher { kind, query_id: batch.seqno, account, amount });
+                if tokens > *held {
+                    *held = tokens;
+                    grown.push((kind, account, tokens));
                 }
             }
             grown
         };
         let mut out = Vec::with_capacity(grown.len());
-        for v in grown {
-            let signed = v.sign(&self.signer)?;
-            if let Some(tx) = lock(&self.published).get(&(v.kind, v.account)) {
+        for (kind, account, tokens) in grown {
+            let contract = (self.address_of)(kind, &account);
+            let signed = Voucher { kind, query_id: batch.seqno, tokens, contract }.sign(&self.signer)?;
+            if let Some(tx) = lock(&self.published).get(&(kind, account)) {
                 tx.send_replace(Some(signed.clone()));
             }
             out.push(signed);
@@ -276,16 +337,19 @@ impl Ledger {
         Ok(out)
     }
 
-    /// A voucher for the committed cumulative amount of `account`, if it has one above zero.
+    /// A voucher of `kind` for the committed cumulative tokens of `account`. A charge or payout
+    /// voucher exists once the count is above zero; a grant refund (the final charge at a close)
+    /// always does, zero tokens included.
     pub fn voucher(&self, kind: VoucherKind, account: &AccountId) -> Result<Option<SignedVoucher>, LedgerError> {
-        let (amount, seqno) = {
+        let (tokens, seqno) = {
             let s = lock(&self.state);
-            (s.committed.get(&(kind, *account)).copied().unwrap_or(0), s.seqno)
+            (s.committed.get(&(counter(kind), *account)).copied().unwrap_or(0), s.seqno)
         };
-        if amount == 0 {
+        if tokens == 0 && kind != VoucherKind::GrantRefund {
             return Ok(None);
         }
-        Ok(Some(Voucher { kind, query_id: seqno, account: *account, amount }.sign(&self.signer)?))
+        let contract = (self.address_of)(kind, account);
+        Ok(Some(Voucher { kind, query_id: seqno, tokens, contract }.sign(&self.signer)?))
     }
 
     /// Follows the vouchers of one account: the receiver sees each new committed voucher.
@@ -295,16 +359,22 @@ impl Ledger {
         published.entry((kind, *account)).or_insert_with(|| watch::channel(None).0).subscribe()
     }
 
-    /// Checks a voucher a client or worker presents on reconnect. One signed by this proxy
-    /// for more than the database holds means the proxy's state was rolled back: the caller
-    /// must refuse to serve (Cocoon's fail-stop rule).
-    pub fn check_presented(&self, v: &SignedVoucher) -> Result<(), LedgerError> {
+    /// Checks a voucher the client or worker `account` presents on reconnect. One signed by
+    /// this proxy, for the presenter's own contract, for more tokens than the database holds
+    /// means the proxy's state was rolled back: the caller must refuse to serve (Cocoon's
+    /// fail-stop rule). A voucher signed by another key or naming another contract says
+    /// nothing about this database ([`LedgerError::ForeignVoucher`], [`LedgerError::OtherContract`]).
+    pub fn check_presented(&self, account: &AccountId, v: &SignedVoucher) -> Result<(), LedgerError> {
         if v.verify(&self.public_key()).is_err() {
             return Err(LedgerError::ForeignVoucher);
         }
-        let held = lock(&self.state).committed.get(&(v.voucher.kind, v.voucher.account)).copied().unwrap_or(0);
-        if v.voucher.amount > held {
-            return Err(LedgerError::RolledBack { presented: v.voucher.amount, held });
+        let expected = (self.address_of)(v.voucher.kind, account);
+        if v.voucher.contract != expected {
+            return Err(LedgerError::OtherContract { expected, got: v.voucher.contract });
+        }
+        let held = lock(&self.state).committed.get(&(counter(v.voucher.kind), *account)).copied().unwrap_or(0);
+        if v.voucher.tokens > held {
+            return Err(LedgerError::RolledBack { presented: v.voucher.tokens, held });
         }
         Ok(())
     }
@@ -341,9 +411,13 @@ impl Ledger {
         Accounts { clients, workers }
     }
 
-    /// The totals, checked: an error says where the books do not balance.
+    /// The totals, checked: an error says where the books do not balance, or where a nanoton
+    /// counter is not its token counter at this ledger's prices.
     pub fn audit(&self) -> Result<Totals, String> {
-        lock(&self.state).books.audit()
+        let s = lock(&self.state);
+        let totals = s.books.audit()?;
+        s.books.audit_prices(&self.prices)?;
+        Ok(totals)
     }
 
     /// Runs [`Ledger::commit`] every `interval` until `stop` fires, then once more.

@@ -15,5 +15,5 @@ pub mod settlement;
 pub mod store;
 
 pub use books::{AccountId, AccountState, BooksError, Charge, ClientAccount, Hold, Totals, WorkerAccount};
-pub use ledger::{Accounts, ClientView, Ledger, LedgerError};
+pub use ledger::{Accounts, ClientView, ContractAddressOf, Ledger, LedgerError};
 pub use prices::{Cost, Nanotons, PriceError, Prices, TokenCounts, TON};

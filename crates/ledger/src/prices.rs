@@ -71,12 +71,20 @@ impl Default for Prices {
     }
 }
 
+/// A price table that breaks the rules.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PriceError {
+    /// A worker would earn more per token than the client pays.
     #[error(
         "worker_fee_per_token ({fee}) exceeds price_per_token ({price}): the proxy would pay out more than it takes"
     )]
-    FeeAbovePrice { fee: Nanotons, price: Nanotons },
+    FeeAbovePrice {
+        /// The worker fee per token.
+        fee: Nanotons,
+        /// The price per token.
+        price: Nanotons,
+    },
+    /// Tokens would be free.
     #[error("price_per_token must be positive")]
     ZeroPrice,
 }
@@ -84,9 +92,13 @@ pub enum PriceError {
 /// Raw token counts of one request, as the worker's usage reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenCounts {
+    /// Prompt tokens, cached ones included.
     pub prompt: u64,
+    /// Cached prompt tokens.
     pub cached: u64,
+    /// Completion tokens, reasoning ones included.
     pub completion: u64,
+    /// Reasoning tokens.
     pub reasoning: u64,
 }
 

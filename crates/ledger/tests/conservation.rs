@@ -2,11 +2,14 @@
 //! succeed, fail or stop halfway, withdrawals, closes, group commits and proxy restarts
 //! (memory dropped, books reloaded from disk).
 
-use cocoon_ledger::{AccountId, Cost, Hold, Ledger, LedgerError, Prices, TokenCounts};
-use cocoon_voucher::VoucherKind;
+use cocoon_ledger::settlement::embedded_contract_address;
+use cocoon_ledger::{AccountId, ContractAddressOf, Hold, Ledger, LedgerError, Prices, TokenCounts};
+use cocoon_voucher::{SignedVoucher, VoucherKind};
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 const CLIENTS: u8 = 3;
 const WORKERS: u8 = 2;
@@ -69,6 +72,20 @@ fn id(kind: u8, n: u8) -> AccountId {
     a
 }
 
+fn open(path: &Path, key: &SigningKey) -> Ledger {
+    let address_of: ContractAddressOf = Arc::new(embedded_contract_address);
+    Ledger::open(path, prices(), key.clone(), address_of).unwrap()
+}
+
+/// The account a voucher is for: the one whose contract it names.
+fn owner(v: &SignedVoucher) -> AccountId {
+    let (kind, n) = if v.voucher.kind.is_client() { (1, CLIENTS) } else { (2, WORKERS) };
+    (0..n)
+        .map(|i| id(kind, i))
+        .find(|a| embedded_contract_address(v.voucher.kind, a) == v.voucher.contract)
+        .expect("a voucher names a known account's contract")
+}
+
 fn prices() -> Prices {
     Prices {
         price_per_token: 3,
@@ -87,7 +104,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.redb");
         let key = SigningKey::from_bytes(&[7; 32]);
-        let mut ledger = Ledger::open(&path, prices(), key.clone()).unwrap();
+        let mut ledger = open(&path, &key);
         let mut in_flight: Vec<Hold> = Vec::new();
         let mut acked_deposits: HashMap<AccountId, u64> = HashMap::new();
         let mut acked_withdrawals: HashMap<AccountId, u64> = HashMap::new();
@@ -113,16 +130,17 @@ proptest! {
                 Op::End { worker, tokens, coefficient } => {
                     if !in_flight.is_empty() {
                         let hold = in_flight.remove(0);
-                        let cost = tokens.map(|(prompt, completion)| {
+                        let usage = tokens.map(|(prompt, completion)| {
                             let u = TokenCounts { prompt, completion, ..TokenCounts::default() };
-                            (prices().cost(&u, coefficient), id(2, worker))
+                            (prices().cost(&u, coefficient).adjusted_tokens, id(2, worker))
                         });
                         let held = hold.amount;
-                        let charge = ledger.settle(hold, cost);
+                        let charge = ledger.settle(hold, usage);
                         prop_assert!(charge.client <= held && charge.worker <= charge.client);
-                        if cost.is_none() {
-                            prop_assert_eq!(charge.client, 0);
-                        }
+                        // Whole tokens at the price and the fee, never more than were served.
+                        prop_assert_eq!(charge.client, charge.tokens * prices().price_per_token);
+                        prop_assert_eq!(charge.worker, charge.tokens * prices().worker_fee_per_token);
+                        prop_assert!(charge.tokens <= usage.map_or(0, |(t, _)| t));
                     }
                 }
                 Op::Withdraw { client, amount } => {
@@ -140,15 +158,15 @@ proptest! {
                 Op::Commit => {
                     for v in ledger.commit().unwrap() {
                         v.verify(&key.verifying_key().to_bytes()).unwrap();
-                        let e = vouchered.entry((v.voucher.kind, v.voucher.account)).or_default();
-                        prop_assert!(v.voucher.amount > *e, "vouchers only grow");
-                        *e = v.voucher.amount;
+                        let e = vouchered.entry((v.voucher.kind, owner(&v))).or_default();
+                        prop_assert!(v.voucher.tokens > *e, "vouchers only grow");
+                        *e = v.voucher.tokens;
                     }
                 }
                 Op::Restart => {
                     in_flight.clear();
                     drop(ledger);
-                    ledger = Ledger::open(&path, prices(), key.clone()).unwrap();
+                    ledger = open(&path, &key);
                 }
             }
             let t = ledger.audit().map_err(TestCaseError::fail)?;
@@ -156,16 +174,17 @@ proptest! {
             // No acknowledged deposit or withdrawal is ever lost, restarts included.
             prop_assert_eq!(t.deposited, acked_deposits.values().sum::<u64>());
             prop_assert_eq!(t.withdrawn, acked_withdrawals.values().sum::<u64>());
-            // No vouchered amount is ever lost: the books hold at least what was signed.
-            for ((kind, account), amount) in &vouchered {
-                let held = match kind {
-                    VoucherKind::ClientCharge => ledger.client(account).map_or(0, |c| c.account.charged),
-                    VoucherKind::WorkerPayout => ledger.worker(account).map_or(0, |w| w.earned),
+            // No vouchered token is ever lost: the books hold at least what was signed.
+            for ((kind, account), tokens) in &vouchered {
+                let held = if kind.is_client() {
+                    ledger.client(account).map_or(0, |c| c.account.charged_tokens)
+                } else {
+                    ledger.worker(account).map_or(0, |w| w.earned_tokens)
                 };
-                prop_assert!(held >= *amount, "{kind:?} vouchered {amount} but books hold {held}");
+                prop_assert!(held >= *tokens, "{kind:?} vouchered {tokens} but books hold {held}");
                 // And a client or worker presenting it is not taken for a rollback.
                 let v = ledger.voucher(*kind, account).unwrap().unwrap();
-                prop_assert!(ledger.check_presented(&v).is_ok());
+                prop_assert!(ledger.check_presented(account, &v).is_ok());
             }
         }
     }
@@ -177,40 +196,65 @@ fn a_voucher_above_the_database_is_a_rollback() {
     let key = SigningKey::from_bytes(&[7; 32]);
     let client = id(1, 0);
     let presented = {
-        let ledger = Ledger::open(&dir.path().join("a.redb"), prices(), key.clone()).unwrap();
+        let ledger = open(&dir.path().join("a.redb"), &key);
         ledger.deposit(&client, 10_000).unwrap();
         let h = ledger.reserve(&client, 1_000).unwrap();
-        let cost = Cost { adjusted_tokens: 100, client: 300, worker: 200 };
-        ledger.settle(h, Some((cost, id(2, 0))));
+        let charge = ledger.settle(h, Some((100, id(2, 0))));
+        assert_eq!((charge.tokens, charge.client, charge.worker), (100, 300, 200));
         let vs = ledger.commit().unwrap();
         assert_eq!(vs.len(), 2, "one voucher for the client, one for the worker");
+        let worker = vs.iter().find(|v| v.voucher.kind == VoucherKind::WorkerPayout).unwrap();
+        assert_eq!(worker.voucher.contract, embedded_contract_address(VoucherKind::WorkerPayout, &id(2, 0)));
         vs.into_iter().find(|v| v.voucher.kind == VoucherKind::ClientCharge).unwrap()
     };
-    assert_eq!(presented.voucher.amount, 300);
+    assert_eq!(presented.voucher.tokens, 100, "vouchers carry tokens, not nanotons");
+    assert_eq!(presented.voucher.contract, embedded_contract_address(VoucherKind::ClientCharge, &client));
     // A proxy whose database is an older copy (here: a fresh one) must refuse.
-    let older = Ledger::open(&dir.path().join("b.redb"), prices(), key.clone()).unwrap();
-    match older.check_presented(&presented) {
-        Err(LedgerError::RolledBack { presented: 300, held: 0 }) => {}
+    let older = open(&dir.path().join("b.redb"), &key);
+    match older.check_presented(&client, &presented) {
+        Err(LedgerError::RolledBack { presented: 100, held: 0 }) => {}
         other => panic!("expected a rollback, got {other:?}"),
     }
+    // Presented by someone whose contract it does not name, it proves nothing.
+    assert!(matches!(older.check_presented(&id(1, 1), &presented), Err(LedgerError::OtherContract { .. })));
     // A voucher from another proxy's key is not ours to judge.
-    let other = Ledger::open(&dir.path().join("c.redb"), prices(), SigningKey::from_bytes(&[8; 32])).unwrap();
-    assert!(matches!(other.check_presented(&presented), Err(LedgerError::ForeignVoucher)));
+    let other = open(&dir.path().join("c.redb"), &SigningKey::from_bytes(&[8; 32]));
+    assert!(matches!(other.check_presented(&client, &presented), Err(LedgerError::ForeignVoucher)));
 }
 
 #[test]
 fn uncommitted_usage_is_never_vouchered() {
     let dir = tempfile::tempdir().unwrap();
     let key = SigningKey::from_bytes(&[7; 32]);
-    let ledger = Ledger::open(&dir.path().join("a.redb"), prices(), key).unwrap();
+    let ledger = open(&dir.path().join("a.redb"), &key);
     let client = id(1, 0);
     ledger.deposit(&client, 10_000).unwrap();
     let mut rx = ledger.subscribe(VoucherKind::ClientCharge, &client);
     let h = ledger.reserve(&client, 1_000).unwrap();
-    ledger.settle(h, Some((Cost { adjusted_tokens: 10, client: 30, worker: 20 }, id(2, 0))));
+    ledger.settle(h, Some((10, id(2, 0))));
     assert_eq!(ledger.voucher(VoucherKind::ClientCharge, &client).unwrap(), None);
     assert!(!rx.has_changed().unwrap());
     ledger.commit().unwrap();
     assert!(rx.has_changed().unwrap());
-    assert_eq!(rx.borrow_and_update().as_ref().map(|v| v.voucher.amount), Some(30));
+    assert_eq!(rx.borrow_and_update().as_ref().map(|v| v.voucher.tokens), Some(10));
+}
+
+#[test]
+fn a_grant_refund_voucher_carries_the_charged_tokens_for_the_client_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let ledger = open(&dir.path().join("a.redb"), &key);
+    let client = id(1, 0);
+    ledger.deposit(&client, 10_000).unwrap();
+    // Even with nothing charged, the close needs its (zero-token) grant refund.
+    let zero = ledger.voucher(VoucherKind::GrantRefund, &client).unwrap().unwrap();
+    assert_eq!(zero.voucher.tokens, 0);
+    let h = ledger.reserve(&client, 1_000).unwrap();
+    ledger.settle(h, Some((7, id(2, 0))));
+    ledger.commit().unwrap();
+    let refund = ledger.voucher(VoucherKind::GrantRefund, &client).unwrap().unwrap();
+    let charge = ledger.voucher(VoucherKind::ClientCharge, &client).unwrap().unwrap();
+    assert_eq!((refund.voucher.kind, refund.voucher.tokens), (VoucherKind::GrantRefund, 7));
+    assert_eq!(refund.voucher.contract, charge.voucher.contract, "one client contract takes both");
+    ledger.check_presented(&client, &refund).unwrap();
 }

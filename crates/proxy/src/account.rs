@@ -25,10 +25,10 @@ fn payments(shared: &Shared) -> Result<&Arc<Payments>, ApiError> {
         .ok_or_else(|| ApiError::from_status(StatusCode::NOT_FOUND, "payments_off", "this proxy runs without payments"))
 }
 
-/// Answers a client's hello. A client presenting a voucher for more than the ledger holds
+/// Answers `client`'s hello. A client presenting a voucher for more than the ledger holds
 /// proves this proxy's state was rolled back: the proxy refuses it and stops serving paid
 /// requests (fail-stop).
-pub async fn hello(shared: &Arc<Shared>, body: Incoming) -> Response<Body> {
+pub async fn hello(shared: &Arc<Shared>, client: &AccountId, body: Incoming) -> Response<Body> {
     let bytes = match read_limited(body, 64 * 1024).await {
         Ok(b) => b,
         Err(e) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
@@ -36,20 +36,25 @@ pub async fn hello(shared: &Arc<Shared>, body: Incoming) -> Response<Body> {
     let (hello, resp) = answer_hello_body(&bytes, None);
     let (Some(hello), Some(p)) = (hello, shared.payments.as_ref()) else { return resp };
     let Some(text) = hello.voucher else { return resp };
-    match check_voucher(p, &text) {
+    match check_voucher(p, client, &text) {
         Ok(()) => resp,
         Err(e) => error_response(&e),
     }
 }
 
-/// Checks a voucher a peer presents at hello (see [`hello`]); used for workers too.
-pub fn check_voucher(p: &Payments, text: &str) -> Result<(), ApiError> {
+/// Checks a voucher the peer `account` presents at hello (see [`hello`]); used for workers too.
+/// A voucher for another contract (e.g. from another settlement backend) proves nothing here.
+pub fn check_voucher(p: &Payments, account: &AccountId, text: &str) -> Result<(), ApiError> {
     let v = SignedVoucher::from_base64(text)
         .map_err(|e| ApiError::bad_request("bad_voucher", format!("presented voucher: {e}")))?;
-    match p.ledger.check_presented(&v) {
+    match p.ledger.check_presented(account, &v) {
         Ok(()) | Err(LedgerError::ForeignVoucher) => Ok(()),
+        Err(e @ LedgerError::OtherContract { .. }) => {
+            tracing::warn!(account = %hex::encode(account), error = %e, "a peer presented a voucher for another contract; ignored");
+            Ok(())
+        }
         Err(e @ LedgerError::RolledBack { .. }) => {
-            tracing::error!(account = %hex::encode(v.voucher.account), error = %e,
+            tracing::error!(account = %hex::encode(account), error = %e,
                 "ROLLBACK DETECTED: a peer holds a voucher above this proxy's database; refusing to serve");
             p.ledger.halt();
             Err(ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE, "state_rolled_back", e.to_string()))

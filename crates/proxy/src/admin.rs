@@ -26,7 +26,7 @@ async fn accounts(State(s): State<Arc<Shared>>) -> Json<Value> {
     let workers: Vec<Value> = a
         .workers
         .iter()
-        .map(|(id, w)| json!({"worker": hex::encode(id), "earned": w.earned, "paid_out": w.paid_out}))
+        .map(|(id, w)| json!({"worker": hex::encode(id), "earned": w.earned, "earned_tokens": w.earned_tokens, "paid_out": w.paid_out}))
         .collect();
     Json(json!({"enabled": true, "clients": clients, "workers": workers, "books": p.snapshot()}))
 }

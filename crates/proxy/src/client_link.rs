@@ -46,7 +46,7 @@ async fn handle(shared: Arc<Shared>, client: AccountId, req: Request<Incoming>) 
     Ok(match (req.method(), req.uri().path()) {
         (&Method::POST, path::INFER) => forward::infer(&shared, &client, req).await,
         (&Method::GET, path::MODELS) => json_response(&shared.registry.models()),
-        (&Method::POST, path::HELLO) => account::hello(&shared, req.into_body()).await,
+        (&Method::POST, path::HELLO) => account::hello(&shared, &client, req.into_body()).await,
         (&Method::GET, p @ (path::ACCOUNT | path::VOUCHERS)) => {
             let p = p.to_string();
             account::handle(&shared, client, &p, req.into_body()).await

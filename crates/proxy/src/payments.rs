@@ -10,7 +10,9 @@
 use crate::billing::{Billing, Reservation};
 use crate::config::PaymentsConfig;
 use cocoon_ledger::settlement::{EmbeddedSettlement, Settlement, SettlementError};
-use cocoon_ledger::{AccountId, AccountState, BooksError, ClientView, Cost, Ledger, LedgerError, Prices, TokenCounts};
+use cocoon_ledger::{
+    AccountId, AccountState, BooksError, ClientView, ContractAddressOf, Cost, Ledger, LedgerError, Prices, TokenCounts,
+};
 use cocoon_openai::{ApiError, Usage};
 use cocoon_proto::InferMeta;
 use cocoon_voucher::VoucherKind;
@@ -64,10 +66,12 @@ impl Payments {
         std::fs::create_dir_all(&cfg.data_dir)
             .map_err(|e| PaymentsError::DataDir(cfg.data_dir.display().to_string(), e))?;
         let proxy_key = key.verifying_key().to_bytes();
-        let (min_stake, delay) = (prices.min_client_stake, prices.close_delay_secs);
-        let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger.redb"), prices, key)?);
-        let settlement =
-            Arc::new(EmbeddedSettlement::open(&cfg.data_dir.join("settlement.redb"), proxy_key, min_stake, delay)?);
+        let settlement = Arc::new(EmbeddedSettlement::open(&cfg.data_dir.join("settlement.redb"), proxy_key, &prices)?);
+        // Vouchers name the contracts the settlement backend addresses.
+        let contracts = settlement.clone();
+        let address_of: ContractAddressOf =
+            Arc::new(move |kind: VoucherKind, account: &AccountId| contracts.contract_address(kind, account));
+        let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger.redb"), prices, key, address_of)?);
         let posted = settlement.proxy()?.own_stake_posted;
         if cfg.own_stake > posted {
             settlement.stake_proxy(cfg.own_stake - posted)?;
@@ -100,7 +104,7 @@ impl Payments {
                 self.settlement.withdraw(&id, missing)?;
             }
             if view.account.state == AccountState::Closed && contract.state != AccountState::Closed {
-                let last = self.ledger.voucher(VoucherKind::ClientCharge, &id)?;
+                let last = self.ledger.voucher(VoucherKind::GrantRefund, &id)?;
                 self.settlement.finish_close(&id, last.as_ref(), now_unix())?;
             }
         }
@@ -119,7 +123,7 @@ impl Payments {
     fn charge_latest(&self, client: &AccountId) {
         match self.ledger.voucher(VoucherKind::ClientCharge, client) {
             Ok(Some(v)) => {
-                if let Err(e) = self.settlement.charge(&v) {
+                if let Err(e) = self.settlement.charge(client, &v) {
                     tracing::warn!(client = %hex::encode(client), error = %e, "charge by voucher failed");
                 }
             }
@@ -180,7 +184,7 @@ impl Payments {
         for client in self.ledger.closes_due(now) {
             match self.ledger.finish_close(&client, now) {
                 Ok(refund) => {
-                    let last = self.ledger.voucher(VoucherKind::ClientCharge, &client).ok().flatten();
+                    let last = self.ledger.voucher(VoucherKind::GrantRefund, &client).ok().flatten();
                     if let Err(e) = self.settlement.finish_close(&client, last.as_ref(), now) {
                         tracing::error!(client = %hex::encode(client), error = %e, "settlement close failed");
                     }
@@ -204,12 +208,12 @@ impl Payments {
             }
         }
         for (id, w) in &accounts.workers {
-            let paid = self.settlement.worker(id).ok().flatten().map_or(0, |c| c.paid);
-            if w.earned.saturating_sub(paid) < self.payout_threshold.max(1) {
+            let contract = self.settlement.worker(id).ok().flatten().unwrap_or_default();
+            if w.earned.saturating_sub(contract.paid) < self.payout_threshold.max(1) {
                 continue;
             }
             match self.ledger.voucher(VoucherKind::WorkerPayout, id) {
-                Ok(Some(v)) if v.voucher.amount > paid => match self.settlement.payout(&v) {
+                Ok(Some(v)) if v.voucher.tokens > contract.paid_tokens => match self.settlement.payout(id, &v) {
                     Ok(c) => {
                         self.ledger.record_payout(id, c.paid);
                         tracing::info!(worker = %hex::encode(id), paid = c.paid, "worker paid out by voucher");
@@ -267,7 +271,9 @@ impl Payments {
                 "reserved": t.reserved,
                 "staked": t.staked,
                 "charged": t.charged,
+                "charged_tokens": t.charged_tokens,
                 "worker_earned": t.worker_earned,
+                "worker_earned_tokens": t.worker_earned_tokens,
                 "commission": t.commission,
                 "balanced": true,
             }),
@@ -302,17 +308,18 @@ impl Billing for Payments {
 
     fn settle(&self, r: Reservation, usage: Option<&Usage>, worker: &AccountId, coefficient: u32) -> Option<Cost> {
         let hold = r.hold?;
-        let cost = usage.map(|u| {
+        let tokens = usage.map(|u| {
             let counts = TokenCounts {
                 prompt: u.prompt_tokens,
                 cached: u.cached_tokens,
                 completion: u.completion_tokens,
                 reasoning: u.reasoning_tokens,
             };
-            (self.prices().cost(&counts, coefficient), *worker)
+            self.prices().cost(&counts, coefficient).adjusted_tokens
         });
-        let charge = self.ledger.settle(hold, cost);
-        cost.map(|(c, _)| Cost { client: charge.client, worker: charge.worker, ..c })
+        // The ledger charges whole tokens, at most what the hold covers: report what it took.
+        let charge = self.ledger.settle(hold, tokens.map(|t| (t, *worker)));
+        tokens.map(|_| Cost { adjusted_tokens: charge.tokens, client: charge.client, worker: charge.worker })
     }
 }
 

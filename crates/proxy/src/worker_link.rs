@@ -100,7 +100,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         }
     };
     if let (Some(p), Some(v)) = (shared.payments.as_ref(), announce.voucher.as_deref()) {
-        if let Err(e) = crate::account::check_voucher(p, v) {
+        if let Err(e) = crate::account::check_voucher(p, &peer.public_key, v) {
             tracing::error!(peer = %addr, error = %e, "refusing a worker over its voucher");
             conn_task.abort();
             return;

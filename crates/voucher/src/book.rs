@@ -1,20 +1,27 @@
 //! The holder side: what a client or a worker keeps about one proxy.
 //!
 //! Since vouchers are cumulative, a holder only needs the latest valid one: it is the whole claim. The book
-//! checks every incoming voucher (signature by the expected proxy key, kind, own account), refuses one whose
-//! amount went down, and persists each new highest voucher atomically, so a crash never leaves a torn file
-//! and never loses an accepted voucher. A rejected voucher changes nothing, in memory or on disk.
+//! checks every incoming voucher (signature by the expected proxy key, kind, contract), refuses one whose
+//! token count went down, and persists each new highest voucher atomically, so a crash never leaves a torn
+//! file and never loses an accepted voucher. A rejected voucher changes nothing, in memory or on disk.
 //!
-//! The file is JSON, one book per file:
+//! The contract: a voucher names the contract that will honour it (`expected_my_address`). A book is
+//! pinned to one contract, given at open when the holder knows it (from configuration), else learned from
+//! the first voucher it accepts (or from its file). From then on a voucher for any other contract is
+//! refused ([`VoucherError::WrongContract`]): a proxy cannot move a holder's claim to someone else's
+//! contract.
+//!
+//! The file is JSON, one book per file (format version 2):
 //!
 //! ```json
-//! { "proxy_key": "<hex>", "kind": "client_charge", "account": "<hex>", "voucher": "<base64 BOC>" }
+//! { "version": 2, "proxy_key": "<hex>", "kind": "client_charge", "contract": "0:<hex>", "voucher": "<base64 BOC>" }
 //! ```
 //!
 //! The caller picks the path, normally one file per proxy. If an existing file belongs to another proxy
-//! key, account or kind, the book starts empty (and the next accepted voucher replaces that file). A file
-//! that cannot be read as a valid book is an error rather than silently dropped, since it may be the only
-//! copy of money owed.
+//! key, kind or (pinned) contract, or is a version 1 file (the layout before on-chain vouchers, with an
+//! `account` and nanoton amounts, which no contract accepts), the book starts empty with a warning, and
+//! the next accepted voucher replaces that file. A file that cannot be read as a valid book is an error
+//! rather than silently dropped, since it may be the only copy of money owed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write as _};
@@ -23,30 +30,35 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
+use crate::address::TonAddress;
 use crate::error::VoucherError;
 use crate::voucher::{SignedVoucher, VoucherKind};
+
+/// The book file format this crate writes.
+const BOOK_VERSION: u32 = 2;
 
 /// Outcome of [`VoucherBook::accept`] for a valid voucher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
     /// A higher total: it is now the latest (and persisted). `delta` is the increase over the previous one.
     New {
-        /// The new cumulative amount.
-        amount: u64,
-        /// `amount` minus the previous cumulative amount (0 before any voucher).
+        /// The new cumulative token count.
+        tokens: u64,
+        /// `tokens` minus the previous cumulative count (0 before any voucher).
         delta: u64,
     },
     /// Same total as the latest one: nothing to do.
     Duplicate,
 }
 
-/// On-disk form of a book.
+/// On-disk form of a book (version 2).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BookFile {
+    version: u32,
     proxy_key: String,
     kind: VoucherKind,
-    account: String,
+    contract: TonAddress,
     voucher: SignedVoucher,
 }
 
@@ -54,66 +66,85 @@ struct BookFile {
 #[derive(Debug)]
 pub struct VoucherBook {
     kind: VoucherKind,
-    account: [u8; 32],
     proxy_key: [u8; 32],
+    /// The contract vouchers must name; `None` until configured or learned from a first voucher.
+    contract: Option<TonAddress>,
     latest: Option<SignedVoucher>,
     path: Option<PathBuf>,
 }
 
 impl VoucherBook {
     /// Opens a book, loading `path` if given and present (see the module doc for mismatching files).
+    ///
+    /// `contract` pins the book to a known contract; with `None` the first accepted voucher (or the
+    /// file) pins it.
     pub fn open(
         path: Option<PathBuf>,
         kind: VoucherKind,
-        account: [u8; 32],
+        contract: Option<TonAddress>,
         proxy_key: [u8; 32],
     ) -> Result<Self, VoucherError> {
         VerifyingKey::from_bytes(&proxy_key).map_err(|_| VoucherError::InvalidKey)?;
-        let mut book = VoucherBook { kind, account, proxy_key, latest: None, path };
-        if let Some(path) = &book.path {
-            book.latest = book.load(path)?;
+        let mut book = VoucherBook { kind, proxy_key, contract, latest: None, path };
+        if let Some(path) = book.path.clone() {
+            if let Some(file) = book.load(&path)? {
+                book.contract = Some(file.contract);
+                book.latest = Some(file.voucher);
+            }
         }
         Ok(book)
     }
 
-    fn load(&self, path: &Path) -> Result<Option<SignedVoucher>, VoucherError> {
+    fn load(&self, path: &Path) -> Result<Option<BookFile>, VoucherError> {
+        let corrupt = |why: String| VoucherError::Corrupt(format!("{}: {why}", path.display()));
         let bytes = match fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let file: BookFile =
-            serde_json::from_slice(&bytes).map_err(|e| VoucherError::Corrupt(format!("{}: {e}", path.display())))?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        match value.get("version") {
+            None if value.get("account").is_some() => {
+                tracing::warn!(path = %path.display(),
+                    "voucher book file has the old (version 1) layout, which no contract accepts; starting empty");
+                return Ok(None);
+            }
+            Some(v) if v.as_u64() == Some(u64::from(BOOK_VERSION)) => {}
+            other => return Err(corrupt(format!("unsupported book version {other:?}, expected {BOOK_VERSION}"))),
+        }
+        let file: BookFile = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
         let proxy_key = decode_key(&file.proxy_key, "proxy_key")?;
-        let account = decode_key(&file.account, "account")?;
-        if proxy_key != self.proxy_key || account != self.account || file.kind != self.kind {
-            tracing::warn!(path = %path.display(), "voucher book file is for another proxy, account or kind; starting empty");
+        let pinned_elsewhere = self.contract.is_some_and(|c| c != file.contract);
+        if proxy_key != self.proxy_key || file.kind != self.kind || pinned_elsewhere {
+            tracing::warn!(path = %path.display(), "voucher book file is for another proxy, kind or contract; starting empty");
             return Ok(None);
         }
-        self.check(&file.voucher)
-            .map_err(|e| VoucherError::Corrupt(format!("{}: stored voucher invalid: {e}", path.display())))?;
-        Ok(Some(file.voucher))
+        self.check(&file.voucher, Some(&file.contract)).map_err(|e| corrupt(format!("stored voucher invalid: {e}")))?;
+        Ok(Some(file))
     }
 
-    /// Checks signature, kind and account of `v` against this book.
-    fn check(&self, v: &SignedVoucher) -> Result<(), VoucherError> {
+    /// Checks signature, kind and (when known) contract of `v`.
+    fn check(&self, v: &SignedVoucher, contract: Option<&TonAddress>) -> Result<(), VoucherError> {
         v.verify(&self.proxy_key)?;
         if v.voucher.kind != self.kind {
             return Err(VoucherError::WrongKind);
         }
-        if v.voucher.account != self.account {
-            return Err(VoucherError::WrongAccount);
+        if let Some(expected) = contract {
+            if v.voucher.contract != *expected {
+                return Err(VoucherError::WrongContract { expected: *expected, got: v.voucher.contract });
+            }
         }
         Ok(())
     }
 
-    /// Validates `v` and, if it raises the total, persists it and makes it the latest.
+    /// Validates `v` and, if it raises the total, persists it and makes it the latest (pinning the
+    /// book to its contract if it was not pinned yet).
     pub fn accept(&mut self, v: SignedVoucher) -> Result<Accepted, VoucherError> {
-        self.check(&v)?;
-        let got = v.voucher.amount;
+        self.check(&v, self.contract.as_ref())?;
+        let got = v.voucher.tokens;
         let previous = match &self.latest {
             Some(latest) => {
-                let latest = latest.voucher.amount;
+                let latest = latest.voucher.tokens;
                 if got < latest {
                     return Err(VoucherError::NotMonotonic { latest, got });
                 }
@@ -127,15 +158,20 @@ impl VoucherBook {
         if let Some(path) = &self.path {
             self.persist(path, &v)?;
         }
+        if self.contract.is_none() {
+            tracing::info!(contract = %v.voucher.contract, kind = ?self.kind, "voucher book pinned to its contract");
+        }
+        self.contract = Some(v.voucher.contract);
         self.latest = Some(v);
-        Ok(Accepted::New { amount: got, delta: got - previous })
+        Ok(Accepted::New { tokens: got, delta: got - previous })
     }
 
     fn persist(&self, path: &Path, v: &SignedVoucher) -> Result<(), VoucherError> {
         let file = BookFile {
+            version: BOOK_VERSION,
             proxy_key: hex::encode(self.proxy_key),
             kind: self.kind,
-            account: hex::encode(self.account),
+            contract: v.voucher.contract,
             voucher: v.clone(),
         };
         let json = serde_json::to_vec_pretty(&file).map_err(|e| VoucherError::Corrupt(e.to_string()))?;
@@ -148,9 +184,9 @@ impl VoucherBook {
         self.latest.as_ref()
     }
 
-    /// The latest accepted cumulative amount, 0 if none.
-    pub fn amount(&self) -> u64 {
-        self.latest.as_ref().map_or(0, |v| v.voucher.amount)
+    /// The latest accepted cumulative token count, 0 if none.
+    pub fn tokens(&self) -> u64 {
+        self.latest.as_ref().map_or(0, |v| v.voucher.tokens)
     }
 
     /// The kind of voucher this book accepts.
@@ -158,9 +194,9 @@ impl VoucherBook {
         self.kind
     }
 
-    /// The holder's own account.
-    pub fn account(&self) -> &[u8; 32] {
-        &self.account
+    /// The contract this book is pinned to, if it is pinned yet.
+    pub fn contract(&self) -> Option<&TonAddress> {
+        self.contract.as_ref()
     }
 
     /// The proxy key vouchers must be signed with.

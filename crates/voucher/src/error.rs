@@ -6,6 +6,8 @@
 
 use thiserror::Error;
 
+use crate::address::TonAddress;
+
 /// Everything that can go wrong building, parsing, verifying or storing a voucher.
 #[derive(Debug, Error)]
 pub enum VoucherError {
@@ -18,30 +20,36 @@ pub enum VoucherError {
     /// The voucher's first 32 bits are not one of the known op codes.
     #[error("unknown voucher op {0:#010x}")]
     UnknownOp(u32),
-    /// The amount does not fit the range this crate handles (u64 nanotons).
-    #[error("voucher amount out of range: {0}")]
-    AmountOutOfRange(String),
+    /// An address in a voucher or message body is not the one accepted form (`addr_std`, no anycast),
+    /// or its text form does not parse.
+    #[error("voucher address: {0}")]
+    BadAddress(String),
     /// The Ed25519 signature does not verify under the expected proxy key.
     #[error("bad voucher signature")]
     BadSignature,
     /// The 32 bytes given as a proxy key are not a valid Ed25519 public key.
     #[error("invalid proxy public key")]
     InvalidKey,
-
+    /// A wallet was given a voucher from a proxy whose book it has not opened.
     #[error("no voucher book is open for this proxy")]
     UnknownProxy,
-    /// The voucher is of the other kind (a client charge offered to a worker book or vice versa).
+    /// The voucher is of another kind than the book takes (e.g. a client charge offered to a worker book).
     #[error("voucher of the wrong kind")]
     WrongKind,
-    /// The voucher names another account than the book's own.
-    #[error("voucher for another account")]
-    WrongAccount,
-    /// The cumulative amount went down: the proxy tried to pay less (or charge less) than it already signed.
-    #[error("voucher amount not monotonic: latest {latest}, got {got}")]
+    /// The voucher is for another contract than the one the book is pinned to.
+    #[error("voucher for contract {got}, this book holds vouchers for {expected}")]
+    WrongContract {
+        /// The contract the book is pinned to.
+        expected: TonAddress,
+        /// The contract the rejected voucher names.
+        got: TonAddress,
+    },
+    /// The cumulative token count went down: the proxy tried to pay (or charge) less than it already signed.
+    #[error("voucher tokens not monotonic: latest {latest}, got {got}")]
     NotMonotonic {
-        /// Amount of the latest accepted voucher.
+        /// Tokens of the latest accepted voucher.
         latest: u64,
-        /// Amount of the rejected voucher.
+        /// Tokens of the rejected voucher.
         got: u64,
     },
     /// Reading or writing the book file failed.

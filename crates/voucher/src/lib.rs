@@ -1,26 +1,34 @@
-//! Signed cumulative payment vouchers between the proxy and its clients and workers.
+//! Signed cumulative payment vouchers between the proxy and its clients and workers, in the layout
+//! the on-chain TON contracts verify.
 //!
-//! The proxy settles in TON off-chain: after serving requests it signs, for each client, a voucher with the
-//! total charged so far and, for each worker, one with the total earned so far. Totals only grow, so each
-//! holder keeps just the latest voucher, and a later TON smart contract can check it unchanged: the voucher
-//! is a TON cell and the signature is Ed25519 over its representation hash, exactly what TVM's
-//! `check_signature(cell_hash(c), sig, key)` verifies.
+//! After serving requests the proxy signs, for each client, a voucher with the adjusted tokens
+//! charged so far and, for each worker, one with the adjusted tokens earned so far. Each voucher
+//! names the contract that honours it; the contract multiplies the growth by its price (or fee).
+//! Counts only grow, so each holder keeps just the latest voucher, and the contract checks it
+//! unchanged: the payload is a TON cell and the signature is Ed25519 over its representation hash,
+//! exactly what TVM's `check_signature(cell_hash(c), sig, key)` verifies.
 //!
-//! - [`voucher`]: the cell layout (TL-B), signing, verification, BOC and base64 encoding;
+//! - [`voucher`]: the cell layouts (TL-B), signing, verification, BOC and base64 encoding, and the
+//!   message body sent to a contract;
+//! - [`address`]: [`TonAddress`], the contract address a voucher names;
 //! - [`book`]: the holder side, keeping and persisting the latest accepted voucher per proxy;
 //! - [`wallet`]: a node's books, one per proxy, shared by its links;
+//! - [`vectors`]: the test vectors shared with the contracts' own tests;
 //! - [`error`]: the error type;
 //! - `boc` (private): strict bag-of-cells envelope checks that tonlib-core's parser lacks.
 //!
 //! Only tonlib-core's cell builder, parser and BOC code is used, never its signing or wallet code.
 
+pub mod address;
 mod boc;
 pub mod book;
 pub mod error;
+pub mod vectors;
 pub mod voucher;
 pub mod wallet;
 
+pub use address::TonAddress;
 pub use book::{Accepted, VoucherBook};
 pub use error::VoucherError;
-pub use voucher::{SignedVoucher, Voucher, VoucherKind, OP_CLIENT_CHARGE, OP_WORKER_PAYOUT};
+pub use voucher::{SignedVoucher, Voucher, VoucherKind, OP_CLIENT_CHARGE, OP_GRANT_REFUND, OP_WORKER_PAYOUT};
 pub use wallet::{Held, VoucherWallet};

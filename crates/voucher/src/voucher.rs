@@ -1,67 +1,84 @@
-//! The voucher itself: its TON cell layout, hashing, Ed25519 signing and verification, BOC/base64 encoding.
+//! The voucher itself: its TON cell layout (the one the on-chain contracts verify), hashing,
+//! Ed25519 signing and verification, BOC/base64 encoding, and the message body a submitter sends.
 //!
-//! A voucher is the proxy's signed promise about a *cumulative* total: everything a client has been charged
-//! so far, or everything a worker has earned so far. Because the total only grows, the holder needs to keep
-//! just the latest one, and a lost or replayed older voucher is worth nothing extra.
-//!
-//! The layout is a TON cell so that a smart contract can later check a voucher unchanged with
-//! `check_signature(cell_hash(voucher), signature, proxy_key)`. In TL-B:
+//! A voucher is the proxy's signed statement about a *cumulative* count of adjusted tokens: all a
+//! client has been charged for so far, or all a worker has earned so far. The contract that
+//! receives it multiplies the growth by its own price (a client contract) or fee (a worker
+//! contract). Because the count only grows, the holder keeps just the latest voucher, and a lost
+//! or replayed older one is worth nothing extra. In TL-B:
 //!
 //! ```text
-//! voucher#_ op:uint32 query_id:uint64 account:bits256 amount:(VarUInteger 16) = Voucher;
-//! signed_voucher#_ signature:bits512 voucher:^Voucher = SignedVoucher;
+//! charge_payload#bb63ff93        query_id:uint64 new_tokens:uint64 expected_my_address:MsgAddressInt = SignedPayload;
+//! grant_refund_payload#efd711e1  query_id:uint64 new_tokens:uint64 expected_my_address:MsgAddressInt = SignedPayload;
+//! worker_payout_payload#a040ad28 query_id:uint64 new_tokens:uint64 expected_my_address:MsgAddressInt = SignedPayload;
+//!
+//! held#_ signature:bits512 payload:^SignedPayload = HeldVoucher;
+//! signed_msg#_ op:uint32 query_id:uint64 send_excesses_to:MsgAddress
+//!     signature:bits512 payload:^SignedPayload = SignedMessage;
 //! ```
 //!
-//! - `op` is [`OP_CLIENT_CHARGE`] (`"clch"`) or [`OP_WORKER_PAYOUT`] (`"wkpy"`), so a charge can never be
-//!   replayed as a payout;
-//! - `query_id` is free for the proxy (e.g. a sequence number), it is covered by the signature;
-//! - `account` is the 256-bit account id of the client or worker the voucher is about;
-//! - `amount` is the cumulative total in nanotons, stored minimally (`store_coins`: 4-bit byte length then
-//!   the big-endian bytes, no leading zero byte).
+//! - the op (the constructor tag) is the [`VoucherKind`], so a charge is never a payout;
+//! - `query_id` is free for the proxy (its commit sequence number); it is covered by the signature;
+//! - `new_tokens` is the cumulative number of adjusted tokens;
+//! - `expected_my_address` is the contract the voucher is for, always `addr_std` without anycast
+//!   (see [`crate::address`]): a contract refuses a voucher naming another address, so a voucher
+//!   for one client's contract can never be spent on another's.
 //!
 //! The signature is Ed25519 (ed25519-dalek, byte-identical to TON's signing) over the 32-byte
-//! representation hash of the voucher cell. On the wire the signed cell is serialized as a single-root bag
-//! of cells with CRC32-C, and as standard base64 of those bytes in text (and in JSON through serde).
+//! representation hash of the payload cell, what TVM's `check_signature(cell_hash(payload), sig,
+//! key)` verifies. Holders keep the two-cell `held` form, serialized as a single-root bag of cells
+//! with CRC32-C and as standard base64 in text (and in JSON through serde). The contract takes the
+//! `signed_msg` form: the same signature and payload behind an op and query id that repeat the
+//! payload's (so the contract can dispatch before it checks anything) and the address that gets
+//! the excess of the message's TON value.
 
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-use num_bigint::BigUint;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tonlib_core::cell::{ArcCell, BagOfCells, Cell, CellBuilder, CellParser, TonCellError};
 
+use crate::address::TonAddress;
 use crate::boc::check_envelope;
 use crate::error::VoucherError;
 
-/// Op code of a client charge voucher: ASCII `"clch"`.
-pub const OP_CLIENT_CHARGE: u32 = 0x636c_6368;
-/// Op code of a worker payout voucher: ASCII `"wkpy"`.
-pub const OP_WORKER_PAYOUT: u32 = 0x776b_7079;
-
-/// Largest number of bytes an amount can take in this crate (`u64`); `VarUInteger 16` itself allows 15.
-const MAX_AMOUNT_BYTES: usize = 8;
+/// Op of a client charge payload (`charge_payload#bb63ff93`).
+pub const OP_CLIENT_CHARGE: u32 = 0xbb63_ff93;
+/// Op of a grant-refund payload (`grant_refund_payload#efd711e1`): the proxy's final charge at a
+/// client's close, after which the contract returns the rest to the client.
+pub const OP_GRANT_REFUND: u32 = 0xefd7_11e1;
+/// Op of a worker payout payload (`worker_payout_payload#a040ad28`).
+pub const OP_WORKER_PAYOUT: u32 = 0xa040_ad28;
 
 fn cell_err(e: TonCellError) -> VoucherError {
     VoucherError::Cell(e.to_string())
 }
 
-/// Which side of the proxy a voucher is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+fn boc_err(e: TonCellError) -> VoucherError {
+    VoucherError::Boc(e.to_string())
+}
+
+/// What a voucher is for, and so which contract takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VoucherKind {
-    /// Cumulative amount the proxy charged a client.
+    /// Cumulative tokens the proxy charged a client; taken by the client's contract.
     ClientCharge,
-    /// Cumulative amount the proxy owes a worker.
+    /// The proxy's last charge of a closing client; taken by the client's contract, which then
+    /// refunds the client what is left.
+    GrantRefund,
+    /// Cumulative tokens the proxy owes a worker; taken by the worker's contract.
     WorkerPayout,
 }
 
 impl VoucherKind {
-    /// The 32-bit op code that starts the voucher cell.
+    /// The 32-bit op code that starts the payload cell.
     pub const fn op(self) -> u32 {
         match self {
             VoucherKind::ClientCharge => OP_CLIENT_CHARGE,
+            VoucherKind::GrantRefund => OP_GRANT_REFUND,
             VoucherKind::WorkerPayout => OP_WORKER_PAYOUT,
         }
     }
@@ -70,77 +87,67 @@ impl VoucherKind {
     pub const fn from_op(op: u32) -> Option<Self> {
         match op {
             OP_CLIENT_CHARGE => Some(VoucherKind::ClientCharge),
+            OP_GRANT_REFUND => Some(VoucherKind::GrantRefund),
             OP_WORKER_PAYOUT => Some(VoucherKind::WorkerPayout),
             _ => None,
         }
     }
+
+    /// Whether a client's contract takes this kind (a charge or a grant refund); otherwise a
+    /// worker's contract does. Both client kinds count the same cumulative tokens.
+    pub const fn is_client(self) -> bool {
+        matches!(self, VoucherKind::ClientCharge | VoucherKind::GrantRefund)
+    }
 }
 
-/// The unsigned content of a voucher (see the module doc for its cell layout).
+/// The signed payload of a voucher (see the module doc for its cell layout).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Voucher {
-    /// Charge or payout.
+    /// Charge, grant refund or payout.
     pub kind: VoucherKind,
     /// Proxy-chosen query id, covered by the signature.
     pub query_id: u64,
-    /// The client or worker account the voucher is about.
-    pub account: [u8; 32],
-    /// Cumulative amount in nanotons.
-    pub amount: u64,
+    /// Cumulative adjusted tokens; the contract multiplies the growth by its price or fee.
+    pub tokens: u64,
+    /// The contract this voucher is for (`expected_my_address`).
+    pub contract: TonAddress,
 }
 
 impl Voucher {
-    /// Builds the voucher cell `op:uint32 query_id:uint64 account:bits256 amount:(VarUInteger 16)`.
+    /// Builds the payload cell `op:uint32 query_id:uint64 new_tokens:uint64 expected_my_address:MsgAddressInt`.
     pub fn to_cell(&self) -> Result<Cell, VoucherError> {
         let mut b = CellBuilder::new();
-        b.store_u32(32, self.kind.op())
-            .and_then(|b| b.store_u64(64, self.query_id))
-            .and_then(|b| b.store_slice(&self.account))
-            .and_then(|b| b.store_coins(&BigUint::from(self.amount)))
-            .map_err(cell_err)?;
+        b.store_u32(32, self.kind.op()).and_then(|b| b.store_u64(64, self.query_id)).map_err(cell_err)?;
+        b.store_u64(64, self.tokens).map_err(cell_err)?;
+        self.contract.store(&mut b)?;
         b.build().map_err(cell_err)
     }
 
-    /// Reads a voucher cell, rejecting unknown ops, non-minimal amounts, trailing bits and any reference.
+    /// Reads a payload cell, rejecting unknown ops, other address forms, trailing bits and any reference.
     pub fn from_cell(cell: &Cell) -> Result<Self, VoucherError> {
         if cell.is_exotic() {
-            return Err(VoucherError::Cell("voucher cell is exotic".into()));
+            return Err(VoucherError::Cell("voucher payload cell is exotic".into()));
         }
         let mut p = cell.parser();
         let op = p.load_u32(32).map_err(cell_err)?;
         let kind = VoucherKind::from_op(op).ok_or(VoucherError::UnknownOp(op))?;
         let query_id = p.load_u64(64).map_err(cell_err)?;
-        let mut account = [0u8; 32];
-        p.load_slice(&mut account).map_err(cell_err)?;
-        let amount = load_amount(&mut p)?;
-        ensure_consumed(&mut p, "voucher")?;
-        Ok(Voucher { kind, query_id, account, amount })
+        let tokens = p.load_u64(64).map_err(cell_err)?;
+        let contract = TonAddress::load(&mut p)?;
+        ensure_consumed(&mut p, "voucher payload")?;
+        Ok(Voucher { kind, query_id, tokens, contract })
     }
 
-    /// The cell's representation hash: what TON's `cell_hash` returns and what the signature covers.
+    /// The payload cell's representation hash: what TON's `cell_hash` returns and what the signature covers.
     pub fn hash(&self) -> Result<[u8; 32], VoucherError> {
         Ok(self.to_cell()?.cell_hash().into())
     }
 
-    /// Signs the voucher's cell hash with the proxy key.
+    /// Signs the payload's cell hash with the proxy key.
     pub fn sign(&self, key: &SigningKey) -> Result<SignedVoucher, VoucherError> {
         let signature = key.sign(&self.hash()?).to_bytes();
         Ok(SignedVoucher { voucher: self.clone(), signature })
     }
-}
-
-/// Reads `VarUInteger 16` as a `u64`, requiring the minimal encoding `store_coins` produces, so that the
-/// parsed voucher rebuilds to the very cell that was signed.
-fn load_amount(p: &mut CellParser<'_>) -> Result<u64, VoucherError> {
-    let len = usize::from(p.load_u8(4).map_err(cell_err)?);
-    let bytes = p.load_bytes(len).map_err(cell_err)?;
-    if bytes.first() == Some(&0) {
-        return Err(VoucherError::Cell("amount has a leading zero byte (non-minimal encoding)".into()));
-    }
-    if len > MAX_AMOUNT_BYTES {
-        return Err(VoucherError::AmountOutOfRange(format!("{len} bytes, max {MAX_AMOUNT_BYTES}")));
-    }
-    Ok(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
 }
 
 /// tonlib's `ensure_empty` ignores references (see its source), so both are checked here.
@@ -153,12 +160,34 @@ fn ensure_consumed(p: &mut CellParser<'_>, what: &str) -> Result<(), VoucherErro
     Ok(())
 }
 
-/// A voucher with the proxy's Ed25519 signature over its cell hash.
+/// Reads the payload reference and checks it is exactly the cell that gets hashed.
+fn load_payload(p: &mut CellParser<'_>) -> Result<Voucher, VoucherError> {
+    let inner = p.next_reference().map_err(cell_err)?;
+    let voucher = Voucher::from_cell(&inner)?;
+    // Defense in depth: what gets verified must be exactly the cell a contract would hash.
+    if voucher.to_cell()?.cell_hash() != inner.cell_hash() {
+        return Err(VoucherError::Cell("voucher payload does not rebuild to the same hash".into()));
+    }
+    Ok(voucher)
+}
+
+/// Parses a strict single-root bag of cells and returns its root.
+fn parse_root(bytes: &[u8]) -> Result<ArcCell, VoucherError> {
+    check_envelope(bytes)?;
+    BagOfCells::parse(bytes).map_err(boc_err)?.single_root().map_err(boc_err)
+}
+
+/// Serializes `cell` as a single-root bag of cells with CRC32-C.
+fn serialize(cell: Cell) -> Result<Vec<u8>, VoucherError> {
+    BagOfCells::from_root(cell).serialize(true).map_err(boc_err)
+}
+
+/// A voucher with the proxy's Ed25519 signature over its payload's cell hash.
 ///
-/// Serde (de)serializes it as the base64 string of its BOC, so it can sit in JSON as is.
+/// Serde (de)serializes it as the base64 string of its held BOC, so it can sit in JSON as is.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SignedVoucher {
-    /// The signed content.
+    /// The signed payload.
     pub voucher: Voucher,
     /// Ed25519 signature of `voucher.hash()`.
     pub signature: [u8; 64],
@@ -174,15 +203,15 @@ impl fmt::Debug for SignedVoucher {
 }
 
 impl SignedVoucher {
-    /// Builds the signed cell `signature:bits512 ^Voucher`.
+    /// Builds the held cell `signature:bits512 payload:^SignedPayload`.
     pub fn to_cell(&self) -> Result<Cell, VoucherError> {
-        let voucher: ArcCell = self.voucher.to_cell()?.to_arc();
+        let payload: ArcCell = self.voucher.to_cell()?.to_arc();
         let mut b = CellBuilder::new();
-        b.store_slice(&self.signature).and_then(|b| b.store_reference(&voucher)).map_err(cell_err)?;
+        b.store_slice(&self.signature).and_then(|b| b.store_reference(&payload)).map_err(cell_err)?;
         b.build().map_err(cell_err)
     }
 
-    /// Reads a signed cell. Does not check the signature: call [`SignedVoucher::verify`].
+    /// Reads a held cell. Does not check the signature: call [`SignedVoucher::verify`].
     pub fn from_cell(cell: &Cell) -> Result<Self, VoucherError> {
         if cell.is_exotic() {
             return Err(VoucherError::Cell("signed voucher cell is exotic".into()));
@@ -190,27 +219,19 @@ impl SignedVoucher {
         let mut p = cell.parser();
         let mut signature = [0u8; 64];
         p.load_slice(&mut signature).map_err(cell_err)?;
-        let inner = p.next_reference().map_err(cell_err)?;
+        let voucher = load_payload(&mut p)?;
         ensure_consumed(&mut p, "signed voucher")?;
-        let voucher = Voucher::from_cell(&inner)?;
-        // Defense in depth: what gets verified must be exactly the cell a contract would hash.
-        if voucher.to_cell()?.cell_hash() != inner.cell_hash() {
-            return Err(VoucherError::Cell("voucher cell does not rebuild to the same hash".into()));
-        }
         Ok(SignedVoucher { voucher, signature })
     }
 
-    /// Serializes the signed cell as a single-root bag of cells with CRC32-C.
+    /// Serializes the held cell as a single-root bag of cells with CRC32-C.
     pub fn to_boc(&self) -> Result<Vec<u8>, VoucherError> {
-        BagOfCells::from_root(self.to_cell()?).serialize(true).map_err(|e| VoucherError::Boc(e.to_string()))
+        serialize(self.to_cell()?)
     }
 
-    /// Parses a bag of cells holding exactly one signed voucher. Does not check the signature.
+    /// Parses a bag of cells holding exactly one held voucher. Does not check the signature.
     pub fn from_boc(bytes: &[u8]) -> Result<Self, VoucherError> {
-        check_envelope(bytes)?;
-        let boc_err = |e: TonCellError| VoucherError::Boc(e.to_string());
-        let root = BagOfCells::parse(bytes).map_err(boc_err)?.single_root().map_err(boc_err)?;
-        Self::from_cell(&root)
+        Self::from_cell(parse_root(bytes)?.as_ref())
     }
 
     /// Standard (padded) base64 of [`SignedVoucher::to_boc`].
@@ -223,13 +244,58 @@ impl SignedVoucher {
         Self::from_boc(&STANDARD.decode(text.trim())?)
     }
 
-    /// Checks the signature against `proxy_key` over the hash of the cell rebuilt from the fields.
+    /// Checks the signature against `proxy_key` over the hash of the payload rebuilt from the fields.
     ///
     /// Uses `verify_strict`, which rejects malleable signatures and weak keys.
     pub fn verify(&self, proxy_key: &[u8; 32]) -> Result<(), VoucherError> {
         let key = VerifyingKey::from_bytes(proxy_key).map_err(|_| VoucherError::InvalidKey)?;
         let signature = Signature::from_bytes(&self.signature);
         key.verify_strict(&self.voucher.hash()?, &signature).map_err(|_| VoucherError::BadSignature)
+    }
+
+    /// The message body cell a submitter sends to the contract:
+    /// `op:uint32 query_id:uint64 send_excesses_to:MsgAddress signature:bits512 payload:^SignedPayload`,
+    /// with op and query id copied from the payload and `addr_none` when `send_excesses_to` is `None`.
+    pub fn message_body_cell(&self, send_excesses_to: Option<&TonAddress>) -> Result<Cell, VoucherError> {
+        let payload: ArcCell = self.voucher.to_cell()?.to_arc();
+        let mut b = CellBuilder::new();
+        b.store_u32(32, self.voucher.kind.op())
+            .and_then(|b| b.store_u64(64, self.voucher.query_id))
+            .map_err(cell_err)?;
+        TonAddress::store_optional(send_excesses_to, &mut b)?;
+        b.store_slice(&self.signature).and_then(|b| b.store_reference(&payload)).map_err(cell_err)?;
+        b.build().map_err(cell_err)
+    }
+
+    /// [`SignedVoucher::message_body_cell`] as a single-root bag of cells with CRC32-C: the body of
+    /// the internal message to the contract.
+    pub fn to_message_body(&self, send_excesses_to: Option<&TonAddress>) -> Result<Vec<u8>, VoucherError> {
+        serialize(self.message_body_cell(send_excesses_to)?)
+    }
+
+    /// Reads a message body back: the voucher and its `send_excesses_to`. Refuses a body whose outer
+    /// op or query id differ from the payload's. Does not check the signature.
+    pub fn from_message_body(bytes: &[u8]) -> Result<(Self, Option<TonAddress>), VoucherError> {
+        let root = parse_root(bytes)?;
+        if root.is_exotic() {
+            return Err(VoucherError::Cell("message body cell is exotic".into()));
+        }
+        let mut p = root.parser();
+        let op = p.load_u32(32).map_err(cell_err)?;
+        let query_id = p.load_u64(64).map_err(cell_err)?;
+        let excesses_to = TonAddress::load_optional(&mut p)?;
+        let mut signature = [0u8; 64];
+        p.load_slice(&mut signature).map_err(cell_err)?;
+        let voucher = load_payload(&mut p)?;
+        ensure_consumed(&mut p, "message body")?;
+        if op != voucher.kind.op() || query_id != voucher.query_id {
+            return Err(VoucherError::Cell(format!(
+                "message op {op:#010x} / query id {query_id} differ from the payload's {:#010x} / {}",
+                voucher.kind.op(),
+                voucher.query_id
+            )));
+        }
+        Ok((SignedVoucher { voucher, signature }, excesses_to))
     }
 }
 

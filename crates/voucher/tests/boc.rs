@@ -1,13 +1,18 @@
 //! Strict envelope checks: hostile or non-canonical bags of cells are rejected without panicking.
 
-use cocoon_voucher::{SignedVoucher, Voucher, VoucherError, VoucherKind};
+use cocoon_voucher::{SignedVoucher, TonAddress, Voucher, VoucherError, VoucherKind};
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use tonlib_core::cell::BagOfCells;
 
 fn signed() -> (SignedVoucher, [u8; 32]) {
     let k = SigningKey::from_bytes(&[11; 32]);
-    let v = Voucher { kind: VoucherKind::WorkerPayout, query_id: 5, account: [3; 32], amount: 1_000_000 };
+    let v = Voucher {
+        kind: VoucherKind::WorkerPayout,
+        query_id: 5,
+        tokens: 1_000_000,
+        contract: TonAddress::basechain([3; 32]),
+    };
     (v.sign(&k).unwrap(), k.verifying_key().to_bytes())
 }
 

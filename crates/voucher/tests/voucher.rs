@@ -1,6 +1,8 @@
 //! Voucher layout, hashing, signing and encoding tests.
 
-use cocoon_voucher::{SignedVoucher, Voucher, VoucherError, VoucherKind, OP_CLIENT_CHARGE, OP_WORKER_PAYOUT};
+use cocoon_voucher::{
+    SignedVoucher, TonAddress, Voucher, VoucherError, VoucherKind, OP_CLIENT_CHARGE, OP_GRANT_REFUND, OP_WORKER_PAYOUT,
+};
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
@@ -10,9 +12,13 @@ fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
-fn sample(kind: VoucherKind, amount: u64) -> Voucher {
-    Voucher { kind, query_id: 0x0102_0304_0506_0708, account: [0xab; 32], amount }
+const CONTRACT: TonAddress = TonAddress { workchain: 0, hash: [0xab; 32] };
+
+fn sample(kind: VoucherKind, tokens: u64) -> Voucher {
+    Voucher { kind, query_id: 0x0102_0304_0506_0708, tokens, contract: CONTRACT }
 }
+
+const KINDS: [VoucherKind; 3] = [VoucherKind::ClientCharge, VoucherKind::GrantRefund, VoucherKind::WorkerPayout];
 
 /// Minimal MSB-first bit string, written independently of tonlib to compute expected cell hashes.
 #[derive(Default)]
@@ -64,39 +70,81 @@ impl Bits {
     }
 }
 
+/// `addr_std$10 anycast:nothing$0 workchain_id:int8 address:bits256`.
+fn push_address(bits: &mut Bits, a: &TonAddress) {
+    bits.push(0b10, 2);
+    bits.push(0, 1);
+    bits.push(u64::from(a.workchain as u8), 8);
+    bits.push_bytes(&a.hash);
+}
+
 fn expected_voucher_bits(v: &Voucher) -> Bits {
     let mut bits = Bits::default();
     bits.push(u64::from(v.kind.op()), 32);
     bits.push(v.query_id, 64);
-    bits.push_bytes(&v.account);
-    let amount = v.amount.to_be_bytes();
-    let skip = amount.iter().take_while(|&&b| b == 0).count();
-    bits.push((8 - skip) as u64, 4);
-    bits.push_bytes(&amount[skip..]);
+    bits.push(v.tokens, 64);
+    push_address(&mut bits, &v.contract);
     bits
 }
 
 #[test]
-fn op_codes_are_ascii_tags() {
-    assert_eq!(&OP_CLIENT_CHARGE.to_be_bytes(), b"clch");
-    assert_eq!(&OP_WORKER_PAYOUT.to_be_bytes(), b"wkpy");
-    assert_eq!(VoucherKind::from_op(VoucherKind::ClientCharge.op()), Some(VoucherKind::ClientCharge));
-    assert_eq!(VoucherKind::from_op(VoucherKind::WorkerPayout.op()), Some(VoucherKind::WorkerPayout));
+fn op_codes_are_the_contracts_tags() {
+    assert_eq!(OP_CLIENT_CHARGE, 0xbb63_ff93);
+    assert_eq!(OP_GRANT_REFUND, 0xefd7_11e1);
+    assert_eq!(OP_WORKER_PAYOUT, 0xa040_ad28);
+    for kind in KINDS {
+        assert_eq!(VoucherKind::from_op(kind.op()), Some(kind));
+    }
     assert_eq!(VoucherKind::from_op(0), None);
+    assert!(VoucherKind::ClientCharge.is_client() && VoucherKind::GrantRefund.is_client());
+    assert!(!VoucherKind::WorkerPayout.is_client());
     assert_eq!(serde_json::to_string(&VoucherKind::ClientCharge).unwrap(), "\"client_charge\"");
+    assert_eq!(serde_json::to_string(&VoucherKind::GrantRefund).unwrap(), "\"grant_refund\"");
     assert_eq!(serde_json::to_string(&VoucherKind::WorkerPayout).unwrap(), "\"worker_payout\"");
 }
 
 #[test]
 fn hash_is_ton_representation_hash_of_the_layout() {
-    for amount in [0, 1, 255, 256, 1_500_000_000, u64::MAX] {
-        for kind in [VoucherKind::ClientCharge, VoucherKind::WorkerPayout] {
-            let v = sample(kind, amount);
-            let bits = expected_voucher_bits(&v);
-            assert_eq!(v.to_cell().unwrap().bit_len(), bits.len, "amount {amount}");
-            assert_eq!(v.hash().unwrap(), bits.repr_hash(&[]), "amount {amount} kind {kind:?}");
+    for tokens in [0, 1, 255, 256, 1_500_000_000, u64::MAX] {
+        for kind in KINDS {
+            for contract in [CONTRACT, TonAddress { workchain: -1, hash: [0x5a; 32] }] {
+                let v = Voucher { contract, ..sample(kind, tokens) };
+                let bits = expected_voucher_bits(&v);
+                assert_eq!(bits.len, 32 + 64 + 64 + 267);
+                assert_eq!(v.to_cell().unwrap().bit_len(), bits.len, "tokens {tokens}");
+                assert_eq!(v.hash().unwrap(), bits.repr_hash(&[]), "tokens {tokens} kind {kind:?}");
+            }
         }
     }
+}
+
+#[test]
+fn message_body_repeats_op_and_query_id_before_the_signed_payload() {
+    let sv = sample(VoucherKind::ClientCharge, 77).sign(&key(1)).unwrap();
+    let payload = (0, sv.voucher.hash().unwrap());
+    let excesses = TonAddress::basechain([0x11; 32]);
+    for to in [Some(&excesses), None] {
+        let mut bits = Bits::default();
+        bits.push(u64::from(OP_CLIENT_CHARGE), 32);
+        bits.push(sv.voucher.query_id, 64);
+        match to {
+            Some(a) => push_address(&mut bits, a),
+            None => bits.push(0, 2),
+        }
+        bits.push_bytes(&sv.signature);
+        let cell = sv.message_body_cell(to).unwrap();
+        assert_eq!(cell.bit_len(), bits.len);
+        assert_eq!(<[u8; 32]>::from(cell.cell_hash()), bits.repr_hash(&[payload]));
+        let (back, back_to) = SignedVoucher::from_message_body(&sv.to_message_body(to).unwrap()).unwrap();
+        assert_eq!((back, back_to.as_ref()), (sv.clone(), to));
+    }
+    // The held form is not a message body, and a body whose outer fields disagree is refused.
+    assert!(SignedVoucher::from_message_body(&sv.to_boc().unwrap()).is_err());
+    let mut b = CellBuilder::new();
+    b.store_u32(32, OP_WORKER_PAYOUT).unwrap().store_u64(64, sv.voucher.query_id).unwrap().store_u8(2, 0).unwrap();
+    b.store_slice(&sv.signature).unwrap().store_reference(&sv.voucher.to_cell().unwrap().to_arc()).unwrap();
+    let mismatched = BagOfCells::from_root(b.build().unwrap()).serialize(true).unwrap();
+    assert!(matches!(SignedVoucher::from_message_body(&mismatched), Err(VoucherError::Cell(_))));
 }
 
 #[test]
@@ -120,13 +168,14 @@ fn signature_is_plain_ed25519_over_the_cell_hash() {
     key(2).verifying_key().verify(&v.hash().unwrap(), &sig).unwrap();
 }
 
-/// Pins the wire format: a change here breaks every voucher already handed out. The bytes were checked by
-/// hand when pinned: header `b5ee9c72 41` (crc32c, 1-byte refs), 2 cells, root 0 = `01 80` + 64-byte
-/// signature + ref 1, cell 1 = `00 61` + "clch", query id 42, account, `4 59682f00` + completion tag, and
-/// the trailing CRC32-C recomputed with an independent implementation.
+/// Pins the wire format: a change here breaks every voucher already handed out and the contracts'
+/// vectors. Checked when pinned with an independent decoder (Python): header `b5ee9c72 41` (crc32c,
+/// 1-byte refs), 2 cells, root 0 = `01 80` + 64-byte signature + ref 1, cell 1 = `00 6b` (427 bits):
+/// `bb63ff93`, query id 42, tokens 1 500 000 000, `10 0`, workchain 0, the hash, completion tag; the
+/// CRC32-C recomputed, and the signature verified (Python `cryptography`) over SHA-256 of `00 6b` + data.
 #[test]
 fn golden_vector() {
-    let v = Voucher { kind: VoucherKind::ClientCharge, query_id: 42, account: [0xab; 32], amount: 1_500_000_000 };
+    let v = Voucher { kind: VoucherKind::ClientCharge, query_id: 42, tokens: 1_500_000_000, contract: CONTRACT };
     let sv = v.sign(&key(7)).unwrap();
     assert_eq!(sv.to_base64().unwrap(), GOLDEN);
     let parsed = SignedVoucher::from_base64(GOLDEN).unwrap();
@@ -134,7 +183,7 @@ fn golden_vector() {
     assert_eq!(parsed, sv);
 }
 
-const GOLDEN: &str = "te6cckEBAgEAdgABgP4soafaHcSIf6IWdIDaEUCBes/SOs/P1l9E6BhzuygRAkvrsGpBYNwdUyeGXSZJCkq7oRgjFl6t0nZPJfS0PQ4BAGFjbGNoAAAAAAAAACqrq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq0WWgvAI6mJZCA==";
+const GOLDEN: &str = "te6cckEBAgEAewABgAGVFsIsKRS6CMbe0mnxn2HLn2+r2J9HmaNBzJsa7v9c+tT8YRmkU89fLbYyrF+MTMSrzvxl2y6b8TS9x6vPowsBAGu7Y/+TAAAAAAAAACoAAAAAWWgvAIAVdXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXDwNEot";
 
 #[test]
 fn round_trip_boc_base64_json() {
@@ -169,7 +218,7 @@ fn wrong_key_or_tampered_fields_fail() {
     assert!(matches!(sv.verify(&key(5).verifying_key().to_bytes()), Err(VoucherError::BadSignature)));
 
     let mut t = sv.clone();
-    t.voucher.amount += 1;
+    t.voucher.tokens += 1;
     assert!(matches!(t.verify(&pk), Err(VoucherError::BadSignature)));
     let mut t = sv.clone();
     t.voucher.kind = VoucherKind::WorkerPayout;
@@ -178,7 +227,13 @@ fn wrong_key_or_tampered_fields_fail() {
     t.voucher.query_id ^= 1;
     assert!(matches!(t.verify(&pk), Err(VoucherError::BadSignature)));
     let mut t = sv.clone();
-    t.voucher.account[31] ^= 1;
+    t.voucher.contract.hash[31] ^= 1;
+    assert!(matches!(t.verify(&pk), Err(VoucherError::BadSignature)));
+    let mut t = sv.clone();
+    t.voucher.contract.workchain = -1;
+    assert!(matches!(t.verify(&pk), Err(VoucherError::BadSignature)));
+    let mut t = sv.clone();
+    t.voucher.kind = VoucherKind::GrantRefund;
     assert!(matches!(t.verify(&pk), Err(VoucherError::BadSignature)));
     let mut t = sv.clone();
     t.signature[0] ^= 1;
@@ -216,8 +271,8 @@ fn assert_flips_never_forge(boc: &[u8], original: &SignedVoucher, pk: &[u8; 32],
 fn flipping_any_byte_fails() {
     let k = key(6);
     let pk = k.verifying_key().to_bytes();
-    for amount in [0, 77, u64::MAX] {
-        let sv = sample(VoucherKind::WorkerPayout, amount).sign(&k).unwrap();
+    for tokens in [0, 77, u64::MAX] {
+        let sv = sample(VoucherKind::WorkerPayout, tokens).sign(&k).unwrap();
         let boc = sv.to_boc().unwrap();
         // with crc32c every single-byte change is caught by the envelope check
         assert_flips_never_forge(&boc, &sv, &pk, true);
@@ -240,48 +295,62 @@ fn signed_boc_of(inner: &mut CellBuilder, k: &SigningKey) -> Vec<u8> {
 
 fn voucher_prefix(op: u32) -> CellBuilder {
     let mut b = CellBuilder::new();
-    b.store_u32(32, op).unwrap().store_u64(64, 9).unwrap().store_slice(&[1; 32]).unwrap();
+    b.store_u32(32, op).unwrap().store_u64(64, 9).unwrap().store_u64(64, 5).unwrap();
+    b
+}
+
+/// Appends `addr_std` with the given tag, anycast bit and hash length.
+fn store_addr(b: &mut CellBuilder, tag: u8, anycast: bool, hash_len: usize) {
+    b.store_u8(2, tag).unwrap().store_bit(anycast).unwrap().store_u8(8, 0).unwrap();
+    b.store_slice(&vec![1; hash_len]).unwrap();
+}
+
+fn well_formed(op: u32) -> CellBuilder {
+    let mut b = voucher_prefix(op);
+    store_addr(&mut b, 0b10, false, 32);
     b
 }
 
 #[test]
 fn layout_violations_are_rejected() {
     let k = key(8);
-    let mut b = voucher_prefix(0xdead_beef);
-    b.store_u8(4, 1).unwrap().store_u8(8, 5).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&signed_boc_of(&mut b, &k)), Err(VoucherError::UnknownOp(0xdead_beef))));
+    let parse = |b: &mut CellBuilder| SignedVoucher::from_boc(&signed_boc_of(b, &k));
+    assert!(matches!(parse(&mut well_formed(0xdead_beef)), Err(VoucherError::UnknownOp(0xdead_beef))));
+    // The old layout's ops are unknown now.
+    assert!(matches!(parse(&mut well_formed(0x636c_6368)), Err(VoucherError::UnknownOp(_))));
 
-    // trailing bit after the amount
-    let mut b = voucher_prefix(OP_CLIENT_CHARGE);
-    b.store_u8(4, 1).unwrap().store_u8(8, 5).unwrap().store_bit(false).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&signed_boc_of(&mut b, &k)), Err(VoucherError::Cell(_))));
+    // trailing bit after the address
+    let mut b = well_formed(OP_CLIENT_CHARGE);
+    b.store_bit(false).unwrap();
+    assert!(matches!(parse(&mut b), Err(VoucherError::Cell(_))));
 
-    // extra reference in the voucher cell
-    let mut b = voucher_prefix(OP_CLIENT_CHARGE);
-    b.store_u8(4, 1).unwrap().store_u8(8, 5).unwrap();
+    // extra reference in the payload cell
+    let mut b = well_formed(OP_CLIENT_CHARGE);
     b.store_reference(&CellBuilder::new().build().unwrap().to_arc()).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&signed_boc_of(&mut b, &k)), Err(VoucherError::Cell(_))));
+    assert!(matches!(parse(&mut b), Err(VoucherError::Cell(_))));
 
-    // non-minimal amount (leading zero byte) would rebuild to another cell
+    // anycast, addr_none, addr_extern and addr_var are not a contract address
     let mut b = voucher_prefix(OP_CLIENT_CHARGE);
-    b.store_u8(4, 2).unwrap().store_u16(16, 5).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&signed_boc_of(&mut b, &k)), Err(VoucherError::Cell(_))));
+    store_addr(&mut b, 0b10, true, 32);
+    assert!(matches!(parse(&mut b), Err(VoucherError::BadAddress(_))));
+    for tag in [0b00, 0b01, 0b11] {
+        let mut b = voucher_prefix(OP_WORKER_PAYOUT);
+        store_addr(&mut b, tag, false, 32);
+        assert!(matches!(parse(&mut b), Err(VoucherError::BadAddress(_))), "tag {tag:#b}");
+    }
 
-    // amount wider than u64
-    let mut b = voucher_prefix(OP_WORKER_PAYOUT);
-    b.store_u8(4, 9).unwrap().store_u8(8, 1).unwrap().store_u64(64, 0).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&signed_boc_of(&mut b, &k)), Err(VoucherError::AmountOutOfRange(_))));
-
-    // truncated account
+    // truncated address hash, truncated tokens
+    let mut b = voucher_prefix(OP_CLIENT_CHARGE);
+    store_addr(&mut b, 0b10, false, 31);
+    assert!(matches!(parse(&mut b), Err(VoucherError::Cell(_))));
     let mut b = CellBuilder::new();
-    b.store_u32(32, OP_CLIENT_CHARGE).unwrap().store_u64(64, 9).unwrap().store_slice(&[1; 31]).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&signed_boc_of(&mut b, &k)), Err(VoucherError::Cell(_))));
+    b.store_u32(32, OP_CLIENT_CHARGE).unwrap().store_u64(64, 9).unwrap().store_u32(32, 5).unwrap();
+    assert!(matches!(parse(&mut b), Err(VoucherError::Cell(_))));
 
-    // a well-formed inner cell passes, proving the helper itself is sound
-    let mut b = voucher_prefix(OP_CLIENT_CHARGE);
-    b.store_u8(4, 1).unwrap().store_u8(8, 5).unwrap();
-    let sv = SignedVoucher::from_boc(&signed_boc_of(&mut b, &k)).unwrap();
-    assert_eq!(sv.voucher, Voucher { kind: VoucherKind::ClientCharge, query_id: 9, account: [1; 32], amount: 5 });
+    // a well-formed payload passes, proving the helper itself is sound
+    let sv = parse(&mut well_formed(OP_GRANT_REFUND)).unwrap();
+    let contract = TonAddress::basechain([1; 32]);
+    assert_eq!(sv.voucher, Voucher { kind: VoucherKind::GrantRefund, query_id: 9, tokens: 5, contract });
     sv.verify(&k.verifying_key().to_bytes()).unwrap();
 }
 
@@ -315,7 +384,7 @@ fn outer_cell_violations_are_rejected() {
 }
 
 fn kind_strategy() -> impl Strategy<Value = VoucherKind> {
-    prop_oneof![Just(VoucherKind::ClientCharge), Just(VoucherKind::WorkerPayout)]
+    prop_oneof![Just(VoucherKind::ClientCharge), Just(VoucherKind::GrantRefund), Just(VoucherKind::WorkerPayout)]
 }
 
 proptest! {
@@ -323,18 +392,21 @@ proptest! {
     fn prop_round_trip(
         kind in kind_strategy(),
         query_id in any::<u64>(),
-        account in any::<[u8; 32]>(),
-        amount in prop_oneof![any::<u64>(), 0u64..1024],
+        workchain in any::<i8>(),
+        hash in any::<[u8; 32]>(),
+        tokens in prop_oneof![any::<u64>(), 0u64..1024],
         seed in any::<[u8; 32]>(),
     ) {
         let k = SigningKey::from_bytes(&seed);
-        let v = Voucher { kind, query_id, account, amount };
+        let v = Voucher { kind, query_id, tokens, contract: TonAddress { workchain, hash } };
         let sv = v.sign(&k).unwrap();
         let back = SignedVoucher::from_boc(&sv.to_boc().unwrap()).unwrap();
         prop_assert_eq!(&back, &sv);
         prop_assert!(back.verify(&k.verifying_key().to_bytes()).is_ok());
         prop_assert_eq!(back.voucher.hash().unwrap(), expected_voucher_bits(&v).repr_hash(&[]));
         let from_b64 = SignedVoucher::from_base64(&sv.to_base64().unwrap()).unwrap();
-        prop_assert_eq!(from_b64, sv);
+        prop_assert_eq!(&from_b64, &sv);
+        let (body, to) = SignedVoucher::from_message_body(&sv.to_message_body(None).unwrap()).unwrap();
+        prop_assert_eq!((body, to), (sv, None));
     }
 }

@@ -72,9 +72,10 @@ async fn stats(State(a): State<Arc<Admin>>) -> Json<Value> {
     }))
 }
 
-/// Earnings as the proxies' latest vouchers say, in nanotons.
+/// Earnings as the proxies' latest vouchers say, in adjusted tokens (each worker contract pays
+/// them at the network's worker fee per token).
 fn earnings_json(a: &Admin) -> Value {
-    json!({"total": a.wallet.total(), "proxies": a.wallet.held()})
+    json!({"total_tokens": a.wallet.total_tokens(), "proxies": a.wallet.held()})
 }
 
 async fn earnings(State(a): State<Arc<Admin>>) -> Json<Value> {

@@ -171,7 +171,8 @@ pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), Worke
         attestation.key_file = Some(dir.join("key.pem"));
     }
     let identity = build_identity(Role::Worker, &attestation, extra)?;
-    let wallet = Arc::new(VoucherWallet::new(cfg.data_dir.clone(), VoucherKind::WorkerPayout, identity.public_key()));
+    // Each proxy's book learns this worker's contract from the first voucher it accepts.
+    let wallet = Arc::new(VoucherWallet::new(cfg.data_dir.clone(), VoucherKind::WorkerPayout));
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));

@@ -73,7 +73,7 @@ async fn hello(ctx: &LinkCtx, req: Request<Incoming>) -> Response<Body> {
     resp
 }
 
-/// A payout voucher from the proxy: verified (signature, kind, account, growth) and kept.
+/// A payout voucher from the proxy: verified (signature, kind, contract, growth) and kept.
 async fn voucher(ctx: &LinkCtx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let body =
         read_limited(req.into_body(), 16 * 1024).await.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
