@@ -9,7 +9,7 @@
  * serialized, so a get-method never sees half a batch.
  */
 
-import { Address, Cell, loadMessage, loadTransaction, type Message, type TupleItem } from '@ton/core';
+import { Address, Cell, loadMessage, loadTransaction, type Message, type Transaction, type TupleItem } from '@ton/core';
 import { Blockchain, type BlockchainTransaction, type GetMethodResult } from '@ton/sandbox';
 import { createHash } from 'node:crypto';
 import { ApiError, errorMessage } from './errors';
@@ -282,5 +282,3 @@ export class Chain {
         }
     }
 }
-
-type Transaction = ReturnType<typeof loadTransaction>;

@@ -98,10 +98,8 @@ export async function ensureRoot(
         model_hashes: cfg.modelHashes.map(hex),
     });
     if (previous && (await chain.account(Address.parse(previous.address))).state === 'active') {
-        const wanted = info(Address.parse(previous.address));
-        const { address: _a, raw: _r, ...was } = previous;
-        const { address: _b, raw: _s, ...now } = wanted;
-        if (JSON.stringify(was) !== JSON.stringify(now)) {
+        const settings = (r: RootInfo): string => JSON.stringify({ ...r, address: undefined, raw: undefined });
+        if (settings(previous) !== settings(info(Address.parse(previous.address)))) {
             warn('the config differs from the deployed root\'s; keeping the deployed root (delete the data dir to redeploy)');
         }
         return previous;

@@ -7,7 +7,8 @@
  *
  * Start order: lock the data dir, bind 127.0.0.1:port (a port in use exits with status 2 at
  * once), open the saved chain (or a fresh one), deploy the root at first start, then serve.
- * SIGINT/SIGTERM: stop accepting, let running operations finish, save, exit 0.
+ * SIGINT/SIGTERM: stop accepting, let running operations finish, save, exit 0. With
+ * COCOON_DEVNET_WATCH_PARENT=1 (set by `cocoon devnet`) it also stops when its parent dies.
  */
 
 import { createServer, type Server } from 'node:http';
@@ -90,6 +91,11 @@ async function main(): Promise<void> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    if (process.env.COCOON_DEVNET_WATCH_PARENT === '1') {
+        // Started by `cocoon devnet`: if it dies without forwarding a signal, stop too.
+        const parent = process.ppid;
+        setInterval(() => process.ppid !== parent && stop('parent process gone'), 1000).unref();
+    }
 
     const chain = await Chain.open(store);
     const previous = store.readInfo()?.root as RootInfo | undefined | null;

@@ -325,13 +325,14 @@ describe('devnet', () => {
             again.map((t) => t.hash().toString('hex')),
             txs.map((t) => t.hash().toString('hex')),
         );
-        // And the chain goes on: the wallet's next seqno still works.
-        await client.open(wallet).sendTransfer({
+        // And the chain goes on: the wallet's next seqno still works (through sendMessage).
+        const body = wallet.createTransfer({
             seqno: 2,
             secretKey: keys.secretKey,
             sendMode: SendMode.PAY_GAS_SEPARATELY,
             messages: [internal({ to: dest, value: toNano('0.1'), bounce: false })],
         });
+        await client.sendMessage(external({ to: wallet.address, body }));
         assert.equal(await client.open(wallet).getSeqno(), 3);
     });
 });

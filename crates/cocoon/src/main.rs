@@ -5,6 +5,7 @@ mod attest;
 mod bench;
 mod bench_engine;
 mod config;
+mod devnet;
 mod money;
 mod network;
 mod roles;
@@ -42,6 +43,9 @@ enum Command {
     Client(roles::ClientArgs),
     /// Run a whole network on loopback: proxies, workers and a client.
     Up(up::UpArgs),
+    /// Run a local TON chain (TON's emulator behind toncenter's HTTP API v2, with a faucet and
+    /// the root contract deployed): DEVNET ONLY, its coins are worthless.
+    Devnet(devnet::DevnetArgs),
     /// Run a synthetic OpenAI-compatible backend (for tests, demos and benchmarks).
     BenchBackend(roles::BenchBackendArgs),
     /// Benchmark the network against its backend with `hey`.
@@ -93,6 +97,7 @@ fn main() -> Result<()> {
             Command::Worker(a) => roles::worker(a).await,
             Command::Client(a) => roles::client(a).await,
             Command::Up(a) => up::run(a).await,
+            Command::Devnet(a) => devnet::run(a).await,
             Command::BenchBackend(a) => roles::bench_backend(a).await,
             Command::Bench(a) => bench::run(a).await,
             Command::BenchEngine(a) => bench_engine::run(a).await,
