@@ -188,6 +188,19 @@ describe('client contract', () => {
         assert.equal((await proxy.contract.getData()).balance, 0n);
     });
 
+    test('a forged bounce (not from the proxy contract) restores nothing', async () => {
+        const { net, client, stranger, charge } = await setup();
+        expectAllOk((await client.sendBody(stranger.getSender(), toNano('0.1'), charge(100n))).transactions);
+        const before = await client.getData();
+        const { beginCell } = await import('@ton/core');
+        const { internal } = await import('@ton/sandbox');
+        const body = beginCell().storeUint(0xffffffff, 32).storeUint(Op.chargeNotification, 32).storeUint(100, 64)
+            .storeUint(toNano('100'), 64).endCell();
+        await net.chain.sendMessage(internal({ from: stranger.address, to: client.address, value: toNano('0.1'), body, bounced: true }));
+        const after = await client.getData();
+        assert.deepEqual([after.tokensUsed, after.balance, after.stake], [before.tokensUsed, before.balance, before.stake]);
+    });
+
     test('the client contract address the proxy contract computes matches the off-chain one', async () => {
         const { proxy, owner, client } = await setup();
         assert.ok((await proxy.contract.getClientAddress(owner.address)).equals(client.address));

@@ -65,6 +65,16 @@ describe('worker contract', () => {
         assert.ok((await balanceOf(net, worker.address)) >= 0n);
     });
 
+    test('a forged bounce (not from the proxy contract) does not make tokens unpaid again', async () => {
+        const { worker, submitter, chargeTo, payout, net } = await setup();
+        await chargeTo(10_000n, 1n);
+        expectAllOk((await worker.sendBody(submitter.getSender(), toNano('0.1'), payout(1000n, 2n))).transactions);
+        const { internal } = await import('@ton/sandbox');
+        const body = beginCell().storeUint(0xffffffff, 32).storeUint(Op.payoutRequest, 32).storeUint(1000, 64).endCell();
+        await net.chain.sendMessage(internal({ from: submitter.address, to: worker.address, value: toNano('0.1'), body, bounced: true }));
+        assert.equal((await worker.getData()).tokens, 1000n);
+    });
+
     test('payouts refuse bad signatures, stale tokens, other contracts and low gas', async () => {
         const { worker, submitter, proxy, chargeTo, payout, client } = await setup();
         await chargeTo(10_000n, 1n);
