@@ -20,7 +20,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use tonlib_core::cell::{CellBuilder, CellParser, TonCellError};
+use tycho_types::cell::{CellBuilder, CellSlice};
+use tycho_types::error::Error as CellError;
 
 use crate::error::VoucherError;
 
@@ -36,7 +37,7 @@ pub struct TonAddress {
     pub hash: [u8; 32],
 }
 
-fn cell_err(e: TonCellError) -> VoucherError {
+fn cell_err(e: CellError) -> VoucherError {
     VoucherError::Cell(e.to_string())
 }
 
@@ -48,34 +49,33 @@ impl TonAddress {
 
     /// Appends `addr_std$10 anycast:nothing$0 workchain_id:int8 address:bits256` (267 bits).
     pub fn store(&self, b: &mut CellBuilder) -> Result<(), VoucherError> {
-        b.store_u8(2, 0b10)
-            .and_then(|b| b.store_bit(false))
+        b.store_small_uint(0b10, 2)
+            .and_then(|()| b.store_bit(false))
             // int8 and uint8 share their bits (two's complement); the unsigned store is exact.
-            .and_then(|b| b.store_u8(8, self.workchain as u8))
-            .and_then(|b| b.store_slice(&self.hash))
-            .map_err(cell_err)?;
-        Ok(())
+            .and_then(|()| b.store_u8(self.workchain as u8))
+            .and_then(|()| b.store_raw(&self.hash, 256))
+            .map_err(cell_err)
     }
 
     /// Appends an optional address: `addr_none$00` for `None`, else [`TonAddress::store`].
     pub fn store_optional(address: Option<&TonAddress>, b: &mut CellBuilder) -> Result<(), VoucherError> {
         match address {
             Some(a) => a.store(b),
-            None => b.store_u8(2, 0b00).map(|_| ()).map_err(cell_err),
+            None => b.store_small_uint(0b00, 2).map_err(cell_err),
         }
     }
 
     /// Reads an `addr_std` without anycast; refuses every other address form.
-    pub fn load(p: &mut CellParser<'_>) -> Result<Self, VoucherError> {
-        match p.load_u8(2).map_err(cell_err)? {
+    pub fn load(p: &mut CellSlice<'_>) -> Result<Self, VoucherError> {
+        match p.load_small_uint(2).map_err(cell_err)? {
             0b10 => Self::load_std_rest(p),
             tag => Err(Self::unsupported(tag)),
         }
     }
 
     /// Reads `addr_none` (as `None`) or an `addr_std` without anycast; refuses every other form.
-    pub fn load_optional(p: &mut CellParser<'_>) -> Result<Option<Self>, VoucherError> {
-        match p.load_u8(2).map_err(cell_err)? {
+    pub fn load_optional(p: &mut CellSlice<'_>) -> Result<Option<Self>, VoucherError> {
+        match p.load_small_uint(2).map_err(cell_err)? {
             0b00 => Ok(None),
             0b10 => Self::load_std_rest(p).map(Some),
             tag => Err(Self::unsupported(tag)),
@@ -83,13 +83,13 @@ impl TonAddress {
     }
 
     /// The part of `addr_std` after its `10` tag.
-    fn load_std_rest(p: &mut CellParser<'_>) -> Result<Self, VoucherError> {
+    fn load_std_rest(p: &mut CellSlice<'_>) -> Result<Self, VoucherError> {
         if p.load_bit().map_err(cell_err)? {
             return Err(VoucherError::BadAddress("anycast addresses are not accepted".into()));
         }
-        let workchain = p.load_u8(8).map_err(cell_err)? as i8;
+        let workchain = p.load_u8().map_err(cell_err)? as i8;
         let mut hash = [0u8; 32];
-        p.load_slice(&mut hash).map_err(cell_err)?;
+        p.load_raw(&mut hash, 256).map_err(cell_err)?;
         Ok(TonAddress { workchain, hash })
     }
 
@@ -166,33 +166,40 @@ mod tests {
             a.store(&mut b).unwrap();
             TonAddress::store_optional(None, &mut b).unwrap();
             let cell = b.build().unwrap();
-            assert_eq!(cell.bit_len(), ADDR_STD_BITS + 2);
-            let mut p = cell.parser();
+            assert_eq!(usize::from(cell.bit_len()), ADDR_STD_BITS + 2);
+            let mut p = cell.as_slice().unwrap();
             assert_eq!(TonAddress::load(&mut p).unwrap(), a);
             assert_eq!(TonAddress::load_optional(&mut p).unwrap(), None);
-            assert_eq!(p.remaining_bits(), 0);
+            assert_eq!(p.size_bits(), 0);
         }
     }
 
     #[test]
     fn other_address_forms_are_refused() {
-        let load = |b: &mut CellBuilder| {
+        let load = |b: CellBuilder| {
             let cell = b.build().unwrap();
-            TonAddress::load(&mut cell.parser())
+            TonAddress::load(&mut cell.as_slice().unwrap())
         };
         // anycast present
         let mut b = CellBuilder::new();
-        b.store_u8(2, 0b10).unwrap().store_bit(true).unwrap().store_u8(8, 0).unwrap().store_slice(&[0; 32]).unwrap();
-        assert!(matches!(load(&mut b), Err(VoucherError::BadAddress(_))));
+        b.store_small_uint(0b10, 2).unwrap();
+        b.store_bit(true).unwrap();
+        b.store_u8(0).unwrap();
+        b.store_raw(&[0; 32], 256).unwrap();
+        assert!(matches!(load(b), Err(VoucherError::BadAddress(_))));
         // addr_none, addr_extern, addr_var where an address is required
         for tag in [0b00, 0b01, 0b11] {
             let mut b = CellBuilder::new();
-            b.store_u8(2, tag).unwrap().store_slice(&[0; 34]).unwrap();
-            assert!(matches!(load(&mut b), Err(VoucherError::BadAddress(_))), "tag {tag:#b}");
+            b.store_small_uint(tag, 2).unwrap();
+            b.store_raw(&[0; 34], 34 * 8).unwrap();
+            assert!(matches!(load(b), Err(VoucherError::BadAddress(_))), "tag {tag:#b}");
         }
         // truncated hash
         let mut b = CellBuilder::new();
-        b.store_u8(2, 0b10).unwrap().store_bit(false).unwrap().store_u8(8, 0).unwrap().store_slice(&[0; 31]).unwrap();
-        assert!(matches!(load(&mut b), Err(VoucherError::Cell(_))));
+        b.store_small_uint(0b10, 2).unwrap();
+        b.store_bit(false).unwrap();
+        b.store_u8(0).unwrap();
+        b.store_raw(&[0; 31], 31 * 8).unwrap();
+        assert!(matches!(load(b), Err(VoucherError::Cell(_))));
     }
 }

@@ -1,22 +1,35 @@
-//! Strict bag-of-cells envelope checks, run before handing bytes to tonlib-core.
+//! Strict bag-of-cells envelope checks, run before handing bytes to tycho-types' decoder.
 //!
-//! Why this exists: `tonlib_core::cell::BagOfCells::parse` (0.26) is lenient and, on hostile input, unsafe:
-//! - it never checks the CRC32-C even when the header says one is present, and ignores trailing bytes,
-//!   `tot_cells_size`, `absent` and the index table, so many different byte strings parse to one voucher;
-//! - it indexes its cell vector with header-supplied numbers unchecked: a reference or root index past the
-//!   last cell panics (`num_cells - 1 - idx` underflows), and a huge cell count is passed straight to
-//!   `Vec::with_capacity` (capacity overflow / allocation abort).
+//! Why this exists: vouchers arrive over the network from a proxy, so many byte strings must not
+//! decode to one voucher and the holder must never panic or allocate without bound on them. The
+//! previous library (tonlib-core 0.26) checked almost nothing (no CRC, no lengths, unchecked
+//! indices that panicked). tycho-types 0.3's `Boc::decode` (`boc/de.rs`) is much stricter; it
+//! checks:
+//! - the magic (it also accepts the two legacy single-root tags `68ff65f3` / `acc3a728`), cache
+//!   bits only with an index, reference size 1..=4 and offset size 1..=8;
+//! - at least one root (exactly one for `Boc::decode`), no absent cells, root indices in range;
+//! - `tot_cells_size` within bounds derived from the cell count before anything is allocated, and
+//!   equal to the bytes the cells really take, so a huge cell count cannot allocate by itself;
+//! - every cell: at most 4 references, data present, the completion tag normalized (no zero last
+//!   byte), reference indices in range and pointing forward (no cycles);
+//! - the CRC32-C when the header has the flag (unless built with `cfg(fuzzing)`);
+//! - exotic cells against their own rules, when it builds them.
 //!
-//! Exotic cells (pruned branches, Merkle proofs, library cells) follow other hashing rules and never occur
-//! in a voucher, so they are refused outright rather than left to tonlib's exotic-cell code.
+//! It does **not** check:
+//! - trailing bytes after the cells (and after the CRC): they are ignored, so `boc || garbage`
+//!   decodes to the same cell;
+//! - the index table (`has_idx`): skipped, its entries never compared with the cells;
+//! - the two reserved flag bits (`flags:(## 2) { flags = 0 }`): ignored;
+//! - stored hashes (`with_hashes`): skipped and recomputed, never compared;
+//! - it accepts exotic cells (pruned branches, Merkle proofs, library cells) and level masks.
 //!
-//! Vouchers arrive over the network from a proxy, so the holder must never panic on them. This module walks
-//! the serialized structure once (TL-B `serialized_boc#b5ee9c72`, see TON's `crypto/tl/boc.tlb`) and
-//! rejects anything outside a small, ordinary profile: one root, no absent cells, few cells, only ordinary
-//! level-0 cells without stored hashes, references pointing strictly forward and in range, section lengths
-//! that add up exactly, and a matching CRC32-C when the flag is set. Only then is tonlib allowed to parse.
-
-use tonlib_core::cell::CRC_32_ISCSI;
+//! So this module walks the serialized structure once (TL-B `serialized_boc#b5ee9c72`, see TON's
+//! `crypto/tl/boc.tlb`) and rejects anything outside a small, ordinary profile: the generic magic
+//! only, one root, no absent cells, few cells, only ordinary level-0 cells without stored hashes
+//! (exotic cells follow other hashing rules and never occur in a voucher), references pointing
+//! strictly forward and in range, index entries that match the cells, section lengths that add up
+//! exactly, a matching CRC32-C when the flag is set and nothing after it. Only then is tycho
+//! allowed to decode; its own checks stay as a second line.
 
 use crate::error::VoucherError;
 
@@ -130,7 +143,7 @@ pub(crate) fn check_envelope(serial: &[u8]) -> Result<(), VoucherError> {
         let body_len = r.pos;
         let stored = r.take(4, "crc32c")?;
         let stored = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
-        let computed = CRC_32_ISCSI.checksum(&serial[..body_len]);
+        let computed = crc32c::crc32c(&serial[..body_len]);
         if stored != computed {
             return Err(err(format!("crc32c mismatch: stored {stored:#010x}, computed {computed:#010x}")));
         }

@@ -15,9 +15,10 @@
 //! - [`wallet`]: a node's books, one per proxy, shared by its links;
 //! - [`vectors`]: the test vectors shared with the contracts' own tests;
 //! - [`error`]: the error type;
-//! - `boc` (private): strict bag-of-cells envelope checks that tonlib-core's parser lacks.
+//! - `boc` (private): strict bag-of-cells envelope checks, run before tycho-types' decoder.
 //!
-//! Only tonlib-core's cell builder, parser and BOC code is used, never its signing or wallet code.
+//! Cells and BOCs come from tycho-types (built without default features: no block models, serde or
+//! signing code); signing is ed25519-dalek.
 
 pub mod address;
 mod boc;

@@ -38,7 +38,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use tonlib_core::cell::{ArcCell, BagOfCells, Cell, CellBuilder, CellParser, TonCellError};
+use tycho_types::boc::{de::Error as BocError, ser::BocHeader, Boc};
+use tycho_types::cell::{Cell, CellBuilder, CellSlice};
+use tycho_types::error::Error as CellError;
 
 use crate::address::TonAddress;
 use crate::boc::check_envelope;
@@ -52,13 +54,16 @@ pub const OP_GRANT_REFUND: u32 = 0xefd7_11e1;
 /// Op of a worker payout payload (`worker_payout_payload#a040ad28`).
 pub const OP_WORKER_PAYOUT: u32 = 0xa040_ad28;
 
-fn cell_err(e: TonCellError) -> VoucherError {
+fn cell_err(e: CellError) -> VoucherError {
     VoucherError::Cell(e.to_string())
 }
 
-fn boc_err(e: TonCellError) -> VoucherError {
+fn boc_err(e: BocError) -> VoucherError {
     VoucherError::Boc(e.to_string())
 }
+
+/// Bits of an Ed25519 signature stored inline (`bits512`).
+const SIGNATURE_BITS: u16 = 512;
 
 /// What a voucher is for, and so which contract takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -117,8 +122,10 @@ impl Voucher {
     /// Builds the payload cell `op:uint32 query_id:uint64 new_tokens:uint64 expected_my_address:MsgAddressInt`.
     pub fn to_cell(&self) -> Result<Cell, VoucherError> {
         let mut b = CellBuilder::new();
-        b.store_u32(32, self.kind.op()).and_then(|b| b.store_u64(64, self.query_id)).map_err(cell_err)?;
-        b.store_u64(64, self.tokens).map_err(cell_err)?;
+        b.store_u32(self.kind.op())
+            .and_then(|()| b.store_u64(self.query_id))
+            .and_then(|()| b.store_u64(self.tokens))
+            .map_err(cell_err)?;
         self.contract.store(&mut b)?;
         b.build().map_err(cell_err)
     }
@@ -128,19 +135,19 @@ impl Voucher {
         if cell.is_exotic() {
             return Err(VoucherError::Cell("voucher payload cell is exotic".into()));
         }
-        let mut p = cell.parser();
-        let op = p.load_u32(32).map_err(cell_err)?;
+        let mut p = cell.as_slice().map_err(cell_err)?;
+        let op = p.load_u32().map_err(cell_err)?;
         let kind = VoucherKind::from_op(op).ok_or(VoucherError::UnknownOp(op))?;
-        let query_id = p.load_u64(64).map_err(cell_err)?;
-        let tokens = p.load_u64(64).map_err(cell_err)?;
+        let query_id = p.load_u64().map_err(cell_err)?;
+        let tokens = p.load_u64().map_err(cell_err)?;
         let contract = TonAddress::load(&mut p)?;
-        ensure_consumed(&mut p, "voucher payload")?;
+        ensure_consumed(&p, "voucher payload")?;
         Ok(Voucher { kind, query_id, tokens, contract })
     }
 
     /// The payload cell's representation hash: what TON's `cell_hash` returns and what the signature covers.
     pub fn hash(&self) -> Result<[u8; 32], VoucherError> {
-        Ok(self.to_cell()?.cell_hash().into())
+        Ok(self.to_cell()?.repr_hash().0)
     }
 
     /// Signs the payload's cell hash with the proxy key.
@@ -150,10 +157,10 @@ impl Voucher {
     }
 }
 
-/// tonlib's `ensure_empty` ignores references (see its source), so both are checked here.
-fn ensure_consumed(p: &mut CellParser<'_>, what: &str) -> Result<(), VoucherError> {
-    let bits = p.remaining_bits();
-    let refs = p.remaining_refs();
+/// Refuses a cell with anything left after its layout: bits and references are both checked.
+fn ensure_consumed(p: &CellSlice<'_>, what: &str) -> Result<(), VoucherError> {
+    let bits = p.size_bits();
+    let refs = p.size_refs();
     if bits != 0 || refs != 0 {
         return Err(VoucherError::Cell(format!("{what} cell has {bits} trailing bits and {refs} extra references")));
     }
@@ -161,25 +168,31 @@ fn ensure_consumed(p: &mut CellParser<'_>, what: &str) -> Result<(), VoucherErro
 }
 
 /// Reads the payload reference and checks it is exactly the cell that gets hashed.
-fn load_payload(p: &mut CellParser<'_>) -> Result<Voucher, VoucherError> {
-    let inner = p.next_reference().map_err(cell_err)?;
+fn load_payload(p: &mut CellSlice<'_>) -> Result<Voucher, VoucherError> {
+    let inner = p.load_reference_cloned().map_err(cell_err)?;
     let voucher = Voucher::from_cell(&inner)?;
     // Defense in depth: what gets verified must be exactly the cell a contract would hash.
-    if voucher.to_cell()?.cell_hash() != inner.cell_hash() {
+    if voucher.to_cell()?.repr_hash() != inner.repr_hash() {
         return Err(VoucherError::Cell("voucher payload does not rebuild to the same hash".into()));
     }
     Ok(voucher)
 }
 
-/// Parses a strict single-root bag of cells and returns its root.
-fn parse_root(bytes: &[u8]) -> Result<ArcCell, VoucherError> {
+/// Parses a strict single-root bag of cells and returns its root: our envelope check first (see
+/// [`crate::boc`] for what it adds to tycho's own), then tycho's decoder, which builds the cells and
+/// computes their hashes.
+fn parse_root(bytes: &[u8]) -> Result<Cell, VoucherError> {
     check_envelope(bytes)?;
-    BagOfCells::parse(bytes).map_err(boc_err)?.single_root().map_err(boc_err)
+    Boc::decode(bytes).map_err(boc_err)
 }
 
-/// Serializes `cell` as a single-root bag of cells with CRC32-C.
-fn serialize(cell: Cell) -> Result<Vec<u8>, VoucherError> {
-    BagOfCells::from_root(cell).serialize(true).map_err(boc_err)
+/// Serializes `cell` as a single-root bag of cells with CRC32-C: flags `0x40 | ref_size`, no index,
+/// no cache bits, no stored hashes, the root first. Byte-identical to what tonlib-core wrote before
+/// (the golden vector in `tests/voucher.rs` and `contracts/tests/vectors/vouchers.json` pin it).
+fn serialize(cell: &Cell) -> Vec<u8> {
+    let mut out = Vec::new();
+    BocHeader::<std::collections::hash_map::RandomState>::with_root(cell.as_ref()).with_crc(true).encode(&mut out);
+    out
 }
 
 /// A voucher with the proxy's Ed25519 signature over its payload's cell hash.
@@ -205,9 +218,9 @@ impl fmt::Debug for SignedVoucher {
 impl SignedVoucher {
     /// Builds the held cell `signature:bits512 payload:^SignedPayload`.
     pub fn to_cell(&self) -> Result<Cell, VoucherError> {
-        let payload: ArcCell = self.voucher.to_cell()?.to_arc();
+        let payload = self.voucher.to_cell()?;
         let mut b = CellBuilder::new();
-        b.store_slice(&self.signature).and_then(|b| b.store_reference(&payload)).map_err(cell_err)?;
+        b.store_raw(&self.signature, SIGNATURE_BITS).and_then(|()| b.store_reference(payload)).map_err(cell_err)?;
         b.build().map_err(cell_err)
     }
 
@@ -216,22 +229,22 @@ impl SignedVoucher {
         if cell.is_exotic() {
             return Err(VoucherError::Cell("signed voucher cell is exotic".into()));
         }
-        let mut p = cell.parser();
+        let mut p = cell.as_slice().map_err(cell_err)?;
         let mut signature = [0u8; 64];
-        p.load_slice(&mut signature).map_err(cell_err)?;
+        p.load_raw(&mut signature, SIGNATURE_BITS).map_err(cell_err)?;
         let voucher = load_payload(&mut p)?;
-        ensure_consumed(&mut p, "signed voucher")?;
+        ensure_consumed(&p, "signed voucher")?;
         Ok(SignedVoucher { voucher, signature })
     }
 
     /// Serializes the held cell as a single-root bag of cells with CRC32-C.
     pub fn to_boc(&self) -> Result<Vec<u8>, VoucherError> {
-        serialize(self.to_cell()?)
+        Ok(serialize(&self.to_cell()?))
     }
 
     /// Parses a bag of cells holding exactly one held voucher. Does not check the signature.
     pub fn from_boc(bytes: &[u8]) -> Result<Self, VoucherError> {
-        Self::from_cell(parse_root(bytes)?.as_ref())
+        Self::from_cell(&parse_root(bytes)?)
     }
 
     /// Standard (padded) base64 of [`SignedVoucher::to_boc`].
@@ -257,20 +270,18 @@ impl SignedVoucher {
     /// `op:uint32 query_id:uint64 send_excesses_to:MsgAddress signature:bits512 payload:^SignedPayload`,
     /// with op and query id copied from the payload and `addr_none` when `send_excesses_to` is `None`.
     pub fn message_body_cell(&self, send_excesses_to: Option<&TonAddress>) -> Result<Cell, VoucherError> {
-        let payload: ArcCell = self.voucher.to_cell()?.to_arc();
+        let payload = self.voucher.to_cell()?;
         let mut b = CellBuilder::new();
-        b.store_u32(32, self.voucher.kind.op())
-            .and_then(|b| b.store_u64(64, self.voucher.query_id))
-            .map_err(cell_err)?;
+        b.store_u32(self.voucher.kind.op()).and_then(|()| b.store_u64(self.voucher.query_id)).map_err(cell_err)?;
         TonAddress::store_optional(send_excesses_to, &mut b)?;
-        b.store_slice(&self.signature).and_then(|b| b.store_reference(&payload)).map_err(cell_err)?;
+        b.store_raw(&self.signature, SIGNATURE_BITS).and_then(|()| b.store_reference(payload)).map_err(cell_err)?;
         b.build().map_err(cell_err)
     }
 
     /// [`SignedVoucher::message_body_cell`] as a single-root bag of cells with CRC32-C: the body of
     /// the internal message to the contract.
     pub fn to_message_body(&self, send_excesses_to: Option<&TonAddress>) -> Result<Vec<u8>, VoucherError> {
-        serialize(self.message_body_cell(send_excesses_to)?)
+        Ok(serialize(&self.message_body_cell(send_excesses_to)?))
     }
 
     /// Reads a message body back: the voucher and its `send_excesses_to`. Refuses a body whose outer
@@ -280,14 +291,14 @@ impl SignedVoucher {
         if root.is_exotic() {
             return Err(VoucherError::Cell("message body cell is exotic".into()));
         }
-        let mut p = root.parser();
-        let op = p.load_u32(32).map_err(cell_err)?;
-        let query_id = p.load_u64(64).map_err(cell_err)?;
+        let mut p = root.as_slice().map_err(cell_err)?;
+        let op = p.load_u32().map_err(cell_err)?;
+        let query_id = p.load_u64().map_err(cell_err)?;
         let excesses_to = TonAddress::load_optional(&mut p)?;
         let mut signature = [0u8; 64];
-        p.load_slice(&mut signature).map_err(cell_err)?;
+        p.load_raw(&mut signature, SIGNATURE_BITS).map_err(cell_err)?;
         let voucher = load_payload(&mut p)?;
-        ensure_consumed(&mut p, "message body")?;
+        ensure_consumed(&p, "message body")?;
         if op != voucher.kind.op() || query_id != voucher.query_id {
             return Err(VoucherError::Cell(format!(
                 "message op {op:#010x} / query id {query_id} differ from the payload's {:#010x} / {}",

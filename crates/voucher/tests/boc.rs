@@ -3,7 +3,7 @@
 use cocoon_voucher::{SignedVoucher, TonAddress, Voucher, VoucherError, VoucherKind};
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
-use tonlib_core::cell::BagOfCells;
+use tycho_types::boc::Boc;
 
 fn signed() -> (SignedVoucher, [u8; 32]) {
     let k = SigningKey::from_bytes(&[11; 32]);
@@ -28,7 +28,7 @@ fn trailing_bytes_and_bad_crc_are_rejected() {
     trailing.push(0);
     assert!(is_boc_err(SignedVoucher::from_boc(&trailing)));
 
-    let no_crc = BagOfCells::from_root(sv.to_cell().unwrap()).serialize(false).unwrap();
+    let no_crc = Boc::encode(sv.to_cell().unwrap());
     let mut trailing = no_crc.clone();
     trailing.extend_from_slice(&[1, 2, 3]);
     assert!(is_boc_err(SignedVoucher::from_boc(&trailing)));
@@ -48,10 +48,10 @@ fn every_truncation_is_an_error() {
     }
 }
 
-/// Malformed envelopes; the first three make tonlib-core 0.26's `BagOfCells::parse` panic (index out of
-/// bounds) or try to allocate for billions of cells if handed over unchecked.
+/// Malformed envelopes; the first three made tonlib-core 0.26's `BagOfCells::parse` (the library used before
+/// tycho-types) panic (index out of bounds) or try to allocate for billions of cells if handed over unchecked.
 #[test]
-fn inputs_that_would_crash_tonlib_are_errors() {
+fn hostile_envelopes_are_errors() {
     let magic = [0xb5, 0xee, 0x9c, 0x72];
     let cases: Vec<(&str, Vec<u8>)> = vec![
         // 1 cell, 1 root, cell refers to index 5
@@ -82,9 +82,9 @@ fn inputs_that_would_crash_tonlib_are_errors() {
     assert!(matches!(SignedVoucher::from_boc(&empty_cell), Err(VoucherError::Cell(_))));
 }
 
-/// Splices an index table (`has_idx`) into tonlib's crc-less serialization of the voucher.
+/// Splices an index table (`has_idx`) into tycho's crc-less serialization of the voucher.
 fn with_index(sv: &SignedVoucher, entries: [u8; 2]) -> Vec<u8> {
-    let plain = BagOfCells::from_root(sv.to_cell().unwrap()).serialize(false).unwrap();
+    let plain = Boc::encode(sv.to_cell().unwrap());
     // header: magic(4) flags(1) off_bytes(1) cells roots absent (1 each) tot(1) root(1) = 11 bytes
     assert_eq!(plain[4], 0x01);
     assert_eq!(plain[5], 0x01);
@@ -99,7 +99,7 @@ fn with_index(sv: &SignedVoucher, entries: [u8; 2]) -> Vec<u8> {
 fn indexed_boc_is_accepted_when_consistent() {
     let (sv, pk) = signed();
     // cell 0: 2 descriptor bytes + 64 signature bytes + 1 reference byte; cell 1 follows
-    let plain = BagOfCells::from_root(sv.to_cell().unwrap()).serialize(false).unwrap();
+    let plain = Boc::encode(sv.to_cell().unwrap());
     let total = plain[9];
     assert_eq!(usize::from(total), plain.len() - 11);
     let parsed = SignedVoucher::from_boc(&with_index(&sv, [67, total])).unwrap();
@@ -107,6 +107,27 @@ fn indexed_boc_is_accepted_when_consistent() {
     assert_eq!(parsed, sv);
     assert!(is_boc_err(SignedVoucher::from_boc(&with_index(&sv, [66, total]))));
     assert!(is_boc_err(SignedVoucher::from_boc(&with_index(&sv, [67, total - 1]))));
+}
+
+/// What `crate::boc`'s doc says tycho's decoder lets through, and so why the envelope check stays: each input
+/// decodes with `Boc::decode` alone but is refused by `SignedVoucher::from_boc`.
+#[test]
+fn envelope_check_refuses_what_tycho_alone_accepts() {
+    let (sv, pk) = signed();
+    let mut trailing = sv.to_boc().unwrap();
+    trailing.extend_from_slice(&[0, 1, 2]);
+    let total = Boc::encode(sv.to_cell().unwrap())[9];
+    let wrong_index = with_index(&sv, [1, total]);
+    let mut reserved = Boc::encode(sv.to_cell().unwrap());
+    reserved[4] |= 0x08;
+    for (name, bytes) in [("trailing bytes", trailing), ("wrong index entry", wrong_index), ("reserved flag", reserved)]
+    {
+        let cell = Boc::decode(&bytes).unwrap_or_else(|e| panic!("{name}: tycho refused it ({e})"));
+        assert_eq!(cell.repr_hash(), sv.to_cell().unwrap().repr_hash(), "{name}");
+        assert!(is_boc_err(SignedVoucher::from_boc(&bytes)), "{name}");
+    }
+    // control: the canonical bytes pass both
+    SignedVoucher::from_boc(&sv.to_boc().unwrap()).unwrap().verify(&pk).unwrap();
 }
 
 proptest! {
@@ -124,7 +145,7 @@ proptest! {
         crc in any::<bool>(),
     ) {
         let (sv, pk) = signed();
-        let mut bytes = BagOfCells::from_root(sv.to_cell().unwrap()).serialize(crc).unwrap();
+        let mut bytes = if crc { sv.to_boc().unwrap() } else { Boc::encode(sv.to_cell().unwrap()) };
         for (idx, value) in edits {
             let i = idx.index(bytes.len());
             bytes[i] = value;

@@ -6,7 +6,19 @@ use cocoon_voucher::{
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
-use tonlib_core::cell::{BagOfCells, CellBuilder};
+use tycho_types::boc::{ser::BocHeader, Boc};
+use tycho_types::cell::{Cell, CellBuilder};
+
+/// A single-root BOC with CRC32-C, as `SignedVoucher::to_boc` writes it, for cells built by hand.
+fn boc_with_crc(roots: &[Cell]) -> Vec<u8> {
+    let mut header = BocHeader::<std::collections::hash_map::RandomState>::default().with_crc(true);
+    for root in roots {
+        header.add_root(root.as_ref());
+    }
+    let mut out = Vec::new();
+    header.encode(&mut out);
+    out
+}
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
@@ -20,7 +32,7 @@ fn sample(kind: VoucherKind, tokens: u64) -> Voucher {
 
 const KINDS: [VoucherKind; 3] = [VoucherKind::ClientCharge, VoucherKind::GrantRefund, VoucherKind::WorkerPayout];
 
-/// Minimal MSB-first bit string, written independently of tonlib to compute expected cell hashes.
+/// Minimal MSB-first bit string, written independently of tycho-types to compute expected cell hashes.
 #[derive(Default)]
 struct Bits {
     bytes: Vec<u8>,
@@ -111,7 +123,7 @@ fn hash_is_ton_representation_hash_of_the_layout() {
                 let v = Voucher { contract, ..sample(kind, tokens) };
                 let bits = expected_voucher_bits(&v);
                 assert_eq!(bits.len, 32 + 64 + 64 + 267);
-                assert_eq!(v.to_cell().unwrap().bit_len(), bits.len, "tokens {tokens}");
+                assert_eq!(usize::from(v.to_cell().unwrap().bit_len()), bits.len, "tokens {tokens}");
                 assert_eq!(v.hash().unwrap(), bits.repr_hash(&[]), "tokens {tokens} kind {kind:?}");
             }
         }
@@ -133,17 +145,20 @@ fn message_body_repeats_op_and_query_id_before_the_signed_payload() {
         }
         bits.push_bytes(&sv.signature);
         let cell = sv.message_body_cell(to).unwrap();
-        assert_eq!(cell.bit_len(), bits.len);
-        assert_eq!(<[u8; 32]>::from(cell.cell_hash()), bits.repr_hash(&[payload]));
+        assert_eq!(usize::from(cell.bit_len()), bits.len);
+        assert_eq!(cell.repr_hash().0, bits.repr_hash(&[payload]));
         let (back, back_to) = SignedVoucher::from_message_body(&sv.to_message_body(to).unwrap()).unwrap();
         assert_eq!((back, back_to.as_ref()), (sv.clone(), to));
     }
     // The held form is not a message body, and a body whose outer fields disagree is refused.
     assert!(SignedVoucher::from_message_body(&sv.to_boc().unwrap()).is_err());
     let mut b = CellBuilder::new();
-    b.store_u32(32, OP_WORKER_PAYOUT).unwrap().store_u64(64, sv.voucher.query_id).unwrap().store_u8(2, 0).unwrap();
-    b.store_slice(&sv.signature).unwrap().store_reference(&sv.voucher.to_cell().unwrap().to_arc()).unwrap();
-    let mismatched = BagOfCells::from_root(b.build().unwrap()).serialize(true).unwrap();
+    b.store_u32(OP_WORKER_PAYOUT).unwrap();
+    b.store_u64(sv.voucher.query_id).unwrap();
+    b.store_small_uint(0, 2).unwrap();
+    b.store_raw(&sv.signature, 512).unwrap();
+    b.store_reference(sv.voucher.to_cell().unwrap()).unwrap();
+    let mismatched = boc_with_crc(&[b.build().unwrap()]);
     assert!(matches!(SignedVoucher::from_message_body(&mismatched), Err(VoucherError::Cell(_))));
 }
 
@@ -154,9 +169,9 @@ fn signed_cell_is_signature_then_one_reference() {
     let mut bits = Bits::default();
     bits.push_bytes(&sv.signature);
     let expected = bits.repr_hash(&[(0, v.hash().unwrap())]);
-    let root = BagOfCells::parse(&sv.to_boc().unwrap()).unwrap().single_root().unwrap();
-    assert_eq!(<[u8; 32]>::from(root.cell_hash()), expected);
-    assert_eq!(<[u8; 32]>::from(sv.to_cell().unwrap().cell_hash()), expected);
+    let root = Boc::decode(sv.to_boc().unwrap()).unwrap();
+    assert_eq!(root.repr_hash().0, expected);
+    assert_eq!(sv.to_cell().unwrap().repr_hash().0, expected);
 }
 
 #[test]
@@ -277,32 +292,37 @@ fn flipping_any_byte_fails() {
         // with crc32c every single-byte change is caught by the envelope check
         assert_flips_never_forge(&boc, &sv, &pk, true);
         // without crc some header bytes are free, but nothing with different fields may verify
-        let no_crc = BagOfCells::from_root(sv.to_cell().unwrap()).serialize(false).unwrap();
+        let no_crc = Boc::encode(sv.to_cell().unwrap());
         assert_eq!(SignedVoucher::from_boc(&no_crc).unwrap(), sv);
         assert_flips_never_forge(&no_crc, &sv, &pk, false);
     }
 }
 
 /// Wraps an arbitrary inner cell as if it were a voucher, signed properly, so only the layout is wrong.
-fn signed_boc_of(inner: &mut CellBuilder, k: &SigningKey) -> Vec<u8> {
+fn signed_boc_of(inner: CellBuilder, k: &SigningKey) -> Vec<u8> {
     use ed25519_dalek::Signer;
     let inner = inner.build().unwrap();
-    let sig = k.sign(inner.cell_hash().as_slice()).to_bytes();
+    let sig = k.sign(inner.repr_hash().as_slice()).to_bytes();
     let mut outer = CellBuilder::new();
-    outer.store_slice(&sig).unwrap().store_reference(&inner.to_arc()).unwrap();
-    BagOfCells::from_root(outer.build().unwrap()).serialize(true).unwrap()
+    outer.store_raw(&sig, 512).unwrap();
+    outer.store_reference(inner).unwrap();
+    boc_with_crc(&[outer.build().unwrap()])
 }
 
 fn voucher_prefix(op: u32) -> CellBuilder {
     let mut b = CellBuilder::new();
-    b.store_u32(32, op).unwrap().store_u64(64, 9).unwrap().store_u64(64, 5).unwrap();
+    b.store_u32(op).unwrap();
+    b.store_u64(9).unwrap();
+    b.store_u64(5).unwrap();
     b
 }
 
 /// Appends `addr_std` with the given tag, anycast bit and hash length.
-fn store_addr(b: &mut CellBuilder, tag: u8, anycast: bool, hash_len: usize) {
-    b.store_u8(2, tag).unwrap().store_bit(anycast).unwrap().store_u8(8, 0).unwrap();
-    b.store_slice(&vec![1; hash_len]).unwrap();
+fn store_addr(b: &mut CellBuilder, tag: u8, anycast: bool, hash_len: u16) {
+    b.store_small_uint(tag, 2).unwrap();
+    b.store_bit(anycast).unwrap();
+    b.store_u8(0).unwrap();
+    b.store_raw(&vec![1; usize::from(hash_len)], hash_len * 8).unwrap();
 }
 
 fn well_formed(op: u32) -> CellBuilder {
@@ -314,41 +334,43 @@ fn well_formed(op: u32) -> CellBuilder {
 #[test]
 fn layout_violations_are_rejected() {
     let k = key(8);
-    let parse = |b: &mut CellBuilder| SignedVoucher::from_boc(&signed_boc_of(b, &k));
-    assert!(matches!(parse(&mut well_formed(0xdead_beef)), Err(VoucherError::UnknownOp(0xdead_beef))));
+    let parse = |b: CellBuilder| SignedVoucher::from_boc(&signed_boc_of(b, &k));
+    assert!(matches!(parse(well_formed(0xdead_beef)), Err(VoucherError::UnknownOp(0xdead_beef))));
     // The old layout's ops are unknown now.
-    assert!(matches!(parse(&mut well_formed(0x636c_6368)), Err(VoucherError::UnknownOp(_))));
+    assert!(matches!(parse(well_formed(0x636c_6368)), Err(VoucherError::UnknownOp(_))));
 
     // trailing bit after the address
     let mut b = well_formed(OP_CLIENT_CHARGE);
     b.store_bit(false).unwrap();
-    assert!(matches!(parse(&mut b), Err(VoucherError::Cell(_))));
+    assert!(matches!(parse(b), Err(VoucherError::Cell(_))));
 
     // extra reference in the payload cell
     let mut b = well_formed(OP_CLIENT_CHARGE);
-    b.store_reference(&CellBuilder::new().build().unwrap().to_arc()).unwrap();
-    assert!(matches!(parse(&mut b), Err(VoucherError::Cell(_))));
+    b.store_reference(CellBuilder::new().build().unwrap()).unwrap();
+    assert!(matches!(parse(b), Err(VoucherError::Cell(_))));
 
     // anycast, addr_none, addr_extern and addr_var are not a contract address
     let mut b = voucher_prefix(OP_CLIENT_CHARGE);
     store_addr(&mut b, 0b10, true, 32);
-    assert!(matches!(parse(&mut b), Err(VoucherError::BadAddress(_))));
+    assert!(matches!(parse(b), Err(VoucherError::BadAddress(_))));
     for tag in [0b00, 0b01, 0b11] {
         let mut b = voucher_prefix(OP_WORKER_PAYOUT);
         store_addr(&mut b, tag, false, 32);
-        assert!(matches!(parse(&mut b), Err(VoucherError::BadAddress(_))), "tag {tag:#b}");
+        assert!(matches!(parse(b), Err(VoucherError::BadAddress(_))), "tag {tag:#b}");
     }
 
     // truncated address hash, truncated tokens
     let mut b = voucher_prefix(OP_CLIENT_CHARGE);
     store_addr(&mut b, 0b10, false, 31);
-    assert!(matches!(parse(&mut b), Err(VoucherError::Cell(_))));
+    assert!(matches!(parse(b), Err(VoucherError::Cell(_))));
     let mut b = CellBuilder::new();
-    b.store_u32(32, OP_CLIENT_CHARGE).unwrap().store_u64(64, 9).unwrap().store_u32(32, 5).unwrap();
-    assert!(matches!(parse(&mut b), Err(VoucherError::Cell(_))));
+    b.store_u32(OP_CLIENT_CHARGE).unwrap();
+    b.store_u64(9).unwrap();
+    b.store_u32(5).unwrap();
+    assert!(matches!(parse(b), Err(VoucherError::Cell(_))));
 
     // a well-formed payload passes, proving the helper itself is sound
-    let sv = parse(&mut well_formed(OP_GRANT_REFUND)).unwrap();
+    let sv = parse(well_formed(OP_GRANT_REFUND)).unwrap();
     let contract = TonAddress::basechain([1; 32]);
     assert_eq!(sv.voucher, Voucher { kind: VoucherKind::GrantRefund, query_id: 9, tokens: 5, contract });
     sv.verify(&k.verifying_key().to_bytes()).unwrap();
@@ -357,27 +379,32 @@ fn layout_violations_are_rejected() {
 #[test]
 fn outer_cell_violations_are_rejected() {
     let sv = sample(VoucherKind::ClientCharge, 5).sign(&key(9)).unwrap();
-    let inner = sv.voucher.to_cell().unwrap().to_arc();
-    let boc_of = |b: &mut CellBuilder| BagOfCells::from_root(b.build().unwrap()).serialize(true).unwrap();
+    let inner = sv.voucher.to_cell().unwrap();
+    let boc_of = |b: CellBuilder| boc_with_crc(&[b.build().unwrap()]);
 
     let mut b = CellBuilder::new();
-    b.store_slice(&sv.signature).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&boc_of(&mut b)), Err(VoucherError::Cell(_))), "no reference");
+    b.store_raw(&sv.signature, 512).unwrap();
+    assert!(matches!(SignedVoucher::from_boc(&boc_of(b)), Err(VoucherError::Cell(_))), "no reference");
 
     let mut b = CellBuilder::new();
-    b.store_slice(&sv.signature).unwrap().store_reference(&inner).unwrap().store_reference(&inner).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&boc_of(&mut b)), Err(VoucherError::Cell(_))), "two references");
+    b.store_raw(&sv.signature, 512).unwrap();
+    b.store_reference(inner.clone()).unwrap();
+    b.store_reference(inner.clone()).unwrap();
+    assert!(matches!(SignedVoucher::from_boc(&boc_of(b)), Err(VoucherError::Cell(_))), "two references");
 
     let mut b = CellBuilder::new();
-    b.store_slice(&sv.signature).unwrap().store_bit(true).unwrap().store_reference(&inner).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&boc_of(&mut b)), Err(VoucherError::Cell(_))), "trailing bit");
+    b.store_raw(&sv.signature, 512).unwrap();
+    b.store_bit(true).unwrap();
+    b.store_reference(inner.clone()).unwrap();
+    assert!(matches!(SignedVoucher::from_boc(&boc_of(b)), Err(VoucherError::Cell(_))), "trailing bit");
 
     let mut b = CellBuilder::new();
-    b.store_slice(&sv.signature[..63]).unwrap().store_reference(&inner).unwrap();
-    assert!(matches!(SignedVoucher::from_boc(&boc_of(&mut b)), Err(VoucherError::Cell(_))), "short signature");
+    b.store_raw(&sv.signature[..63], 63 * 8).unwrap();
+    b.store_reference(inner).unwrap();
+    assert!(matches!(SignedVoucher::from_boc(&boc_of(b)), Err(VoucherError::Cell(_))), "short signature");
 
-    let two_roots = BagOfCells::new(&[sv.to_cell().unwrap().to_arc(), sv.to_cell().unwrap().to_arc()]);
-    assert!(matches!(SignedVoucher::from_boc(&two_roots.serialize(true).unwrap()), Err(VoucherError::Boc(_))));
+    let two_roots = boc_with_crc(&[sv.to_cell().unwrap(), sv.to_cell().unwrap()]);
+    assert!(matches!(SignedVoucher::from_boc(&two_roots), Err(VoucherError::Boc(_))));
 
     assert!(matches!(SignedVoucher::from_base64("%%%"), Err(VoucherError::Base64(_))));
     assert!(matches!(SignedVoucher::from_boc(&[]), Err(VoucherError::Boc(_))));
