@@ -35,6 +35,11 @@ pub struct ClientConfig {
     /// Without it, every start is a new account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// The TON chain (`[chain]`: API URL and key, root address): money moves by this client's
+    /// own wallet messages to its contracts. Absent: account operations go to the proxy, which
+    /// only a proxy on the embedded DEV settlement accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<cocoon_onchain::ChainConfig>,
 }
 
 fn default_listen() -> SocketAddr {

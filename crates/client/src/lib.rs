@@ -33,6 +33,8 @@ pub enum ClientError {
     Bind(#[from] cocoon_transport::BindError),
     #[error("API server: {0}")]
     Serve(std::io::Error),
+    #[error("TON: {0}")]
+    Chain(#[from] cocoon_onchain::ChainError),
 }
 
 /// State shared by the API handlers.
@@ -46,6 +48,8 @@ pub struct Shared {
     pub default_max_coefficient: u32,
     /// This client's charge vouchers, one book per proxy.
     pub wallet: Arc<cocoon_voucher::VoucherWallet>,
+    /// This client's TON wallet and the chain, when money moves on chain.
+    pub chain: Option<Arc<cocoon_onchain::client::ClientChain>>,
 }
 
 /// Runs a client until `stop` is cancelled.
@@ -62,6 +66,18 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
     // Each proxy's book learns this client's contract from the first voucher it accepts.
     let wallet =
         Arc::new(cocoon_voucher::VoucherWallet::new(cfg.data_dir.clone(), cocoon_voucher::VoucherKind::ClientCharge));
+    let chain = match &cfg.chain {
+        Some(c) => {
+            use ed25519_dalek::pkcs8::DecodePrivateKey;
+            let key = ed25519_dalek::SigningKey::from_pkcs8_der(&identity.key_pkcs8_der())
+                .map_err(|e| ClientError::Config(format!("identity key: {e}")))?;
+            let chain = cocoon_onchain::client::ClientChain::new(c, &key)?;
+            tracing::info!(api = %c.api_url, root = %c.root,
+                wallet = %cocoon_ton::address::friendly_url(chain.wallet_address(), false), "money on TON");
+            Some(Arc::new(chain))
+        }
+        None => None,
+    };
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
@@ -75,6 +91,7 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         default_timeout_secs: cfg.default_timeout_secs,
         default_max_coefficient: cfg.default_max_coefficient,
         wallet,
+        chain,
     });
     tracing::info!(api = %format!("http://{api_addr}/v1"), proxies = ?cfg.proxies, "client running");
     // Streamed chunks go out as they come: no Nagle delay on the app's connections.

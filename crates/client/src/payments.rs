@@ -152,6 +152,9 @@ pub async fn operate(
             return (e.status, Json(serde_json::from_slice::<Value>(&e.to_json()).unwrap_or_default())).into_response();
         }
     };
+    if let Some(chain) = s.chain.clone() {
+        return on_chain(&s, &chain, which, &op, body).await;
+    }
     let bytes = match read_limited(body, 4096).await {
         Ok(b) if !b.is_empty() => Some(b),
         Ok(_) => Some(Bytes::from_static(b"{}")),
@@ -161,6 +164,74 @@ pub async fn operate(
         }
     };
     call(&s, which, http::Method::POST, route, bytes).await
+}
+
+fn error_reply(e: &ApiError) -> Response {
+    (e.status, Json(serde_json::from_slice::<Value>(&e.to_json()).unwrap_or_default())).into_response()
+}
+
+/// An account operation on chain: this client's wallet sends it to its contract at the
+/// chosen proxy (found through the root by the key the proxy attested with), then the proxy
+/// is asked for the account, which makes it read the contract.
+async fn on_chain(
+    s: &Arc<Shared>,
+    chain: &cocoon_onchain::client::ClientChain,
+    which: Which,
+    op: &str,
+    body: axum::body::Body,
+) -> Response {
+    use cocoon_onchain::client::ClientOp;
+    let result = async {
+        let bytes = read_limited(body, 4096).await.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
+        let amount = || -> Result<u128, ApiError> {
+            serde_json::from_slice::<cocoon_proto::AmountRequest>(&bytes)
+                .map(|r| u128::from(r.amount))
+                .map_err(|e| ApiError::bad_request("bad_amount", format!("expected {{\"amount\": nanotons}}: {e}")))
+        };
+        let op = match op {
+            "deposit" => ClientOp::TopUp(amount()?),
+            "stake" => ClientOp::IncreaseStake(amount()?),
+            "withdraw" => ClientOp::Withdraw(amount()?),
+            "close" => ClientOp::RequestRefund,
+            "force_refund" => ClientOp::ForceRefund,
+            other => return Err(ApiError::not_found("not_found", format!("no payment operation {other:?}"))),
+        };
+        if matches!(op, ClientOp::TopUp(0) | ClientOp::IncreaseStake(0) | ClientOp::Withdraw(0)) {
+            return Err(ApiError::bad_request("bad_amount", "amount must be positive"));
+        }
+        let slot = slot(s, &which)?;
+        let key_hex = lock_key(&slot).ok_or_else(|| {
+            ApiError::from_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_proxy",
+                format!("proxy {} has not connected yet", slot.address),
+            )
+        })?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(&key_hex, &mut key)
+            .map_err(|e| ApiError::internal("internal", format!("proxy key {key_hex}: {e}")))?;
+        let sent = chain.send(&key, op).await.map_err(|e| match e {
+            cocoon_onchain::ChainError::Refused(m) => ApiError::from_status(StatusCode::BAD_REQUEST, "refused", m),
+            other => ApiError::from_status(StatusCode::BAD_GATEWAY, "chain_failed", other.to_string()),
+        })?;
+        tracing::info!(op = ?op, contract = %sent.contract, value = sent.value, tx = %sent.tx_hash, "sent on chain");
+        Ok::<_, ApiError>(sent)
+    }
+    .await;
+    let sent = match result {
+        Ok(sent) => sent,
+        Err(e) => return error_reply(&e),
+    };
+    // The proxy reads the contract when asked for the account.
+    let account = call(s, which, http::Method::GET, path::ACCOUNT, None).await;
+    let status = account.status();
+    let bytes = read_limited(account.into_body(), 64 * 1024).await.unwrap_or_default();
+    let account: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, Json(json!({ "sent": sent, "account": account }))).into_response()
+}
+
+fn lock_key(slot: &ProxySlot) -> Option<String> {
+    slot.proxy_key.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// What `/stats` says about money: the latest voucher from each proxy (the adjusted tokens this

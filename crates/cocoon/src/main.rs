@@ -12,6 +12,7 @@ mod roles;
 mod shutdown;
 mod tasks_cli;
 mod up;
+mod wallet;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -61,6 +62,9 @@ enum Command {
     Chat(tasks_cli::ChatArgs),
     /// Transcribe an audio file (speech to text) through a running client.
     Transcribe(tasks_cli::TranscribeArgs),
+    /// A role's TON wallet (the wallet of its identity key): address, balance, send.
+    #[command(subcommand)]
+    Wallet(wallet::WalletCmd),
     /// Inspect and verify attestation: TDX quotes and RA-TLS certificates.
     #[command(subcommand)]
     Attest(attest::AttestCmd),
@@ -105,6 +109,7 @@ fn main() -> Result<()> {
             Command::Summarize(a) => tasks_cli::summarize(a).await,
             Command::Chat(a) => tasks_cli::chat(a).await,
             Command::Transcribe(a) => tasks_cli::transcribe(a).await,
+            Command::Wallet(c) => wallet::run(c).await,
             Command::Attest(_) => Ok(()),
         }
     })

@@ -8,27 +8,11 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{ExitStatus, Stdio},
     time::Duration,
 };
 use tokio::process::{Child, Command};
-
-fn contracts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts")
-}
-
-/// Why the test cannot run here, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    if std::process::Command::new("node").arg("--version").output().is_err() {
-        return Some("`node` is not installed".into());
-    }
-    let modules = contracts().join("node_modules");
-    if !modules.join("tsx").is_dir() || !modules.join("@ton/sandbox").is_dir() {
-        return Some(format!("{} is missing (run `npm ci` in contracts/)", modules.display()));
-    }
-    None
-}
 
 fn devnet(port: u16, data_dir: &Path, log: &Path) -> Child {
     let log = std::fs::File::create(log).expect("log file");

@@ -52,6 +52,15 @@ pub struct ClientAccount {
     /// Open, closing or closed.
     #[serde(flatten)]
     pub state: AccountState,
+    /// Part of `charged` the chain can no longer collect: usage the proxy served but never
+    /// charged on chain before the client took the money back (a forced refund, or withdrawals
+    /// beyond balance and stake). Only the TON backend's sync ([`Books::sync_client`]) sets it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unpaid: Nanotons,
+}
+
+fn is_zero(n: &Nanotons) -> bool {
+    *n == 0
 }
 
 /// One worker's earnings at this proxy.
@@ -111,6 +120,27 @@ pub enum BooksError {
     /// A counter would overflow.
     #[error("amount overflows")]
     Overflow,
+    /// The request would let usage not yet charged on chain pass the client's stake
+    /// (Cocoon's rule: the stake is what guarantees the proxy gets paid).
+    #[error(
+        "usage not yet charged on chain ({uncharged} nanotons with this request) would exceed the stake ({stake}); \
+         a charge is being submitted: retry in a few seconds, or increase the stake"
+    )]
+    UnchargedOverStake {
+        /// Uncharged usage plus holds plus this request.
+        uncharged: Nanotons,
+        /// The client's stake.
+        stake: Nanotons,
+    },
+    /// The chain holds a charge for more tokens than these books ever charged: the books are
+    /// older than the chain (rolled back), or the contract is not this proxy's.
+    #[error("the chain charged {chain} tokens but the books only ever charged {books}; the books were rolled back")]
+    ChainAhead {
+        /// Tokens charged on chain.
+        chain: u64,
+        /// Tokens charged in the books.
+        books: u64,
+    },
 }
 
 /// A hold on a client's balance for one request in flight.
@@ -178,7 +208,7 @@ pub struct Books {
     reserved: HashMap<AccountId, Reserved>,
 }
 
-fn add(a: Nanotons, b: Nanotons) -> Result<Nanotons, BooksError> {
+pub(crate) fn add(a: Nanotons, b: Nanotons) -> Result<Nanotons, BooksError> {
     a.checked_add(b).ok_or(BooksError::Overflow)
 }
 
@@ -199,7 +229,7 @@ impl Books {
 
     /// What `client` can spend or withdraw right now.
     pub fn available(&self, client: &AccountId) -> Nanotons {
-        self.clients.get(client).map_or(0, |a| a.balance - self.reserved(client))
+        self.clients.get(client).map_or(0, |a| a.balance.saturating_sub(self.reserved(client)))
     }
 
     fn open_account(&self, client: &AccountId) -> Result<&ClientAccount, BooksError> {
@@ -295,6 +325,19 @@ impl Books {
     /// Holds `amount` of the client's balance for a request; refuses with the balance and the
     /// amount required when it cannot.
     pub fn reserve(&mut self, client: AccountId, amount: Nanotons, min_stake: Nanotons) -> Result<Hold, BooksError> {
+        self.reserve_within(client, amount, min_stake, None)
+    }
+
+    /// [`Books::reserve`], and with `on_chain` = (tokens the client's contract has been
+    /// charged for, price per token) also refuses a request that would let the usage not yet
+    /// charged on chain, plus every hold, pass the stake ([`BooksError::UnchargedOverStake`]).
+    pub fn reserve_within(
+        &mut self,
+        client: AccountId,
+        amount: Nanotons,
+        min_stake: Nanotons,
+        on_chain: Option<(u64, Nanotons)>,
+    ) -> Result<Hold, BooksError> {
         let a = self.open_account(&client)?;
         if a.stake < min_stake {
             return Err(BooksError::StakeTooLow { stake: a.stake, required: min_stake });
@@ -302,6 +345,15 @@ impl Books {
         let available = self.available(&client);
         if available < amount {
             return Err(BooksError::Insufficient { available, required: amount });
+        }
+        if let Some((on_chain, price)) = on_chain {
+            let uncharged = u128::from(a.charged_tokens.saturating_sub(on_chain)) * u128::from(price)
+                + u128::from(self.reserved(&client))
+                + u128::from(amount);
+            if uncharged > u128::from(a.stake) {
+                let uncharged = Nanotons::try_from(uncharged).unwrap_or(Nanotons::MAX);
+                return Err(BooksError::UnchargedOverStake { uncharged, stake: a.stake });
+            }
         }
         let r = self.reserved.entry(client).or_default();
         r.amount += amount;
@@ -362,9 +414,9 @@ impl Books {
             if held != a.deposited as u128 {
                 return Err(format!("client {}: deposited {} but holds {held}", hex::encode(id), a.deposited));
             }
-            if reserved > a.balance {
-                return Err(format!("client {}: reserved {reserved} over balance {}", hex::encode(id), a.balance));
-            }
+            // Holds may pass the balance only after a withdrawal on chain (the holds then
+            // charge at most what is left): count at most the balance as reserved.
+            let reserved = reserved.min(a.balance);
             t.deposited += a.deposited;
             t.withdrawn += a.withdrawn;
             t.client_available += a.balance - reserved;

@@ -117,6 +117,9 @@ struct State {
     /// What the database holds, in tokens, per counter ([`counter`]) and account: vouchers are
     /// signed for these values.
     committed: HashMap<(VoucherKind, AccountId), u64>,
+    /// Settlement on chain only: the tokens each client's contract was last seen charged for.
+    /// Reservations keep the usage not yet charged there under the stake.
+    on_chain: Option<HashMap<AccountId, u64>>,
 }
 
 /// The proxy's ledger (see the module doc).
@@ -250,10 +253,60 @@ impl Ledger {
             .collect()
     }
 
-    /// Holds `amount` for a request in flight (memory only).
+    /// Holds `amount` for a request in flight (memory only). With settlement on chain
+    /// ([`Ledger::settle_on_chain`]) the usage not yet charged there, plus holds, stays under the
+    /// stake.
     pub fn reserve(&self, client: &AccountId, amount: Nanotons) -> Result<Hold, LedgerError> {
         self.check_running()?;
-        Ok(lock(&self.state).books.reserve(*client, amount, self.prices.min_client_stake)?)
+        let mut s = lock(&self.state);
+        let price = self.prices.price_per_token;
+        let cap = s.on_chain.as_ref().map(|m| (m.get(client).copied().unwrap_or(0), price));
+        Ok(s.books.reserve_within(*client, amount, self.prices.min_client_stake, cap)?)
+    }
+
+    /// Money moves on chain: from now on deposits and withdrawals come only from
+    /// [`Ledger::sync_client`], and reservations respect the stake rule. Until a client's
+    /// contract has been read, the chain is taken to have charged it nothing.
+    pub fn settle_on_chain(&self) {
+        lock(&self.state).on_chain.get_or_insert_with(HashMap::new);
+    }
+
+    /// Reads `chain` (the client's contract as the chain shows it) into its account; durable
+    /// before it returns when anything changed. A chain that charged more than these books
+    /// ever did proves them rolled back: the ledger stops.
+    pub fn sync_client(&self, client: &AccountId, chain: &crate::ChainClient) -> Result<crate::Synced, LedgerError> {
+        self.check_running()?;
+        let changed = {
+            let mut s = lock(&self.state);
+            let before = s.books.clients.get(client).cloned();
+            let synced = match s.books.sync_client(*client, chain, self.prices.price_per_token) {
+                Ok(synced) => synced,
+                Err(e @ BooksError::ChainAhead { .. }) => {
+                    drop(s);
+                    tracing::error!(client = %hex::encode(client), error = %e, "ROLLBACK DETECTED from the chain; the ledger stops");
+                    self.halt();
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(m) = s.on_chain.as_mut() {
+                m.insert(*client, chain.tokens_used);
+            }
+            let changed = s.books.clients.get(client) != before.as_ref();
+            if changed {
+                s.dirty_clients.insert(*client);
+            }
+            (changed, synced)
+        };
+        if changed.0 {
+            self.commit()?;
+        }
+        Ok(changed.1)
+    }
+
+    /// The tokens `client`'s contract was last seen charged for (settlement on chain only).
+    pub fn charged_on_chain(&self, client: &AccountId) -> Option<u64> {
+        lock(&self.state).on_chain.as_ref().and_then(|m| m.get(client).copied())
     }
 
     /// Ends a request: charges its adjusted tokens (if it produced output: `usage` = tokens

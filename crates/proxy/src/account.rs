@@ -34,6 +34,11 @@ pub async fn hello(shared: &Arc<Shared>, client: &AccountId, body: Incoming) -> 
         Err(e) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
     };
     let (hello, resp) = answer_hello_body(&bytes, None);
+    if let Some(p) = shared.payments.as_ref().filter(|p| p.ton.is_some()) {
+        // A client that topped up before it connected is credited without asking.
+        let (p, client) = (p.clone(), *client);
+        tokio::task::spawn_blocking(move || p.refresh(&client));
+    }
     let (Some(hello), Some(p)) = (hello, shared.payments.as_ref()) else { return resp };
     let Some(text) = hello.voucher else { return resp };
     match check_voucher(p, client, &text) {
@@ -66,7 +71,17 @@ pub fn check_voucher(p: &Payments, account: &AccountId, text: &str) -> Result<()
 /// Serves one account request from `client`.
 pub async fn handle(shared: &Arc<Shared>, client: AccountId, route: &str, body: Incoming) -> Response<Body> {
     let result = match route {
-        path::ACCOUNT => payments(shared).and_then(|p| p.view(&client)).map(|v| json_response(&v)),
+        path::ACCOUNT => match payments(shared) {
+            // With settlement on chain this reads the client's contract first.
+            Ok(p) => {
+                let p = p.clone();
+                match tokio::task::spawn_blocking(move || p.view_fresh(&client)).await {
+                    Ok(r) => r.map(|v| json_response(&v)),
+                    Err(e) => Err(ApiError::internal("internal", format!("account task failed: {e}"))),
+                }
+            }
+            Err(e) => Err(e),
+        },
         path::VOUCHERS => payments(shared).map(|p| voucher_stream(shared, p, client)),
         _ => operate(shared, client, route, body).await,
     };

@@ -75,6 +75,16 @@ pub struct PaymentsConfig {
     /// A worker is paid out once this much is unpaid (Cocoon: 10 TON).
     #[serde(default = "default_payout_threshold")]
     pub payout_threshold: u64,
+    /// Settlement on TON (`[payments.ton]`): the chain's API and root. Absent: the embedded
+    /// backend, which credits deposits on request (DEV ONLY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ton: Option<cocoon_onchain::ChainConfig>,
+    /// The address clients dial, published in the registry at registration; default: `client_listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_endpoint: Option<String>,
+    /// The address workers dial, published in the registry; default: `worker_listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_endpoint: Option<String>,
 }
 
 fn default_settle_interval() -> u64 {
@@ -130,6 +140,9 @@ impl PaymentsConfig {
             settle_interval_ms: default_settle_interval(),
             charge_threshold: default_charge_threshold(),
             payout_threshold: default_payout_threshold(),
+            ton: None,
+            client_endpoint: None,
+            worker_endpoint: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod client_link;
 pub mod config;
 pub mod forward;
 pub mod health;
+pub mod onchain;
 pub mod payments;
 pub mod registry;
 pub mod select;
@@ -79,8 +80,23 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
     let payments = match &cfg.payments {
         Some(pc) => {
             let key = payments::signing_key(&identity.key_pkcs8_der())?;
-            // Start-up: blocking on the disk here is fine.
-            let p = Arc::new(payments::Payments::open(pc, key)?);
+            let p = match &pc.ton {
+                Some(chain) => {
+                    let client_ep =
+                        pc.client_endpoint.clone().unwrap_or_else(|| local(&client_l, cfg.client_listen).to_string());
+                    let worker_ep =
+                        pc.worker_endpoint.clone().unwrap_or_else(|| local(&worker_l, cfg.worker_listen).to_string());
+                    Arc::new(payments::Payments::open_on_chain(pc, chain, key, client_ep, worker_ep).await?)
+                }
+                None => {
+                    tracing::warn!(
+                        "payments on the EMBEDDED settlement backend: deposits are credited on request, \
+                        not from the chain. DEV ONLY: never with real clients"
+                    );
+                    // Start-up: blocking on the disk here is fine.
+                    Arc::new(payments::Payments::open(pc, key)?)
+                }
+            };
             tracing::info!(data_dir = %pc.data_dir.display(), prices = ?p.prices(), "payments on");
             Some(p)
         }

@@ -34,16 +34,24 @@ pub enum PaymentsError {
     Settlement(#[from] SettlementError),
     #[error("signing key: {0}")]
     Key(String),
+    #[error("TON: {0}")]
+    Chain(#[from] cocoon_onchain::ChainError),
 }
 
 pub struct Payments {
     pub ledger: Arc<Ledger>,
     pub settlement: Arc<dyn Settlement>,
+    /// The same backend as `settlement` when it is on TON.
+    pub ton: Option<Arc<cocoon_onchain::TonSettlement>>,
     default_max_tokens: u64,
     commit_interval: Duration,
     settle_interval: Duration,
     charge_threshold: u64,
     payout_threshold: u64,
+}
+
+fn data_dir(cfg: &PaymentsConfig) -> Result<(), PaymentsError> {
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| PaymentsError::DataDir(cfg.data_dir.display().to_string(), e))
 }
 
 /// Seconds since the Unix epoch.
@@ -60,33 +68,68 @@ pub fn signing_key(pkcs8_der: &[u8]) -> Result<SigningKey, PaymentsError> {
 
 impl Payments {
     /// Opens the ledger and the embedded settlement in `cfg.data_dir` and repairs any gap a
-    /// crash left between them.
+    /// crash left between them. DEV ONLY: the embedded backend credits deposits on request.
     pub fn open(cfg: &PaymentsConfig, key: SigningKey) -> Result<Self, PaymentsError> {
         let prices = cfg.load_prices().map_err(PaymentsError::Prices)?;
-        std::fs::create_dir_all(&cfg.data_dir)
-            .map_err(|e| PaymentsError::DataDir(cfg.data_dir.display().to_string(), e))?;
+        data_dir(cfg)?;
         let proxy_key = key.verifying_key().to_bytes();
         let settlement = Arc::new(EmbeddedSettlement::open(&cfg.data_dir.join("settlement.redb"), proxy_key, &prices)?);
+        let p = Self::with(cfg, key, prices, settlement.clone(), None)?;
+        let posted = settlement.proxy()?.own_stake_posted;
+        if cfg.own_stake > posted {
+            settlement.stake_proxy(cfg.own_stake - posted)?;
+        }
+        p.reconcile()?;
+        Ok(p)
+    }
+
+    /// Opens the ledger with settlement on TON: finds or registers the proxy contract (with
+    /// `cfg.own_stake`), takes the prices from it, and from then on credits only what the
+    /// chain shows.
+    pub async fn open_on_chain(
+        cfg: &PaymentsConfig,
+        chain: &cocoon_onchain::ChainConfig,
+        key: SigningKey,
+        client_endpoint: String,
+        worker_endpoint: String,
+    ) -> Result<Self, PaymentsError> {
+        data_dir(cfg)?;
+        let reg = cocoon_onchain::registration::Registration {
+            stake: u128::from(cfg.own_stake),
+            client_endpoint,
+            worker_endpoint,
+            state_file: cfg.data_dir.join("ton.json"),
+        };
+        let ton = Arc::new(cocoon_onchain::TonSettlement::open(chain, &key, &reg).await?);
+        let prices = ton.prices()?;
+        prices.validate().map_err(|e| PaymentsError::Prices(format!("the proxy contract's prices: {e}")))?;
+        let p = Self::with(cfg, key, prices, ton.clone(), Some(ton))?;
+        p.ledger.settle_on_chain();
+        Ok(p)
+    }
+
+    fn with(
+        cfg: &PaymentsConfig,
+        key: SigningKey,
+        prices: Prices,
+        settlement: Arc<dyn Settlement>,
+        ton: Option<Arc<cocoon_onchain::TonSettlement>>,
+    ) -> Result<Self, PaymentsError> {
         // Vouchers name the contracts the settlement backend addresses.
         let contracts = settlement.clone();
         let address_of: ContractAddressOf =
             Arc::new(move |kind: VoucherKind, account: &AccountId| contracts.contract_address(kind, account));
         let ledger = Arc::new(Ledger::open(&cfg.data_dir.join("ledger.redb"), prices, key, address_of)?);
-        let posted = settlement.proxy()?.own_stake_posted;
-        if cfg.own_stake > posted {
-            settlement.stake_proxy(cfg.own_stake - posted)?;
-        }
-        let p = Payments {
+        Ok(Payments {
             ledger,
             settlement,
+            ton,
             default_max_tokens: cfg.default_max_tokens,
             commit_interval: Duration::from_millis(cfg.commit_interval_ms.clamp(1, 1000)),
             settle_interval: Duration::from_millis(cfg.settle_interval_ms.max(10)),
             charge_threshold: cfg.charge_threshold,
             payout_threshold: cfg.payout_threshold,
-        };
-        p.reconcile()?;
-        Ok(p)
+        })
     }
 
     pub fn prices(&self) -> &Prices {
@@ -134,6 +177,7 @@ impl Payments {
 
     /// A client tops up: durable in settlement and the ledger before this returns.
     pub fn deposit(&self, client: &AccountId, amount: u64) -> Result<ClientView, ApiError> {
+        self.by_proxy(client, "a deposit")?;
         if amount == 0 {
             return Err(api(LedgerError::Books(BooksError::ZeroAmount)));
         }
@@ -149,6 +193,7 @@ impl Payments {
 
     /// Moves spendable funds into the stake.
     pub fn stake(&self, client: &AccountId, amount: u64) -> Result<ClientView, ApiError> {
+        self.by_proxy(client, "a stake increase")?;
         self.ledger.stake(client, amount).map_err(api)?;
         self.charge_latest(client);
         if let Err(e) = self.settlement.stake(client, amount) {
@@ -159,6 +204,7 @@ impl Payments {
 
     /// Returns spendable funds (never the stake) to the client.
     pub fn withdraw(&self, client: &AccountId, amount: u64) -> Result<ClientView, ApiError> {
+        self.by_proxy(client, "a withdrawal")?;
         self.ledger.withdraw(client, amount).map_err(api)?;
         self.charge_latest(client);
         if let Err(e) = self.settlement.withdraw(client, amount) {
@@ -170,6 +216,7 @@ impl Payments {
 
     /// Starts closing the client's account; its stake comes back after the close delay.
     pub fn close(&self, client: &AccountId) -> Result<ClientView, ApiError> {
+        self.by_proxy(client, "a close")?;
         let now = now_unix();
         self.ledger.close(client, now).map_err(api)?;
         if let Err(e) = self.settlement.request_close(client, now) {
@@ -200,12 +247,22 @@ impl Payments {
     /// charge threshold, worker payouts above the payout threshold (as Cocoon commits on-chain
     /// only past 1 and 10 TON, since every operation costs a fee).
     pub fn settle_on_chain(&self) {
+        if self.ton.is_some() {
+            self.refresh_all();
+        }
         let accounts = self.ledger.accounts();
         for (id, view) in &accounts.clients {
             let on_chain = self.settlement.client(id).ok().flatten().map_or(0, |c| c.charged);
-            if view.account.charged.saturating_sub(on_chain) >= self.charge_threshold.max(1) {
+            let unsettled = view.account.charged.saturating_sub(on_chain);
+            // On chain, also charge before the unpaid usage reaches half the stake, which
+            // keeps the client below the stake rule's limit (Cocoon tops up at half the stake).
+            let near_stake = self.ton.is_some() && unsettled > 0 && unsettled >= view.account.stake / 2;
+            if unsettled >= self.charge_threshold.max(1) || near_stake {
                 self.charge_latest(id);
             }
+        }
+        if self.ton.is_some() {
+            self.regrant_closes(&accounts);
         }
         for (id, w) in &accounts.workers {
             let contract = self.settlement.worker(id).ok().flatten().unwrap_or_default();
@@ -224,6 +281,22 @@ impl Payments {
                 Err(e) => tracing::error!(error = %e, "could not sign a payout voucher"),
             }
         }
+    }
+
+    /// Refuses `what` when settlement is on chain, where the client sends it from its wallet.
+    fn by_proxy(&self, client: &AccountId, what: &str) -> Result<(), ApiError> {
+        if !self.settlement.on_chain() {
+            return Ok(());
+        }
+        let to = self.settlement.contract_address(VoucherKind::ClientCharge, client);
+        Err(ApiError::from_status(
+            StatusCode::BAD_REQUEST,
+            "on_chain",
+            format!(
+                "settlement is on TON: {what} is a message from your wallet to your client contract {to} \
+                 (`cocoon client deposit|stake|withdraw|close`); this proxy credits only what it sees on chain"
+            ),
+        ))
     }
 
     /// The client's account as JSON for the client.
@@ -283,7 +356,11 @@ impl Payments {
             }
         };
         let settlement = self.settlement.proxy().ok();
-        json!({ "ledger": ledger, "prices": self.prices(), "settlement": settlement })
+        let mut v = json!({ "ledger": ledger, "prices": self.prices(), "settlement": settlement });
+        if let Some(ton) = &self.ton {
+            v["chain"] = crate::onchain::snapshot(self, ton);
+        }
+        v
     }
 }
 
@@ -344,6 +421,12 @@ pub fn api(e: LedgerError) -> ApiError {
             BooksError::NotClosing | BooksError::TooEarly { .. } | BooksError::InFlight(_) => {
                 s(StatusCode::CONFLICT, "not_yet", b.to_string())
             }
+            BooksError::UnchargedOverStake { uncharged, stake } => {
+                s(StatusCode::PAYMENT_REQUIRED, "charge_pending", b.to_string())
+                    .with_field("uncharged", uncharged)
+                    .with_field("stake", stake)
+            }
+            BooksError::ChainAhead { .. } => s(StatusCode::SERVICE_UNAVAILABLE, "state_rolled_back", b.to_string()),
         },
         other => {
             tracing::error!(error = %other, "ledger unavailable");

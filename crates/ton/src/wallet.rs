@@ -139,16 +139,28 @@ impl WalletV4 {
 
     /// The wallet of `key` in `workchain` with subwallet `wallet_id`.
     pub fn with_wallet_id(key: SigningKey, workchain: i8, wallet_id: u32) -> Result<Self> {
+        let init = Self::init_for(key.verifying_key().as_bytes(), wallet_id)?;
+        let address = address_of(&init, workchain)?;
+        Ok(Self { key, wallet_id, address, init })
+    }
+
+    /// The address of the wallet of `public_key` in `workchain` with the default subwallet id,
+    /// without its key: how a proxy finds the wallet that owns a peer's contracts (a role's
+    /// wallet key is its RA-TLS identity key).
+    pub fn address_for(public_key: &[u8; 32], workchain: i8) -> Result<StdAddr> {
+        let init = Self::init_for(public_key, DEFAULT_WALLET_ID.wrapping_add(workchain as i32 as u32))?;
+        address_of(&init, workchain)
+    }
+
+    fn init_for(public_key: &[u8; 32], wallet_id: u32) -> Result<StateInit> {
         let code = Boc::decode_base64(WALLET_V4R2_CODE)
             .map_err(|e| Error::Boc { what: "wallet v4r2 code".into(), message: e.to_string() })?;
         let mut data = CellBuilder::new();
         data.store_u32(0)?; // seqno
         data.store_u32(wallet_id)?;
-        data.store_raw(key.verifying_key().as_bytes(), 256)?;
+        data.store_raw(public_key, 256)?;
         data.store_bit_zero()?; // no plugins
-        let init = state_init(code, data.build()?);
-        let address = address_of(&init, workchain)?;
-        Ok(Self { key, wallet_id, address, init })
+        Ok(state_init(code, data.build()?))
     }
 
     /// The wallet's address.
@@ -327,5 +339,13 @@ mod tests {
         let d = format!("{w:?}");
         assert!(d.contains("WalletV4") && !d.contains("4242"));
         assert!(w.signed_body(0, 0, 3, &vec![Transfer::new(w.address().clone(), 1); 5]).is_err());
+    }
+
+    #[test]
+    fn address_for_a_public_key_is_the_wallets() {
+        let key = SigningKey::from_bytes(&[0x42; 32]);
+        let w = WalletV4::new(key.clone(), 0).unwrap();
+        assert_eq!(&WalletV4::address_for(key.verifying_key().as_bytes(), 0).unwrap(), w.address());
+        assert_ne!(&WalletV4::address_for(&[0x43; 32], 0).unwrap(), w.address());
     }
 }

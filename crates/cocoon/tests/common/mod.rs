@@ -343,3 +343,20 @@ pub async fn wait_for(url: &str, secs: u64, ready: impl Fn(&Value) -> bool) -> V
 pub fn test_model() -> String {
     cocoon_engine::testing::test_model().unwrap_or_else(|e| panic!("{e}")).display().to_string()
 }
+
+/// The contracts' Node project (the devnet runs from it).
+pub fn contracts() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts")
+}
+
+/// Why a devnet test cannot run here, if it cannot (it is then skipped, saying why).
+pub fn missing_prerequisite() -> Option<String> {
+    if std::process::Command::new("node").arg("--version").output().is_err() {
+        return Some("`node` is not installed".into());
+    }
+    let modules = contracts().join("node_modules");
+    if !modules.join("tsx").is_dir() || !modules.join("@ton/sandbox").is_dir() {
+        return Some(format!("{} is missing (run `npm ci` in contracts/)", modules.display()));
+    }
+    None
+}

@@ -148,6 +148,13 @@ pub enum SettlementError {
     /// The backend's storage was written by an incompatible version.
     #[error("settlement storage format: {0}")]
     Format(String),
+    /// On chain this is the client's (or operator's) own message from its wallet, not
+    /// something the proxy does for it; the text says what to send where.
+    #[error("{0}")]
+    NotByProxy(String),
+    /// The chain could not be reached, or did not take the message in time (retried later).
+    #[error("chain: {0}")]
+    Chain(String),
 }
 
 /// The contracts' state machine, as the proxy and its peers use it.
@@ -181,6 +188,20 @@ pub trait Settlement: Send + Sync + 'static {
     /// The client ends a close the proxy did not answer, once the delay has passed: balance
     /// and stake come back without the proxy's last charge (which its own stake then covers).
     fn force_refund(&self, client: &AccountId, now: u64) -> Result<ClientContract, SettlementError>;
+
+    /// Settlement on chain only: `client`'s contract as the chain shows it now (one read), for
+    /// [`crate::Ledger::sync_client`]; `Ok(None)` where the contract does not exist yet. The
+    /// embedded backend answers `Ok(None)` always: there the ledger's own deposits are the truth.
+    /// May block on the network: call it off the async workers.
+    fn observe_client(&self, _client: &AccountId) -> Result<Option<crate::ChainClient>, SettlementError> {
+        Ok(None)
+    }
+
+    /// Whether money enters and leaves on chain, by the client's own messages: then the proxy
+    /// never credits a deposit on request, and reads contracts with [`Settlement::observe_client`].
+    fn on_chain(&self) -> bool {
+        false
+    }
 
     /// One client's contract, if it has one.
     fn client(&self, client: &AccountId) -> Result<Option<ClientContract>, SettlementError>;

@@ -306,6 +306,16 @@ pub async fn proxy_address(
     call(api, root, "get_proxy_address", &args).await?.next_address()
 }
 
+/// Runs `get_client_address(owner)` on a proxy contract: that owner's client contract.
+pub async fn client_address(api: &TonApi, proxy: &StdAddr, owner: &StdAddr) -> Result<StdAddr> {
+    call(api, proxy, "get_client_address", &[StackEntry::address(owner)?]).await?.next_address()
+}
+
+/// Runs `get_worker_address(owner)` on a proxy contract: that owner's worker contract.
+pub async fn worker_address(api: &TonApi, proxy: &StdAddr, owner: &StdAddr) -> Result<StdAddr> {
+    call(api, proxy, "get_worker_address", &[StackEntry::address(owner)?]).await?.next_address()
+}
+
 /// Runs `get_proxy_data` on a proxy contract.
 pub async fn proxy_data(api: &TonApi, proxy: &StdAddr) -> Result<ProxyData> {
     parse_proxy_data(&mut call(api, proxy, "get_proxy_data", &[]).await?)

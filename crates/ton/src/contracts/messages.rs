@@ -8,6 +8,19 @@ use super::store_coins;
 use crate::error::Result;
 
 /// Op codes (first 32 bits of every body).
+/// Op codes (first 32 bits of every body).
+/// What messages must attach (contracts/src/gas.tolk), in nanotons.
+pub mod value {
+    /// Kept by a client contract from every top-up and stake increase (credited: value - fee).
+    pub const DEPOSIT_FEE: u128 = 10_000_000;
+    /// A signed operation (charge, grant refund, worker payout).
+    pub const SIGNED_OP: u128 = 50_000_000;
+    /// A simple owner operation (withdraw, request refund, force refund, commission withdraw).
+    pub const SIMPLE_OP: u128 = 20_000_000;
+    /// A proxy registration, on top of its stake.
+    pub const REGISTER: u128 = 50_000_000;
+}
+
 pub mod op {
     /// Charge voucher (to a client contract).
     pub const CHARGE: u32 = 0xbb63_ff93;
