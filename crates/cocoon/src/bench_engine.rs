@@ -272,6 +272,7 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
             bench: (50, 128, 0),
             deposit: Some(1_000 * 1_000_000_000),
             speech: None,
+            chain: false,
         })
         .await?;
         eprintln!("[2/2] through the network: measuring...");

@@ -12,6 +12,7 @@ mod roles;
 mod shutdown;
 mod tasks_cli;
 mod up;
+mod up_chain;
 mod wallet;
 
 use anyhow::Result;

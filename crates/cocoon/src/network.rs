@@ -35,6 +35,9 @@ pub struct Spec {
     pub deposit: Option<u64>,
     /// A Whisper model directory: one more worker serves speech to text with it.
     pub speech: Option<PathBuf>,
+    /// With payments: settle on a local TON chain (`cocoon devnet`, started here) rather than
+    /// on the embedded DEV backend.
+    pub chain: bool,
 }
 
 /// What the workers serve.
@@ -51,6 +54,9 @@ pub enum BackendSpec {
 /// The proxy operator's own stake in a local network: 10 TON.
 const PROXY_STAKE: u64 = 10_000_000_000;
 
+/// One TON in nanotons.
+const TON: u64 = 1_000_000_000;
+
 /// One running child process.
 pub struct Proc {
     pub name: String,
@@ -64,6 +70,8 @@ pub struct Network {
     pub backend_url: String,
     pub model: String,
     pub info: Value,
+    /// The local chain, when payments settle on it.
+    pub chain: Option<crate::up_chain::LocalChain>,
 }
 
 /// Reserves `n` distinct free loopback ports.
@@ -103,7 +111,13 @@ impl Network {
             backend_url: String::new(),
             model: String::new(),
             info: Value::Null,
+            chain: None,
         };
+        let on_chain = spec.chain && spec.deposit.is_some();
+        if on_chain {
+            let port = free_ports(1)?[0];
+            net.chain = Some(crate::up_chain::start(&mut net, &exe, &spec.data_dir, port, &log_dir).await?);
+        }
 
         // The backend: the given one, or the synthetic one.
         let backend_port = next();
@@ -156,6 +170,15 @@ impl Network {
                 cfg.push_str(&format!(
                     "\n[payments]\ndata_dir = {:?}\nown_stake = {PROXY_STAKE}\n",
                     node_dir(&spec, &format!("proxy-{i}"))
+                ));
+            }
+            if let Some(chain) = &net.chain {
+                // The proxy's wallet pays its stake; thresholds of 1 nanoton make every
+                // settlement run charge and pay on the local chain, so the flow shows.
+                chain.fund(&node_dir(&spec, &format!("proxy-{i}")).join("key.pem"), PROXY_STAKE + 2 * TON).await?;
+                cfg.push_str(&format!(
+                    "settle_interval_ms = 5000\ncharge_threshold = 1\npayout_threshold = 1\n\n[payments.ton]\napi_url = \"{}\"\nroot = \"{}\"\npoll_interval_ms = 200\n",
+                    chain.api, chain.root
                 ));
             }
             let path = cfg_dir.join(format!("proxy-{i}.toml"));
@@ -239,6 +262,15 @@ impl Network {
             client_addrs.join(", "),
             node_dir(&spec, "client"),
         );
+        let mut cfg = cfg;
+        if let (Some(chain), Some(deposit)) = (&net.chain, spec.deposit) {
+            let want = (deposit + deposit / 10 + TON) * spec.proxies as u64;
+            chain.fund(&node_dir(&spec, "client").join("key.pem"), want).await?;
+            cfg.push_str(&format!(
+                "\n[chain]\napi_url = \"{}\"\nroot = \"{}\"\npoll_interval_ms = 200\n",
+                chain.api, chain.root
+            ));
+        }
         let path = cfg_dir.join("client.toml");
         std::fs::write(&path, cfg)?;
         let client_stats = format!("http://127.0.0.1:{}/stats", spec.client_port);
@@ -251,7 +283,7 @@ impl Network {
 
         if let Some(deposit) = spec.deposit {
             for i in 0..spec.proxies {
-                top_up(spec.client_port, i, deposit).await?;
+                top_up(spec.client_port, i, deposit, on_chain).await?;
             }
         }
 
@@ -264,6 +296,10 @@ impl Network {
             "speech_model": speech_model,
             "data_dir": spec.data_dir.display().to_string(),
             "logs": log_dir.display().to_string(),
+            "chain": match &net.chain {
+                Some(c) => json!({ "api": format!("{}/api/v2/", c.api), "root": c.root, "devnet": true }),
+                None => Value::Null,
+            },
         });
         let path = spec.data_dir.join("network.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&net.info)?)
@@ -271,7 +307,7 @@ impl Network {
         Ok(net)
     }
 
-    fn spawn(&mut self, exe: &Path, name: &str, args: Vec<String>, log_dir: &Path) -> Result<()> {
+    pub(crate) fn spawn(&mut self, exe: &Path, name: &str, args: Vec<String>, log_dir: &Path) -> Result<()> {
         let log = log_dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         // All roles share this machine: one runtime thread each avoids cross-thread wake-ups
@@ -291,7 +327,7 @@ impl Network {
     }
 
     /// Fails with the log tail of any child that has exited.
-    fn check_alive(&mut self) -> Result<()> {
+    pub(crate) fn check_alive(&mut self) -> Result<()> {
         for p in &mut self.procs {
             if let Ok(Some(status)) = p.child.try_wait() {
                 bail!("{} exited ({status}) while starting:\n{}", p.name, log_tail(&p.log, 15));
@@ -354,16 +390,30 @@ fn node_dir(spec: &Spec, name: &str) -> PathBuf {
 }
 
 /// Gives the client `deposit` at proxy `i`, unless it still has at least half of that
-/// (like Cocoon's automatic top-up), so repeated runs do not pile up deposits.
-async fn top_up(client_port: u16, i: usize, deposit: u64) -> Result<()> {
+/// (like Cocoon's automatic top-up), so repeated runs do not pile up deposits. On chain the
+/// client's wallet sends it (a top-up to its client contract), and a stake of a tenth of it.
+async fn top_up(client_port: u16, i: usize, deposit: u64, on_chain: bool) -> Result<()> {
     let base = format!("http://127.0.0.1:{client_port}/v1/payments");
     let (_, account) = get_json(&format!("{base}/account?proxy={i}")).await?;
-    if account["available"].as_u64().unwrap_or(0) >= deposit / 2 {
-        return Ok(());
+    let mut ops = Vec::new();
+    if account["available"].as_u64().unwrap_or(0) < deposit / 2 {
+        ops.push(("deposit", deposit));
     }
-    let (status, v) = post_json(&format!("{base}/deposit?proxy={i}"), &json!({ "amount": deposit })).await?;
-    if status != 200 {
-        bail!("starting deposit at proxy {i} failed (HTTP {status}): {v}");
+    if on_chain && account["stake"].as_u64().unwrap_or(0) < deposit / 20 {
+        ops.push(("stake", deposit / 10));
+    }
+    for (op, amount) in ops {
+        let (status, v) = post_json(&format!("{base}/{op}?proxy={i}"), &json!({ "amount": amount })).await?;
+        if status != 200 {
+            bail!("starting {op} at proxy {i} failed (HTTP {status}): {v}");
+        }
+        if on_chain {
+            eprintln!(
+                "client {op} on chain at proxy {i}: {} nanotons, transaction {}",
+                amount,
+                v["sent"]["tx_hash"].as_str().unwrap_or("?")
+            );
+        }
     }
     Ok(())
 }

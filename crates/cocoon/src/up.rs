@@ -52,6 +52,10 @@ pub struct UpArgs {
     /// Run without payments (every request free).
     #[arg(long)]
     pub no_payments: bool,
+    /// Settle on the embedded DEV backend (deposits credited on request, no chain) instead of
+    /// a local TON chain (`cocoon devnet`, which needs Node.js and contracts/node_modules).
+    #[arg(long, conflicts_with = "no_payments")]
+    pub embedded_settlement: bool,
 }
 
 pub async fn run(a: UpArgs) -> Result<()> {
@@ -92,6 +96,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         bench: (50, 128, a.delay_ms),
         deposit: (!a.no_payments).then_some(a.deposit),
         speech,
+        chain: !a.embedded_settlement,
     };
     let mut net = tokio::select! {
         r = network::Network::start(spec) => r?,
@@ -116,7 +121,15 @@ pub async fn run(a: UpArgs) -> Result<()> {
     if let Some(speech) = net.info["speech_model"].as_str() {
         println!("speech: {speech}, e.g.  cocoon transcribe --model {speech} recording.wav");
     }
-    if !a.no_payments {
+    if let Some(chain) = &net.chain {
+        println!("payments: on a local TON chain (DEVNET: its coins are worthless)");
+        println!("  TON API:  {}/api/v2/   root: {}", chain.api, chain.root);
+        println!("  the client topped up its client contract from its wallet; the proxy credits what the chain shows");
+        println!(
+            "  balance:  cargo run --release -p cocoon -- client balance --url http://127.0.0.1:{}",
+            a.client_port
+        );
+    } else if !a.no_payments {
         println!("payments: on (embedded settlement, NOT a blockchain); the client has a deposit at each proxy");
         println!(
             "  balance:  cargo run --release -p cocoon -- client balance --url http://127.0.0.1:{}",
@@ -160,6 +173,31 @@ async fn print_books(net: &network::Network) {
                 ton(n("commission")),
                 l["balanced"]
             );
+            // On chain: each account's contract beside the ledger.
+            let chain = &s["chain"];
+            for c in chain["clients"].as_array().into_iter().flatten() {
+                let (l, ch) = (&c["ledger"], &c["chain"]);
+                let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
+                println!(
+                    "proxy {i}: client contract {}: on chain balance {} stake {} tokens {}; ledger balance {} stake {} tokens {}",
+                    c["contract"].as_str().unwrap_or("?"),
+                    ton(n(ch, "balance")),
+                    ton(n(ch, "stake")),
+                    n(ch, "tokens_used"),
+                    ton(n(l, "balance")),
+                    ton(n(l, "stake")),
+                    n(l, "charged_tokens")
+                );
+            }
+            for w in chain["workers"].as_array().into_iter().flatten() {
+                let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
+                println!(
+                    "proxy {i}: worker contract {}: paid on chain {} tokens; ledger earned {} tokens",
+                    w["contract"].as_str().unwrap_or("?"),
+                    n(&w["chain"], "paid_tokens"),
+                    n(&w["ledger"], "earned_tokens")
+                );
+            }
         }
     }
 }

@@ -55,7 +55,7 @@ pub struct SendArgs {
 }
 
 /// The wallet of the identity key in `path` (created if missing).
-fn wallet(path: &std::path::Path) -> Result<cocoon_ton::WalletV4> {
+pub(crate) fn wallet(path: &std::path::Path) -> Result<cocoon_ton::WalletV4> {
     use ed25519_dalek::pkcs8::DecodePrivateKey;
     let cfg = cocoon_transport::AttestationConfig {
         mode: cocoon_transport::AttestMode::None,

@@ -19,7 +19,8 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
         .spawn()
         .unwrap();
     let net_json = dir.join("network.json");
-    for _ in 0..600 {
+    // The devnet (Node.js), the proxy's registration on it and the model loads come first.
+    for _ in 0..1800 {
         if net_json.exists() {
             break;
         }
@@ -52,6 +53,14 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let u = &v["usage"];
     assert!(u["prompt_tokens"].as_u64().unwrap() > 5 && u["completion_tokens"].as_u64().unwrap() > 0, "{u}");
     assert!(u["total_cost"].as_u64().unwrap() > 0, "payments are on in up: {u}");
+    // ... and settle on the local TON chain, where the client's money arrived by a top-up.
+    if missing_prerequisite().is_none() {
+        assert!(info["chain"]["root"].is_string(), "{info}");
+        let (_, st) = get_json(info["proxies"][0]["stats"].as_str().unwrap()).await;
+        let c = &st["chain"]["clients"][0];
+        assert!(c["chain"]["balance"].as_u64().unwrap_or(0) > 0, "the client contract holds the top-up: {st}");
+        assert!(c["chain"]["stake"].as_u64().unwrap_or(0) > 0, "{st}");
+    }
 
     // Every worker attests the SHA-256 of its weights, and /v1/models shows it.
     let (status, models) = get_json(&format!("{api}/models")).await;
