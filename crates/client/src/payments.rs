@@ -142,6 +142,9 @@ pub async fn operate(
     Query(which): Query<Which>,
     body: axum::body::Body,
 ) -> Response {
+    if let Some(chain) = s.chain.clone() {
+        return on_chain(&s, &chain, which, &op, body).await;
+    }
     let route = match op.as_str() {
         "deposit" => path::DEPOSIT,
         "stake" => path::STAKE,
@@ -152,9 +155,6 @@ pub async fn operate(
             return (e.status, Json(serde_json::from_slice::<Value>(&e.to_json()).unwrap_or_default())).into_response();
         }
     };
-    if let Some(chain) = s.chain.clone() {
-        return on_chain(&s, &chain, which, &op, body).await;
-    }
     let bytes = match read_limited(body, 4096).await {
         Ok(b) if !b.is_empty() => Some(b),
         Ok(_) => Some(Bytes::from_static(b"{}")),
@@ -222,12 +222,14 @@ async fn on_chain(
         Ok(sent) => sent,
         Err(e) => return error_reply(&e),
     };
-    // The proxy reads the contract when asked for the account.
+    // The proxy reads the contract when asked for the account. The message is on chain
+    // whatever the proxy answers (it may be down: a forced refund needs no proxy).
     let account = call(s, which, http::Method::GET, path::ACCOUNT, None).await;
-    let status = account.status();
+    let ok = account.status().is_success();
     let bytes = read_limited(account.into_body(), 64 * 1024).await.unwrap_or_default();
     let account: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, Json(json!({ "sent": sent, "account": account }))).into_response()
+    let key = if ok { "account" } else { "account_error" };
+    (StatusCode::OK, Json(json!({ "sent": sent, key: account }))).into_response()
 }
 
 fn lock_key(slot: &ProxySlot) -> Option<String> {

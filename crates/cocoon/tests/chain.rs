@@ -47,6 +47,74 @@ async fn balance(base: &str, address: &str) -> u64 {
     v["result"].as_str().and_then(|b| b.parse().ok()).expect("balance")
 }
 
+/// Starts `cocoon devnet` with root `params` (JSON) and returns its base URL and root.
+async fn devnet(procs: &mut Procs, port: u16, params: &str) -> (String, String) {
+    let cfg = procs.dir.join("devnet.json");
+    std::fs::write(&cfg, format!(r#"{{"params": {params}}}"#)).unwrap();
+    let data = procs.dir.join("chain").display().to_string();
+    let args = [s("devnet"), s("--port"), s(port), s("--data-dir"), data, s("--config"), cfg.display().to_string()];
+    let mut args = args.to_vec();
+    args.extend([s("--contracts-dir"), contracts().display().to_string()]);
+    procs.spawn("devnet", &args);
+    let chain = format!("http://127.0.0.1:{port}");
+    let info = wait_for(&format!("{chain}/devnet/info"), 120, |v| v["result"]["root"]["address"].is_string()).await;
+    (chain, info["result"]["root"]["address"].as_str().unwrap().to_string())
+}
+
+/// A proxy config settling on the devnet, thresholds at 1 nanoton, anchors every second.
+fn proxy_config(dir: &std::path::Path, name: &str, chain: &str, root: &str) -> std::path::PathBuf {
+    let data = dir.join(name);
+    std::fs::create_dir_all(&data).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "[attestation]\nmode = \"dev\"\nkey_file = {:?}\n\n[payments]\ndata_dir = {data:?}\ncommit_interval_ms = 50\n\
+             own_stake = 1000000000\nsettle_interval_ms = 300\ncharge_threshold = 1\npayout_threshold = 1\n\
+             anchor_interval_secs = 1\n\n[payments.ton]\napi_url = \"{chain}\"\nroot = \"{root}\"\npoll_interval_ms = 100\n",
+            data.join("key.pem")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn proxy_args(cfg: &std::path::Path, client_l: u16, worker_l: u16, stats_l: u16) -> Vec<String> {
+    vec![
+        s("proxy"),
+        s("--config"),
+        cfg.display().to_string(),
+        s("--client-listen"),
+        format!("127.0.0.1:{client_l}"),
+        s("--worker-listen"),
+        format!("127.0.0.1:{worker_l}"),
+        s("--stats-listen"),
+        format!("127.0.0.1:{stats_l}"),
+    ]
+}
+
+/// A client config whose money moves on the devnet.
+fn client_config(
+    dir: &std::path::Path,
+    name: &str,
+    api: u16,
+    proxy: u16,
+    chain: &str,
+    root: &str,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "listen = \"127.0.0.1:{api}\"\nproxies = [\"127.0.0.1:{proxy}\"]\ndata_dir = {:?}\n\n\
+             [chain]\napi_url = \"{chain}\"\nroot = \"{root}\"\npoll_interval_ms = 100\n",
+            dir.join(name)
+        ),
+    )
+    .unwrap();
+    path
+}
+
 /// Polls `url` until `ready` holds, at most `secs`; panics with the last answer and `logs`.
 async fn eventually(url: &str, secs: u64, logs: &Procs, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
@@ -75,31 +143,13 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     let ports = free_ports(8);
     let (chain_port, backend_port, client_l, worker_l, stats_l, client_api, worker_stats, cheat_api) =
         (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7]);
-    let chain = format!("http://127.0.0.1:{chain_port}");
-
     // The chain, with a low proxy stake and a short close delay.
-    let devnet_cfg = dir.join("devnet.json");
-    std::fs::write(
-        &devnet_cfg,
-        r#"{"params": {"minProxyStake": "1000000000", "minClientStake": "100000000", "clientDelayBeforeClose": 5}}"#,
+    let (chain, root) = devnet(
+        &mut procs,
+        chain_port,
+        r#"{"minProxyStake": "1000000000", "minClientStake": "100000000", "clientDelayBeforeClose": 5}"#,
     )
-    .unwrap();
-    procs.spawn(
-        "devnet",
-        &[
-            s("devnet"),
-            s("--port"),
-            s(chain_port),
-            s("--data-dir"),
-            dir.join("chain").display().to_string(),
-            s("--config"),
-            devnet_cfg.display().to_string(),
-            s("--contracts-dir"),
-            contracts().display().to_string(),
-        ],
-    );
-    let info = wait_for(&format!("{chain}/devnet/info"), 120, |v| v["result"]["root"]["address"].is_string()).await;
-    let root = info["result"]["root"]["address"].as_str().unwrap().to_string();
+    .await;
 
     // Wallets: the proxy's pays its stake, the client's its top-ups.
     let proxy_dir = dir.join("proxy");
@@ -114,31 +164,8 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     procs.spawn("backend", &[s("bench-backend"), s("--port"), s(backend_port), s("--chunks"), s(20)]);
     wait_for(&format!("http://127.0.0.1:{backend_port}/health"), 30, |_| true).await;
 
-    let proxy_cfg = dir.join("proxy.toml");
-    std::fs::write(
-        &proxy_cfg,
-        format!(
-            "[attestation]\nmode = \"dev\"\nkey_file = {:?}\n\n[payments]\ndata_dir = {proxy_dir:?}\ncommit_interval_ms = 50\n\
-             own_stake = 1000000000\nsettle_interval_ms = 300\ncharge_threshold = 1\npayout_threshold = 1\n\n\
-             [payments.ton]\napi_url = \"{chain}\"\nroot = \"{root}\"\npoll_interval_ms = 100\n",
-            proxy_dir.join("key.pem")
-        ),
-    )
-    .unwrap();
-    procs.spawn(
-        "proxy",
-        &[
-            s("proxy"),
-            s("--config"),
-            proxy_cfg.display().to_string(),
-            s("--client-listen"),
-            format!("127.0.0.1:{client_l}"),
-            s("--worker-listen"),
-            format!("127.0.0.1:{worker_l}"),
-            s("--stats-listen"),
-            format!("127.0.0.1:{stats_l}"),
-        ],
-    );
+    let proxy_cfg = proxy_config(&dir, "proxy", &chain, &root);
+    procs.spawn("proxy", &proxy_args(&proxy_cfg, client_l, worker_l, stats_l));
     let stats = format!("http://127.0.0.1:{stats_l}/stats");
     let st =
         eventually(&stats, 90, &procs, "the proxy registers and serves", |v| v["chain"]["proxy_contract"].is_string())
@@ -188,15 +215,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     assert_eq!(status, 402, "{v}");
 
     // The honest client: its money moves by its wallet's messages.
-    let client_cfg = dir.join("client.toml");
-    std::fs::write(
-        &client_cfg,
-        format!(
-            "listen = \"127.0.0.1:{client_api}\"\nproxies = [\"127.0.0.1:{client_l}\"]\ndata_dir = {client_dir:?}\n\n\
-             [chain]\napi_url = \"{chain}\"\nroot = \"{root}\"\npoll_interval_ms = 100\n"
-        ),
-    )
-    .unwrap();
+    let client_cfg = client_config(&dir, "client", client_api, client_l, &chain, &root);
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
     let api = format!("http://127.0.0.1:{client_api}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
@@ -251,4 +270,135 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     assert_eq!(st["ledger"]["balanced"], true, "{st}");
     let refunded = balance(&chain, &client_wallet).await - wallet_before;
     assert!(refunded > before - TON / 2 + TON / 5 - TON / 20, "refund {refunded} = balance + stake less fees");
+}
+
+/// The anti-rollback anchor, the forced refund and the registry check, against real processes:
+/// a proxy whose database is replaced by an older copy refuses to start (the chain holds a
+/// later anchor); with the proxy gone, the client closes by force after the delay and gets its
+/// balance and stake back; a client refuses to pay a proxy the root does not list.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unlisted_proxies_get_nothing() {
+    if let Some(why) = missing_prerequisite() {
+        eprintln!("skipping the chain test: {why}");
+        return;
+    }
+    let mut procs = Procs::new("chain-rollback");
+    let dir = procs.dir.clone();
+    let p = free_ports(11);
+    let (chain, root) = devnet(
+        &mut procs,
+        p[0],
+        r#"{"minProxyStake": "1000000000", "minClientStake": "100000000", "clientDelayBeforeClose": 3}"#,
+    )
+    .await;
+    let proxy_wallet = wallet_address(&dir.join("proxy").join("key.pem"));
+    let client_wallet = wallet_address(&dir.join("client").join("key.pem"));
+    faucet(&chain, &proxy_wallet, 5 * TON).await;
+    faucet(&chain, &client_wallet, 5 * TON).await;
+    procs.spawn("backend", &[s("bench-backend"), s("--port"), s(p[1]), s("--chunks"), s(20)]);
+    let proxy_cfg = proxy_config(&dir, "proxy", &chain, &root);
+    let args = proxy_args(&proxy_cfg, p[2], p[3], p[4]);
+    procs.spawn("proxy", &args);
+    let stats = format!("http://127.0.0.1:{}/stats", p[4]);
+    eventually(&stats, 90, &procs, "the proxy registers", |v| v["chain"]["proxy_contract"].is_string()).await;
+    let worker = [
+        s("worker"),
+        s("--model"),
+        s(MODEL),
+        s("--backend"),
+        format!("http://127.0.0.1:{}", p[1]),
+        s("--stats-listen"),
+        format!("127.0.0.1:{}", p[5]),
+        s("--proxy"),
+        format!("127.0.0.1:{}", p[3]),
+    ];
+    procs.spawn("worker", &worker);
+    let client_cfg = client_config(&dir, "client", p[6], p[2], &chain, &root);
+    procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
+    let api = format!("http://127.0.0.1:{}", p[6]);
+    wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {TON}}}"#)).await;
+    assert_eq!(status, 200, "{v}");
+    let contract = v["sent"]["contract"].as_str().unwrap().to_string();
+    let (status, v) = post_json(&format!("{api}/v1/payments/stake"), &format!(r#"{{"amount": {}}}"#, TON / 5)).await;
+    assert_eq!(status, 200, "{v}");
+
+    // A copy of the database as it is now, taken with the proxy stopped.
+    procs.kill("proxy").await;
+    let ledger = dir.join("proxy").join("ledger.redb");
+    std::fs::copy(&ledger, dir.join("ledger.old")).unwrap();
+    procs.spawn("proxy", &args);
+    eventually(&stats, 60, &procs, "the proxy is back", |v| enabled_workers(v) >= 1).await;
+    wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    for _ in 0..2 {
+        let (status, v) = post_json(&format!("{api}/v1/chat/completions"), &chat_body(false, "")).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    eventually(&stats, 30, &procs, "charged on chain", |v| {
+        let c = &v["chain"]["clients"][0];
+        c["chain"]["tokens_used"].as_u64().is_some_and(|t| t > 0)
+            && c["chain"]["tokens_used"] == c["ledger"]["charged_tokens"]
+    })
+    .await;
+    // Let an anchor of the new state reach the chain.
+    for _ in 0..100 {
+        if procs.log("proxy").matches("ledger anchored on chain").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The older copy comes back: the proxy refuses to start, and says why.
+    procs.kill("proxy").await;
+    std::fs::copy(dir.join("ledger.old"), &ledger).unwrap();
+    procs.spawn("proxy", &args);
+    let mut exited = false;
+    for _ in 0..300 {
+        if let Ok(Some(status)) = procs.children.get_mut("proxy").unwrap().try_wait() {
+            assert!(!status.success());
+            exited = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = procs.log("proxy");
+    assert!(exited, "a rolled-back proxy must not serve:\n{log}");
+    assert!(log.contains("ROLLBACK DETECTED") && log.contains("anchor"), "{log}");
+
+    // With the proxy gone, the client asks to close, waits out the delay and forces its refund.
+    let before = balance(&chain, &client_wallet).await;
+    let (status, v) = post_json(&format!("{api}/v1/payments/close?proxy=0"), "{}").await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = post_json(&format!("{api}/v1/payments/force_refund?proxy=0"), "{}").await;
+    assert_eq!(status, 400, "too early: refused before anything is sent: {v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("close delay ends"), "{v}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, v) = post_json(&format!("{api}/v1/payments/force_refund?proxy=0"), "{}").await;
+    assert_eq!(status, 200, "{v}");
+    let back = balance(&chain, &client_wallet).await - before;
+    assert!(back > TON + TON / 5 - TON / 10, "balance and stake came back without the proxy: {back}");
+    assert!(balance(&chain, &contract).await < TON / 100, "the contract is empty");
+
+    // A proxy the root does not list (embedded settlement, never registered) gets nothing.
+    let cfg = dir.join("unlisted.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[attestation]\nmode = \"dev\"\n\n[payments]\ndata_dir = {:?}\ncommit_interval_ms = 50\n",
+            dir.join("unlisted")
+        ),
+    )
+    .unwrap();
+    procs.spawn("unlisted", &proxy_args(&cfg, p[7], p[8], p[9]));
+    wait_for(&format!("http://127.0.0.1:{}/health", p[9]), 30, |_| true).await;
+    let other_cfg = client_config(&dir, "client2", p[10], p[7], &chain, &root);
+    procs.spawn("client2", &[s("client"), s("--config"), other_cfg.display().to_string()]);
+    let api2 = format!("http://127.0.0.1:{}", p[10]);
+    wait_for(&format!("{api2}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    let other_wallet = wallet_address(&dir.join("client2").join("key.pem"));
+    faucet(&chain, &other_wallet, 2 * TON).await;
+    let (status, v) = post_json(&format!("{api2}/v1/payments/deposit"), &format!(r#"{{"amount": {TON}}}"#)).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("lists no proxy"), "{v}");
+    assert!(balance(&chain, &other_wallet).await > 2 * TON - TON / 100, "nothing left the wallet");
 }

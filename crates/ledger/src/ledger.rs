@@ -82,6 +82,21 @@ pub struct ClientView {
     pub reserved: Nanotons,
 }
 
+/// What one anchor covers (see [`Ledger::next_anchor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnchorState {
+    /// The anchor's number (grows by one per anchor).
+    pub number: u64,
+    /// The ledger's commit seqno.
+    pub seqno: u64,
+    /// Cumulative tokens charged to clients.
+    pub charged_tokens: u64,
+    /// Cumulative tokens workers earned.
+    pub earned_tokens: u64,
+    /// The proxy's commission.
+    pub commission: Nanotons,
+}
+
 /// The latest committed voucher of one account, for whoever follows it.
 type VoucherFeed = watch::Sender<Option<SignedVoucher>>;
 
@@ -117,6 +132,8 @@ struct State {
     /// What the database holds, in tokens, per counter ([`counter`]) and account: vouchers are
     /// signed for these values.
     committed: HashMap<(VoucherKind, AccountId), u64>,
+    /// The last anchor number recorded.
+    anchor: u64,
     /// Settlement on chain only: the tokens each client's contract was last seen charged for.
     /// Reservations keep the usage not yet charged there under the stake.
     on_chain: Option<HashMap<AccountId, u64>>,
@@ -165,7 +182,7 @@ impl Ledger {
             tracing::error!(%why, "the ledger on disk does not match the configured prices (were they changed?); \
                 vouchers carry tokens, which the contracts price at their own rate");
         }
-        let state = State { books, seqno: loaded.seqno, committed, ..State::default() };
+        let state = State { books, seqno: loaded.seqno, committed, anchor: loaded.anchor, ..State::default() };
         Ok(Ledger {
             state: Mutex::new(state),
             store,
@@ -302,6 +319,42 @@ impl Ledger {
             self.commit()?;
         }
         Ok(changed.1)
+    }
+
+    /// Commits what is pending and records the next anchor durably; returns its number and the
+    /// state it covers: the commit seqno, the cumulative tokens charged and earned and the
+    /// commission. The caller puts `(number, hash of that state)` on chain; the database then
+    /// knows of every anchor the chain holds, so a chain anchor above [`Ledger::anchor`] proves
+    /// a rolled-back database.
+    pub fn next_anchor(&self) -> Result<AnchorState, LedgerError> {
+        self.commit()?;
+        let _serial = lock(&self.commit_lock);
+        self.check_running()?;
+        let (n, state) = {
+            let s = lock(&self.state);
+            let totals = s.books.audit().unwrap_or_default();
+            let state = AnchorState {
+                number: s.anchor + 1,
+                seqno: s.seqno,
+                charged_tokens: totals.charged_tokens,
+                earned_tokens: totals.worker_earned_tokens,
+                commission: s.books.commission,
+            };
+            (s.anchor + 1, state)
+        };
+        self.store.write_anchor(n)?;
+        lock(&self.state).anchor = n;
+        Ok(state)
+    }
+
+    /// The last commit's seqno.
+    pub fn seqno(&self) -> u64 {
+        lock(&self.state).seqno
+    }
+
+    /// The last anchor number recorded.
+    pub fn anchor(&self) -> u64 {
+        lock(&self.state).anchor
     }
 
     /// The tokens `client`'s contract was last seen charged for (settlement on chain only).

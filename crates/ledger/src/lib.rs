@@ -17,6 +17,6 @@ pub mod settlement;
 pub mod store;
 
 pub use books::{AccountId, AccountState, BooksError, Charge, ClientAccount, Hold, Totals, WorkerAccount};
-pub use ledger::{Accounts, ClientView, ContractAddressOf, Ledger, LedgerError};
+pub use ledger::{Accounts, AnchorState, ClientView, ContractAddressOf, Ledger, LedgerError};
 pub use onchain::{ChainClient, Synced};
 pub use prices::{Cost, Nanotons, PriceError, Prices, TokenCounts, TON};

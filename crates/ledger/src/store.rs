@@ -24,6 +24,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 const COMMISSION: &str = "commission";
 const SEQNO: &str = "seqno";
+/// The number of the last anchor the proxy was about to put on chain (settlement on TON).
+const ANCHOR: &str = "anchor";
 const FORMAT_KEY: &str = "format";
 
 /// The row format this version reads and writes (see the module doc).
@@ -72,6 +74,8 @@ pub struct Loaded {
     pub seqno: u64,
     /// The proxy's commission.
     pub commission: Nanotons,
+    /// The last anchor number recorded ([`Store::write_anchor`]).
+    pub anchor: u64,
     /// Every client row.
     pub clients: BTreeMap<AccountId, ClientAccount>,
     /// Every worker row.
@@ -113,7 +117,8 @@ impl Store {
         let txn = self.db.begin_read().map_err(dberr)?;
         let meta = txn.open_table(META).map_err(dberr)?;
         let get = |k: &str| -> Result<u64, StoreError> { Ok(meta.get(k).map_err(dberr)?.map_or(0, |v| v.value())) };
-        let mut out = Loaded { seqno: get(SEQNO)?, commission: get(COMMISSION)?, ..Loaded::default() };
+        let mut out =
+            Loaded { seqno: get(SEQNO)?, commission: get(COMMISSION)?, anchor: get(ANCHOR)?, ..Loaded::default() };
         out.clients = read_rows(&txn.open_table(CLIENTS).map_err(dberr)?, "clients")?;
         out.workers = read_rows(&txn.open_table(WORKERS).map_err(dberr)?, "workers")?;
         Ok(out)
@@ -135,6 +140,16 @@ impl Store {
             meta.insert(SEQNO, batch.seqno).map_err(dberr)?;
             meta.insert(COMMISSION, batch.commission).map_err(dberr)?;
         }
+        txn.commit().map_err(dberr)
+    }
+}
+
+impl Store {
+    /// Records durably that anchor `n` is about to be sent to the chain: the database then
+    /// always knows of every anchor the chain can hold.
+    pub fn write_anchor(&self, n: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(dberr)?;
+        txn.open_table(META).map_err(dberr)?.insert(ANCHOR, n).map_err(dberr)?;
         txn.commit().map_err(dberr)
     }
 }

@@ -122,10 +122,43 @@ impl ClientChain {
         Ok((proxy, contract, init))
     }
 
+    /// Refuses, before anything is sent, what the contract would refuse (its value would only
+    /// bounce back less the fees): the contract's own state decides.
+    async fn check(&self, contract: &StdAddr, op: ClientOp) -> Result<(), ChainError> {
+        let deployed = self.api.get_address_state(contract).await? == cocoon_ton::AccountState::Active;
+        let refuse = |m: String| Err(ChainError::Refused(m));
+        if !deployed {
+            return match op {
+                ClientOp::TopUp(_) | ClientOp::IncreaseStake(_) => Ok(()),
+                _ => refuse("the client contract does not exist yet: top up first".into()),
+            };
+        }
+        let d = getters::client_data(&self.api, contract).await?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        match (op, d.state) {
+            (_, 2) => refuse("the client contract is closed".into()),
+            (ClientOp::ForceRefund, 1) if now < u64::from(d.unlock_time) => refuse(format!(
+                "the close delay ends at unix time {} ({} s from now)",
+                d.unlock_time,
+                u64::from(d.unlock_time) - now
+            )),
+            (ClientOp::ForceRefund, 1) => Ok(()),
+            (ClientOp::ForceRefund, _) => {
+                refuse("ask to close first (the forced refund comes after the close delay)".into())
+            }
+            (_, 1) => refuse("the client contract is closing".into()),
+            (ClientOp::Withdraw(a), _) if a > d.balance => {
+                refuse(format!("the contract's balance is {} nanotons; the stake comes back only at close", d.balance))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Sends `op` to this client's contract at the proxy with key `proxy_key` and waits until
     /// the wallet's transaction is on chain.
     pub async fn send(&self, proxy_key: &[u8; 32], op: ClientOp) -> Result<Sent, ChainError> {
         let (_, contract, init) = self.contract(proxy_key).await?;
+        self.check(&contract, op).await?;
         let value = op.value();
         let balance = self.wallet_balance().await?;
         // The wallet's own fee is well under 0.01 TON.

@@ -17,7 +17,7 @@ use crate::registration::{self, ProxyContract, Registration};
 use crate::submit::{Submitted, Submitter};
 use crate::{keys, ChainConfig, ChainError};
 use cocoon_ledger::settlement::{self as ls, Settlement, SettlementError};
-use cocoon_ledger::{AccountId, AccountState, ChainClient, Nanotons, Prices};
+use cocoon_ledger::{AccountId, AccountState, AnchorState, ChainClient, Nanotons, Prices};
 use cocoon_ton::contracts::{getters, Codes, Params};
 use cocoon_ton::{address, client_state_init, worker_state_init, AccountState as TonState, HashBytes, StdAddr, TonApi};
 use cocoon_voucher::{SignedVoucher, TonAddress, VoucherKind};
@@ -199,6 +199,25 @@ impl TonSettlement {
         Ok(d)
     }
 
+    /// The anchor the proxy contract holds.
+    pub async fn read_anchor(&self) -> Result<getters::Anchor, ChainError> {
+        Ok(getters::anchor(&self.api, &self.proxy.address).await?)
+    }
+
+    /// Puts `state` on chain as the proxy contract's anchor (`proxy_save_state`): its number and
+    /// the hash of what it covers. Blocks until the wallet's message is included; call it off
+    /// the async workers.
+    pub fn save_anchor(&self, state: &AnchorState) -> Result<HashBytes, ChainError> {
+        let number = u32::try_from(state.number)
+            .map_err(|_| ChainError::Refused(format!("anchor number {} passed 32 bits", state.number)))?;
+        let hash = anchor_hash(state)?;
+        let body = cocoon_ton::contracts::messages::proxy_save_state(number, &hash, state.seqno)?;
+        let t = cocoon_ton::Transfer::new(self.proxy.address.clone(), cocoon_ton::contracts::messages::gas::SIMPLE_OP)
+            .with_body(body);
+        self.block(self.submitter.send(t))?;
+        Ok(hash)
+    }
+
     /// Polls `read` until `done` holds (or [`SEE_WITHIN`] passes): the contract's transaction
     /// follows the wallet's.
     async fn see<T, F: Future<Output = Result<Option<T>, ChainError>>>(
@@ -296,6 +315,18 @@ impl TonSettlement {
              (`cocoon client deposit|stake|withdraw|close`); the proxy credits what it sees there"
         ))
     }
+}
+
+/// The session hash an anchor carries: the representation hash of the cell
+/// `number:uint64 seqno:uint64 charged_tokens:uint64 earned_tokens:uint64 commission:uint64`.
+pub fn anchor_hash(s: &AnchorState) -> Result<HashBytes, ChainError> {
+    let mut b = cocoon_ton::tycho_types::cell::CellBuilder::new();
+    let store =
+        |b: &mut cocoon_ton::tycho_types::cell::CellBuilder, v: u64| b.store_u64(v).map_err(cocoon_ton::Error::from);
+    for v in [s.number, s.seqno, s.charged_tokens, s.earned_tokens, s.commission] {
+        store(&mut b, v)?;
+    }
+    Ok(*b.build().map_err(cocoon_ton::Error::from)?.repr_hash())
 }
 
 /// The ledger's prices from the params a proxy contract hands its children.

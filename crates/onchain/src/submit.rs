@@ -92,6 +92,13 @@ impl Submitter {
         Ok(Submitted::Sent)
     }
 
+    /// Sends one plain transfer from the wallet (an owner operation such as an anchor), in
+    /// turn with the vouchers; waits until it is included.
+    pub async fn send(&self, transfer: Transfer) -> Result<cocoon_ton::Transaction, ChainError> {
+        let _one = self.sending.lock().await;
+        Ok(self.wallet.send(&self.api, &[transfer], self.send).await?)
+    }
+
     /// Forgets what was sent to `contract` (it has been seen there).
     pub fn seen(&self, contract: &StdAddr, tokens: u64) {
         let mut p = self.pending_lock();

@@ -79,6 +79,10 @@ pub struct PaymentsConfig {
     /// backend, which credits deposits on request (DEV ONLY).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ton: Option<cocoon_onchain::ChainConfig>,
+    /// Settlement on TON: seconds between anchors of the ledger's state on chain (when it
+    /// changed). Cocoon: 30-60 s.
+    #[serde(default = "default_anchor_interval")]
+    pub anchor_interval_secs: u64,
     /// The address clients dial, published in the registry at registration; default: `client_listen`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_endpoint: Option<String>,
@@ -92,6 +96,9 @@ fn default_settle_interval() -> u64 {
 }
 fn default_charge_threshold() -> u64 {
     1_000_000_000
+}
+fn default_anchor_interval() -> u64 {
+    45
 }
 fn default_payout_threshold() -> u64 {
     10_000_000_000
@@ -141,6 +148,7 @@ impl PaymentsConfig {
             charge_threshold: default_charge_threshold(),
             payout_threshold: default_payout_threshold(),
             ton: None,
+            anchor_interval_secs: default_anchor_interval(),
             client_endpoint: None,
             worker_endpoint: None,
         }

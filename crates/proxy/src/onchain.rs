@@ -38,6 +38,29 @@ impl Payments {
         self.view(client)
     }
 
+    /// Anchors the ledger's state on chain when it changed since the last anchor: the anchor
+    /// number is durable in the database before the message leaves.
+    pub(crate) fn anchor(&self) {
+        let Some(ton) = &self.ton else { return };
+        let seqno = self.ledger.seqno();
+        if self.last_anchored.load(std::sync::atomic::Ordering::Relaxed) == seqno {
+            return;
+        }
+        let state = match self.ledger.next_anchor() {
+            Ok(s) => s,
+            Err(e) => return tracing::error!(error = %e, "could not record an anchor"),
+        };
+        match ton.save_anchor(&state) {
+            Ok(hash) => {
+                self.last_anchored.store(state.seqno, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(anchor = state.number, seqno = state.seqno, hash = %hash, "ledger anchored on chain");
+            }
+            Err(e) => {
+                tracing::warn!(anchor = state.number, error = %e, "anchor not saved on chain; the next one will be")
+            }
+        }
+    }
+
     /// Reads every known client's contract (a settlement run).
     pub(crate) fn refresh_all(&self) {
         for (id, view) in self.ledger.accounts().clients {

@@ -36,6 +36,8 @@ pub enum PaymentsError {
     Key(String),
     #[error("TON: {0}")]
     Chain(#[from] cocoon_onchain::ChainError),
+    #[error("ROLLBACK DETECTED: {0}")]
+    RolledBack(String),
 }
 
 pub struct Payments {
@@ -48,6 +50,9 @@ pub struct Payments {
     settle_interval: Duration,
     charge_threshold: u64,
     payout_threshold: u64,
+    anchor_interval: Duration,
+    /// The ledger seqno the last anchor on chain covers (`u64::MAX`: none this run).
+    pub(crate) last_anchored: std::sync::atomic::AtomicU64,
 }
 
 fn data_dir(cfg: &PaymentsConfig) -> Result<(), PaymentsError> {
@@ -103,7 +108,19 @@ impl Payments {
         let ton = Arc::new(cocoon_onchain::TonSettlement::open(chain, &key, &reg).await?);
         let prices = ton.prices()?;
         prices.validate().map_err(|e| PaymentsError::Prices(format!("the proxy contract's prices: {e}")))?;
-        let p = Self::with(cfg, key, prices, ton.clone(), Some(ton))?;
+        let p = Self::with(cfg, key, prices, ton.clone(), Some(ton.clone()))?;
+        // Anti-rollback: the chain's anchor can never be ahead of the database that sent it.
+        let anchor = ton.read_anchor().await?;
+        if u64::from(anchor.seqno) > p.ledger.anchor() {
+            tracing::error!(chain = anchor.seqno, database = p.ledger.anchor(), "ROLLBACK DETECTED: refusing to serve");
+            return Err(PaymentsError::RolledBack(format!(
+                "the proxy contract holds anchor {} (saved at unix time {}) but this database only reached anchor {}: \
+                 it was rolled back or replaced by an older copy; refusing to serve (restore the latest database)",
+                anchor.seqno,
+                anchor.saved_at,
+                p.ledger.anchor()
+            )));
+        }
         p.ledger.settle_on_chain();
         Ok(p)
     }
@@ -129,6 +146,8 @@ impl Payments {
             settle_interval: Duration::from_millis(cfg.settle_interval_ms.max(10)),
             charge_threshold: cfg.charge_threshold,
             payout_threshold: cfg.payout_threshold,
+            anchor_interval: Duration::from_secs(cfg.anchor_interval_secs.max(1)),
+            last_anchored: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
     }
 
@@ -308,8 +327,12 @@ impl Payments {
     pub fn spawn_background(self: &Arc<Self>, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
         let committer = self.ledger.spawn_committer(self.commit_interval, stop.clone());
         let closer = self.every(Duration::from_secs(1), stop.clone(), |p| p.finish_due_closes());
-        let settler = self.every(self.settle_interval, stop, |p| p.settle_on_chain());
-        vec![committer, closer, settler]
+        let settler = self.every(self.settle_interval, stop.clone(), |p| p.settle_on_chain());
+        let mut tasks = vec![committer, closer, settler];
+        if self.ton.is_some() {
+            tasks.push(self.every(self.anchor_interval, stop, |p| p.anchor()));
+        }
+        tasks
     }
 
     /// Runs `job` off the async workers every `period` until `stop`.
