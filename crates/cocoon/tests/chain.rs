@@ -47,6 +47,31 @@ async fn balance(base: &str, address: &str) -> u64 {
     v["result"].as_str().and_then(|b| b.parse().ok()).expect("balance")
 }
 
+/// Starts the devnet again on its data dir after a kill (its server may still be letting go
+/// of the port for a moment).
+async fn restart_devnet(procs: &mut Procs, port: u16, chain: &str) {
+    let cfg = procs.dir.join("devnet.json").display().to_string();
+    let data = procs.dir.join("chain").display().to_string();
+    for _ in 0..20 {
+        let args = [s("devnet"), s("--port"), s(port), s("--data-dir"), data.clone(), s("--config"), cfg.clone()];
+        let mut args = args.to_vec();
+        args.extend([s("--contracts-dir"), contracts().display().to_string()]);
+        procs.spawn("devnet", &args);
+        for _ in 0..300 {
+            if let Ok(Some(_)) = procs.children.get_mut("devnet").unwrap().try_wait() {
+                break;
+            }
+            let url = format!("{chain}/devnet/info");
+            if let Ok((200, _)) = tokio::spawn(async move { get_json(&url).await }).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("the devnet did not come back:\n{}", procs.log("devnet"));
+}
+
 /// Starts `cocoon devnet` with root `params` (JSON) and returns its base URL and root.
 async fn devnet(procs: &mut Procs, port: u16, params: &str) -> (String, String) {
     let cfg = procs.dir.join("devnet.json");
@@ -249,8 +274,45 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     let charged = c["ledger"]["charged_tokens"].as_u64().unwrap();
     assert!(c["ledger"]["balance"].as_u64().unwrap() < 2 * TON, "{c}");
 
+    // The chain goes away during settlement: requests are still served from the books,
+    // settlement retries, and once the chain is back it catches up exactly (nothing lost,
+    // nothing charged twice: the contract's tokens equal the ledger's).
+    procs.kill("devnet").await;
+    // Its Node.js server notices within a second that its parent is gone, and stops.
+    for _ in 0..100 {
+        let url = format!("{chain}/api/v2/getMasterchainInfo");
+        if tokio::spawn(async move { get_json(&url).await }).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..2 {
+        let (status, v) = post_json(&format!("{api}/v1/chat/completions"), &chat_body(false, "")).await;
+        assert_eq!(status, 200, "served while the chain is down: {v}");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, down) = get_json(&stats).await;
+    let c = &down["chain"]["clients"][0];
+    assert!(
+        c["chain"]["tokens_used"].as_u64() < c["ledger"]["charged_tokens"].as_u64(),
+        "usage served while the chain was down is not charged yet: {c}"
+    );
+    restart_devnet(&mut procs, chain_port, &chain).await;
+    let st = eventually(&stats, 60, &procs, "settlement catches up after the outage", |v| {
+        let c = &v["chain"]["clients"][0];
+        let w = &v["chain"]["workers"][0];
+        c["ledger"]["charged_tokens"].as_u64().is_some_and(|t| t > charged)
+            && c["chain"]["tokens_used"] == c["ledger"]["charged_tokens"]
+            && w["chain"]["paid_tokens"] == w["ledger"]["earned_tokens"]
+    })
+    .await;
+    assert_eq!(st["ledger"]["balanced"], true, "{st}");
+    let c = &st["chain"]["clients"][0];
+    assert_eq!(c["chain"]["balance"], c["ledger"]["balance"], "{c}");
+    let charged = c["ledger"]["charged_tokens"].as_u64().unwrap();
+
     // A withdrawal on chain is booked to the nanoton.
-    let before = c["ledger"]["balance"].as_u64().unwrap();
+    let before = st["chain"]["clients"][0]["ledger"]["balance"].as_u64().unwrap();
     let (status, v) = post_json(&format!("{api}/v1/payments/withdraw"), &format!(r#"{{"amount": {}}}"#, TON / 2)).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["account"]["balance"], before - TON / 2, "{v}");
