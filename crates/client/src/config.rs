@@ -13,7 +13,9 @@ pub struct ClientConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// Client ports of the proxies to use ("host:port"). The client keeps a connection to each,
-    /// spreads requests across them and fails over when one disappears.
+    /// spreads requests across them and fails over when one disappears. Empty with a `[chain]`:
+    /// every proxy the root's registry lists.
+    #[serde(default)]
     pub proxies: Vec<String>,
     /// Default `max_coefficient` (per-mille) for requests that do not set one.
     #[serde(default = "default_max_coefficient")]
@@ -63,8 +65,8 @@ fn default_policy() -> PeerPolicy {
 
 impl ClientConfig {
     pub fn validate(&self) -> Result<(), String> {
-        if self.proxies.is_empty() {
-            return Err("client needs at least one proxy in `proxies`".into());
+        if self.proxies.is_empty() && self.chain.is_none() {
+            return Err("client needs at least one proxy in `proxies`, or a `[chain]` to find them in the root".into());
         }
         if !(self.default_timeout_secs > 0.0 && self.default_timeout_secs <= cocoon_openai::MAX_TIMEOUT_SECS) {
             return Err(format!("`default_timeout_secs` must be in (0, {}]", cocoon_openai::MAX_TIMEOUT_SECS));

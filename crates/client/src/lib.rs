@@ -52,6 +52,20 @@ pub struct Shared {
     pub chain: Option<Arc<cocoon_onchain::client::ClientChain>>,
 }
 
+/// With a `[chain]`: takes the proxies from the root's registry when the config lists none,
+/// and the image hashes a proxy may attest from the root's allowlist.
+async fn discover(cfg: &mut ClientConfig, chain: &cocoon_onchain::ChainConfig) -> Result<(), ClientError> {
+    let reg = cocoon_onchain::registry::read(chain).await?;
+    if cfg.proxies.is_empty() {
+        cfg.proxies = reg.proxies.iter().map(|p| p.client_endpoint.clone()).collect();
+        tracing::info!(root = %chain.root, proxies = ?cfg.proxies, "proxies from the root's registry");
+        if cfg.proxies.is_empty() {
+            return Err(ClientError::Config(format!("the root {} lists no proxy yet", chain.root)));
+        }
+    }
+    cocoon_onchain::registry::apply_root_allowlist(&mut cfg.proxy_policy, &reg).map_err(ClientError::Config)
+}
+
 /// Runs a client until `stop` is cancelled.
 pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), ClientError> {
     cfg.validate().map_err(ClientError::Config)?;
@@ -78,6 +92,10 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         }
         None => None,
     };
+    let mut cfg = cfg;
+    if let Some(c) = cfg.chain.clone() {
+        discover(&mut cfg, &c).await?;
+    }
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));

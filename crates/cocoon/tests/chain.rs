@@ -198,22 +198,18 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     let proxy_contract = st["chain"]["proxy_contract"].as_str().unwrap().to_string();
     assert!(balance(&chain, &proxy_contract).await >= TON, "the stake is in the proxy contract");
 
-    procs.spawn(
-        "worker",
-        &[
-            s("worker"),
-            s("--model"),
-            s(MODEL),
-            s("--backend"),
-            format!("http://127.0.0.1:{backend_port}"),
-            s("--stats-listen"),
-            format!("127.0.0.1:{worker_stats}"),
-            s("--proxy"),
-            format!("127.0.0.1:{worker_l}"),
-            s("--data-dir"),
-            dir.join("worker").display().to_string(),
-        ],
-    );
+    // The worker finds the proxy in the root's registry (no proxy list in its config).
+    let worker_cfg = dir.join("worker.toml");
+    std::fs::write(
+        &worker_cfg,
+        format!(
+            "model = \"{MODEL}\"\nbackend = \"http://127.0.0.1:{backend_port}\"\nstats_listen = \"127.0.0.1:{worker_stats}\"\n\
+             data_dir = {:?}\n\n[chain]\napi_url = \"{chain}\"\nroot = \"{root}\"\n",
+            dir.join("worker")
+        ),
+    )
+    .unwrap();
+    procs.spawn("worker", &[s("worker"), s("--config"), worker_cfg.display().to_string()]);
     eventually(&stats, 30, &procs, "the worker is admitted", |v| enabled_workers(v) >= 1).await;
 
     // A client that asks the proxy to credit a deposit nobody paid: refused, nothing credited.
@@ -240,7 +236,10 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     assert_eq!(status, 402, "{v}");
 
     // The honest client: its money moves by its wallet's messages.
+    // It finds the proxy in the root's registry too.
     let client_cfg = client_config(&dir, "client", client_api, client_l, &chain, &root);
+    let text = std::fs::read_to_string(&client_cfg).unwrap();
+    std::fs::write(&client_cfg, text.replace(&format!("proxies = [\"127.0.0.1:{client_l}\"]\n"), "")).unwrap();
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
     let api = format!("http://127.0.0.1:{client_api}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;

@@ -8,6 +8,7 @@
 //!   contracts follow from the key it attested with;
 //! - [`registration`]: the proxy's contract: found in the root's registry, or registered with
 //!   the operator's stake at first start, remembered in the data dir;
+//! - [`registry`]: the proxies a client or worker uses, read from the root;
 //! - [`submit`]: sending a signed voucher to a contract exactly once per token count;
 //! - [`settlement`]: [`TonSettlement`], the `ton` backend of the ledger's `Settlement` trait.
 
@@ -15,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod keys;
 pub mod registration;
+pub mod registry;
 pub mod settlement;
 pub mod submit;
 

@@ -34,8 +34,13 @@ pub const EMBEDDED_NOT_BUILT: &str = "`[embedded]` needs a worker built with the
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfig {
     /// Worker ports of the proxies to serve through ("host:port"). The worker dials each one
-    /// (it may sit behind NAT) and splits `max_active` among them.
+    /// (it may sit behind NAT) and splits `max_active` among them. Empty with a `[chain]`:
+    /// every proxy the root's registry lists.
+    #[serde(default)]
     pub proxies: Vec<String>,
+    /// The TON chain (`[chain]`: API URL and key, root address) to find proxies in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<cocoon_onchain::ChainConfig>,
     /// Routing name of the model served (what clients put in `model`).
     pub model: String,
     /// Base URL of the OpenAI-compatible backend (vLLM, SGLang, llama.cpp server, Ollama),
@@ -120,8 +125,8 @@ pub const MAX_COEFFICIENT: u32 = 1_000_000;
 impl WorkerConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), String> {
-        if self.proxies.is_empty() {
-            return Err("worker needs at least one proxy in `proxies`".into());
+        if self.proxies.is_empty() && self.chain.is_none() {
+            return Err("worker needs at least one proxy in `proxies`, or a `[chain]` to find them in the root".into());
         }
         if self.model.trim().is_empty() {
             return Err("`model` must not be empty".into());

@@ -147,8 +147,21 @@ async fn hash_model_file(path: std::path::PathBuf) -> Result<String, WorkerError
 }
 
 /// Runs a worker until `stop` is cancelled.
-pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
+pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
     cfg.validate().map_err(WorkerError::Config)?;
+    if let Some(chain) = cfg.chain.clone() {
+        let reg = cocoon_onchain::registry::read(&chain)
+            .await
+            .map_err(|e| WorkerError::Config(format!("the root's registry: {e}")))?;
+        if cfg.proxies.is_empty() {
+            cfg.proxies = reg.proxies.iter().map(|p| p.worker_endpoint.clone()).collect();
+            tracing::info!(root = %chain.root, proxies = ?cfg.proxies, "proxies from the root's registry");
+            if cfg.proxies.is_empty() {
+                return Err(WorkerError::Config(format!("the root {} lists no proxy yet", chain.root)));
+            }
+        }
+        cocoon_onchain::registry::apply_root_allowlist(&mut cfg.proxy_policy, &reg).map_err(WorkerError::Config)?;
+    }
     let hardware = HardwareProfile::parse(&cfg.hardware).map_err(WorkerError::Config)?;
     let Some(backend) = make_backend(&cfg, &stop).await? else {
         return Ok(());

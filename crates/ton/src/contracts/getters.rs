@@ -275,6 +275,41 @@ pub fn parse_proxies(dict_root: Option<Cell>) -> Result<Vec<(HashBytes, ProxyEnt
     Ok(out)
 }
 
+/// The root's three allowlists (`get_allowlists`): proxy image hashes, worker image hashes,
+/// model hashes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowlists {
+    /// Image hashes a proxy may attest.
+    pub proxy_image_hashes: Vec<HashBytes>,
+    /// Image hashes a worker may attest.
+    pub worker_image_hashes: Vec<HashBytes>,
+    /// Model weight hashes workers may serve.
+    pub model_hashes: Vec<HashBytes>,
+}
+
+/// The keys of a hash set (a `HashmapE 256 Bool` root cell, or null).
+pub fn parse_hash_set(dict_root: Option<Cell>) -> Result<Vec<HashBytes>> {
+    let dict: Dict<HashBytes, bool> = Dict::from_raw(dict_root);
+    let mut out = Vec::new();
+    for item in dict.iter() {
+        let (key, present) = item?;
+        if present {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `get_allowlists` on `root`.
+pub async fn allowlists(api: &TonApi, root: &StdAddr) -> Result<Allowlists> {
+    let mut r = call(api, root, "get_allowlists", &[]).await?;
+    Ok(Allowlists {
+        proxy_image_hashes: parse_hash_set(r.next_cell_opt()?)?,
+        worker_image_hashes: parse_hash_set(r.next_cell_opt()?)?,
+        model_hashes: parse_hash_set(r.next_cell_opt()?)?,
+    })
+}
+
 async fn call(api: &TonApi, address: &StdAddr, method: &str, args: &[StackEntry]) -> Result<StackReader> {
     api.run_get_method_ok(address, method, args).await
 }
