@@ -8,6 +8,7 @@ mod config;
 mod devnet;
 mod money;
 mod network;
+mod operator;
 mod roles;
 mod shutdown;
 mod tasks_cli;
@@ -63,6 +64,9 @@ enum Command {
     Chat(tasks_cli::ChatArgs),
     /// Transcribe an audio file (speech to text) through a running client.
     Transcribe(tasks_cli::TranscribeArgs),
+    /// The root contract, for its owner (governance): deploy, show, allowlists, prices.
+    #[command(subcommand)]
+    Root(operator::RootCmd),
     /// A role's TON wallet (the wallet of its identity key): address, balance, send.
     #[command(subcommand)]
     Wallet(wallet::WalletCmd),
@@ -111,6 +115,7 @@ fn main() -> Result<()> {
             Command::Chat(a) => tasks_cli::chat(a).await,
             Command::Transcribe(a) => tasks_cli::transcribe(a).await,
             Command::Wallet(c) => wallet::run(c).await,
+            Command::Root(c) => operator::root(c).await,
             Command::Attest(_) => Ok(()),
         }
     })

@@ -140,6 +140,24 @@ pub enum WorkerAction {
 pub enum ProxyAction {
     /// Every client and worker account, and the books' totals.
     Accounts(NodeTarget),
+    /// Settlement on TON: the proxy contract's stake, money held for workers, commission, anchor.
+    Contract(crate::operator::ProxyOp),
+    /// Settlement on TON: withdraw commission (TON, e.g. 1.5) to the operator's wallet.
+    Withdraw {
+        /// TON.
+        amount: String,
+        #[command(flatten)]
+        op: crate::operator::ProxyOp,
+    },
+    /// Settlement on TON: start closing the proxy contract (delisted at once), or with
+    /// --finish end it after the delay (stake and commission come back).
+    Close {
+        /// End a close whose delay has passed.
+        #[arg(long)]
+        finish: bool,
+        #[command(flatten)]
+        op: crate::operator::ProxyOp,
+    },
 }
 
 #[derive(Args)]
@@ -183,7 +201,12 @@ pub async fn worker(action: WorkerAction) -> Result<()> {
 }
 
 pub async fn proxy(action: ProxyAction) -> Result<()> {
-    let ProxyAction::Accounts(t) = action;
+    let t = match action {
+        ProxyAction::Accounts(t) => t,
+        ProxyAction::Contract(op) => return crate::operator::proxy_show(op).await,
+        ProxyAction::Withdraw { amount, op } => return crate::operator::proxy_withdraw(op, &amount).await,
+        ProxyAction::Close { finish, op } => return crate::operator::proxy_close(op, finish).await,
+    };
     let Some(v) = fetch(&t, "http://127.0.0.1:8800", "/accounts").await? else { return Ok(()) };
     if v["enabled"] == json!(false) {
         println!("payments are off on this proxy");

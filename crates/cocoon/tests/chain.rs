@@ -34,6 +34,14 @@ fn wallet_address(key_file: &std::path::Path) -> String {
     v["raw"].as_str().expect("raw address").to_string()
 }
 
+/// Runs `cocoon ARGS --json` and parses what it prints.
+fn cocoon_json(args: &[String]) -> Value {
+    let out = std::process::Command::new(BIN).args(args).arg("--json").output().expect("cocoon");
+    assert!(out.status.success(), "cocoon {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("cocoon {args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 async fn faucet(base: &str, address: &str, nanotons: u64) {
     let (status, v) =
         post_json(&format!("{base}/devnet/faucet"), &format!(r#"{{"address":"{address}","amount":"{nanotons}"}}"#))
@@ -273,6 +281,21 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     let charged = c["ledger"]["charged_tokens"].as_u64().unwrap();
     assert!(c["ledger"]["balance"].as_u64().unwrap() < 2 * TON, "{c}");
 
+    // The operator withdraws part of the commission the payouts booked in the proxy contract.
+    let contract_args = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|x| s(x)).collect();
+        v.extend([s("--data-dir"), dir.join("proxy").display().to_string(), s("--api"), chain.clone()]);
+        v
+    };
+    let pc = cocoon_json(&contract_args(&["proxy", "contract"]));
+    let commission: u64 = pc["commission"].as_str().unwrap().parse().unwrap();
+    assert!(commission > 0, "{pc}");
+    let proxy_wallet_before = balance(&chain, &proxy_wallet).await;
+    cocoon_json(&contract_args(&["proxy", "withdraw", "0.000000001"]));
+    let pc = cocoon_json(&contract_args(&["proxy", "contract"]));
+    assert_eq!(pc["commission"].as_str().unwrap().parse::<u64>().unwrap(), commission - 1, "{pc}");
+    assert!(balance(&chain, &proxy_wallet).await < proxy_wallet_before, "the wallet paid the gas");
+
     // The chain goes away during settlement: requests are still served from the books,
     // settlement retries, and once the chain is back it catches up exactly (nothing lost,
     // nothing charged twice: the contract's tokens equal the ledger's).
@@ -462,4 +485,57 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
     assert_eq!(status, 400, "{v}");
     assert!(v["error"]["message"].as_str().unwrap_or("").contains("lists no proxy"), "{v}");
     assert!(balance(&chain, &other_wallet).await > 2 * TON - TON / 100, "nothing left the wallet");
+}
+
+/// Governance on the devnet: a root deployed by its owner's key, its allowlist and prices
+/// changed by the owner, and the same changes from another key refused by the contract.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_roots_owner_governs_it_and_nobody_else_does() {
+    if let Some(why) = missing_prerequisite() {
+        eprintln!("skipping the chain test: {why}");
+        return;
+    }
+    let mut procs = Procs::new("chain-root");
+    let dir = procs.dir.clone();
+    let port = free_ports(1)[0];
+    let (chain, _) = devnet(&mut procs, port, "{}").await;
+    let owner_key = dir.join("owner.pem");
+    let other_key = dir.join("other.pem");
+    faucet(&chain, &wallet_address(&owner_key), 5 * TON).await;
+    faucet(&chain, &wallet_address(&other_key), 5 * TON).await;
+    let with = |args: &[&str], key: &std::path::Path, root: &str| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|x| s(x)).collect();
+        v.extend([s("--key-file"), key.display().to_string(), s("--root"), s(root), s("--api"), chain.clone()]);
+        v
+    };
+    let deployed = cocoon_json(&[
+        s("root"),
+        s("deploy"),
+        s("--key-file"),
+        owner_key.display().to_string(),
+        s("--api"),
+        chain.clone(),
+    ]);
+    let root = deployed["root"].as_str().unwrap().to_string();
+    let show = || cocoon_json(&[s("root"), s("show"), s("--root"), root.clone(), s("--api"), chain.clone()]);
+    let before = show();
+    assert_eq!(before["owner"].as_str().unwrap(), wallet_address(&owner_key), "{before}");
+    assert_eq!(before["params"]["price_per_token"], "2", "{before}");
+
+    let image = "ab".repeat(32);
+    // Someone else's messages reach the root and change nothing.
+    cocoon_json(&with(&["root", "allow", "proxy-image", &image], &other_key, &root));
+    cocoon_json(&with(&["root", "set-prices", "--price", "9", "--worker-fee", "1"], &other_key, &root));
+    let after = show();
+    assert_eq!(after["proxy_image_hashes"], serde_json::json!([]), "{after}");
+    assert_eq!(after["params"], before["params"], "{after}");
+    // The owner's do.
+    cocoon_json(&with(&["root", "allow", "proxy-image", &image], &owner_key, &root));
+    cocoon_json(&with(&["root", "set-prices", "--price", "3", "--worker-fee", "1"], &owner_key, &root));
+    let after = show();
+    assert_eq!(after["proxy_image_hashes"], serde_json::json!([image]), "{after}");
+    assert_eq!(after["params"]["price_per_token"], "3", "{after}");
+    assert_eq!(after["params"]["params_version"], before["params"]["params_version"].as_u64().unwrap() + 1, "{after}");
+    cocoon_json(&with(&["root", "allow", "proxy-image", &image, "--remove"], &owner_key, &root));
+    assert_eq!(show()["proxy_image_hashes"], serde_json::json!([]));
 }

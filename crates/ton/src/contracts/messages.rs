@@ -193,3 +193,34 @@ pub fn register_proxy(
         Ok(())
     })
 }
+
+/// Which root allowlist an `update_allowlist` changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowlist {
+    /// Image hashes a proxy may attest (1).
+    ProxyImages = 1,
+    /// Image hashes a worker may attest (2).
+    WorkerImages = 2,
+    /// Model weight hashes (3).
+    Models = 3,
+}
+
+/// `update_allowlist` (root owner): adds or removes `hash` on `list`.
+pub fn root_update_allowlist(list: Allowlist, hash: &HashBytes, add: bool, query_id: u64) -> Result<Cell> {
+    body(op::UPDATE_ALLOWLIST, query_id, |b| {
+        b.store_u8(list as u8)?;
+        b.store_u256(hash)?;
+        b.store_bit(add)?;
+        Ok(())
+    })
+}
+
+/// `update_params` (root owner): new params (the root's copy, with the three child codes);
+/// the root sets `params_version` itself.
+pub fn root_update_params(params: &crate::contracts::Params, query_id: u64) -> Result<Cell> {
+    let cell = params.to_cell()?;
+    body(op::UPDATE_PARAMS, query_id, |b| {
+        b.store_reference(cell)?;
+        Ok(())
+    })
+}
