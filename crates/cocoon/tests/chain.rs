@@ -254,6 +254,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {}}}"#, 2 * TON)).await;
     assert_eq!(status, 200, "{v}\n{}", procs.log("client"));
     let contract = v["sent"]["contract"].as_str().expect("the contract it paid").to_string();
+    eprintln!("fees: the client's wallet transaction of its first top-up cost {} nanotons", v["sent"]["wallet_fee"]);
     assert_eq!(v["account"]["balance"], 2 * TON, "credited exactly what arrived: {v}");
     let (status, v) = post_json(&format!("{api}/v1/payments/stake"), &format!(r#"{{"amount": {}}}"#, TON / 5)).await;
     assert_eq!(status, 200, "{v}");
@@ -261,6 +262,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     assert!(balance(&chain, &contract).await >= 2 * TON + TON / 5, "the money is in the client contract");
 
     // Paid requests.
+    let proxy_spent_from = balance(&chain, &proxy_wallet).await;
     for _ in 0..3 {
         let (status, v) = post_json(&format!("{api}/v1/chat/completions"), &chat_body(false, "")).await;
         assert_eq!(status, 200, "{v}");
@@ -275,6 +277,14 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     .await;
     let c = &st["chain"]["clients"][0];
     assert_eq!(c["contract"], contract);
+    // What settlement cost the proxy's wallet (printed for the docs' fee figures).
+    let log = procs.log("proxy");
+    eprintln!(
+        "fees: the proxy's wallet spent {} nanotons on {} voucher sends and {} anchors",
+        proxy_spent_from - balance(&chain, &proxy_wallet).await,
+        log.matches("submitting a voucher").count(),
+        log.matches("ledger anchored on chain").count()
+    );
     assert_eq!(c["chain"]["balance"], c["ledger"]["balance"], "getters equal the ledger: {c}");
     assert_eq!(c["chain"]["stake"], c["ledger"]["stake"], "{c}");
     assert_eq!(st["ledger"]["balanced"], true, "{st}");
