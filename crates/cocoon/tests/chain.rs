@@ -549,3 +549,85 @@ async fn the_roots_owner_governs_it_and_nobody_else_does() {
     cocoon_json(&with(&["root", "allow", "proxy-image", &image, "--remove"], &owner_key, &root));
     assert_eq!(show()["proxy_image_hashes"], serde_json::json!([]));
 }
+
+/// Cocoon's stake rule over real sockets: a client that keeps asking cannot run up usage the
+/// chain has not charged beyond its stake. Its request is refused with 402 `charge_pending`,
+/// the proxy charges it on chain at once (whatever the threshold), and then it is served again.
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_not_charged_on_chain_never_passes_the_stake() {
+    if let Some(why) = missing_prerequisite() {
+        eprintln!("skipping the chain test: {why}");
+        return;
+    }
+    let mut procs = Procs::new("chain-stake");
+    let dir = procs.dir.clone();
+    let p = free_ports(7);
+    // Expensive tokens (0.001 TON), so that a few requests reach a 1 TON stake.
+    let (chain, root) = devnet(
+        &mut procs,
+        p[0],
+        r#"{"minProxyStake": "1000000000", "pricePerToken": "1000000", "workerFeePerToken": "500000"}"#,
+    )
+    .await;
+    faucet(&chain, &wallet_address(&dir.join("proxy").join("key.pem")), 5 * TON).await;
+    faucet(&chain, &wallet_address(&dir.join("client").join("key.pem")), 10 * TON).await;
+    procs.spawn("backend", &[s("bench-backend"), s("--port"), s(p[1]), s("--chunks"), s(20)]);
+    let cfg = proxy_config(&dir, "proxy", &chain, &root);
+    // The default 1 TON charge threshold and a settlement run every 2 s.
+    let text =
+        std::fs::read_to_string(&cfg).unwrap().replace("charge_threshold = 1\n", "charge_threshold = 1000000000\n");
+    std::fs::write(&cfg, text.replace("settle_interval_ms = 300", "settle_interval_ms = 2000")).unwrap();
+    procs.spawn("proxy", &proxy_args(&cfg, p[2], p[3], p[4]));
+    let stats = format!("http://127.0.0.1:{}/stats", p[4]);
+    eventually(&stats, 90, &procs, "the proxy registers", |v| v["chain"]["proxy_contract"].is_string()).await;
+    let worker = [
+        s("worker"),
+        s("--model"),
+        s(MODEL),
+        s("--backend"),
+        format!("http://127.0.0.1:{}", p[1]),
+        s("--stats-listen"),
+        format!("127.0.0.1:{}", p[5]),
+        s("--proxy"),
+        format!("127.0.0.1:{}", p[3]),
+    ];
+    procs.spawn("worker", &worker);
+    eventually(&stats, 30, &procs, "the worker is admitted", |v| enabled_workers(v) >= 1).await;
+    let client_cfg = client_config(&dir, "client", p[6], p[2], &chain, &root);
+    procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
+    let api = format!("http://127.0.0.1:{}", p[6]);
+    wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {}}}"#, 5 * TON)).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = post_json(&format!("{api}/v1/payments/stake"), &format!(r#"{{"amount": {TON}}}"#)).await;
+    assert_eq!(status, 200, "{v}");
+
+    let body = chat_body(false, r#""max_tokens":5,"max_coefficient":1000"#);
+    let mut served = 0;
+    let refused = loop {
+        let (status, v) = post_json(&format!("{api}/v1/chat/completions"), &body).await;
+        match status {
+            200 => served += 1,
+            402 => break v,
+            other => panic!("unexpected {other}: {v}"),
+        }
+        assert!(served < 200, "never refused: the stake rule is not enforced");
+    };
+    assert_eq!(refused["error"]["code"], "charge_pending", "{refused}");
+    assert!(served > 0, "{refused}");
+    let (_, st) = get_json(&stats).await;
+    let c = &st["chain"]["clients"][0];
+    let price = 1_000_000u64;
+    let uncharged =
+        (c["ledger"]["charged_tokens"].as_u64().unwrap() - c["chain"]["tokens_used"].as_u64().unwrap()) * price;
+    assert!(uncharged <= TON, "uncharged usage {uncharged} stays under the 1 TON stake: {c}");
+    // The refusal makes the proxy charge now; then the client is served again.
+    let st = eventually(&stats, 30, &procs, "the refused client is charged on chain", |v| {
+        let c = &v["chain"]["clients"][0];
+        c["chain"]["tokens_used"] == c["ledger"]["charged_tokens"]
+    })
+    .await;
+    assert_eq!(st["ledger"]["balanced"], true, "{st}");
+    let (status, v) = post_json(&format!("{api}/v1/chat/completions"), &body).await;
+    assert_eq!(status, 200, "served again after the charge: {v}");
+}

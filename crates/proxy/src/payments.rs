@@ -51,8 +51,16 @@ pub struct Payments {
     charge_threshold: u64,
     payout_threshold: u64,
     anchor_interval: Duration,
+    /// Clients refused by the stake rule: charged at the next settlement run.
+    charge_now: std::sync::Mutex<std::collections::HashSet<AccountId>>,
     /// The ledger seqno the last anchor on chain covers (`u64::MAX`: none this run).
     pub(crate) last_anchored: std::sync::atomic::AtomicU64,
+}
+
+fn lock_set(
+    m: &std::sync::Mutex<std::collections::HashSet<AccountId>>,
+) -> std::sync::MutexGuard<'_, std::collections::HashSet<AccountId>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn data_dir(cfg: &PaymentsConfig) -> Result<(), PaymentsError> {
@@ -147,6 +155,7 @@ impl Payments {
             charge_threshold: cfg.charge_threshold,
             payout_threshold: cfg.payout_threshold,
             anchor_interval: Duration::from_secs(cfg.anchor_interval_secs.max(1)),
+            charge_now: Default::default(),
             last_anchored: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
     }
@@ -185,8 +194,14 @@ impl Payments {
     fn charge_latest(&self, client: &AccountId) {
         match self.ledger.voucher(VoucherKind::ClientCharge, client) {
             Ok(Some(v)) => {
-                if let Err(e) = self.settlement.charge(client, &v) {
-                    tracing::warn!(client = %hex::encode(client), error = %e, "charge by voucher failed");
+                match self.settlement.charge(client, &v) {
+                    // On chain, book the contract as it is after the charge: the room it
+                    // freed under the stake is usable at once.
+                    Ok(_) if self.ton.is_some() => {
+                        let _ = self.refresh(client);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(client = %hex::encode(client), error = %e, "charge by voucher failed"),
                 }
             }
             Ok(None) => {}
@@ -276,7 +291,8 @@ impl Payments {
             // On chain, also charge before the unpaid usage reaches half the stake, which
             // keeps the client below the stake rule's limit (Cocoon tops up at half the stake).
             let near_stake = self.ton.is_some() && unsettled > 0 && unsettled >= view.account.stake / 2;
-            if unsettled >= self.charge_threshold.max(1) || near_stake {
+            let refused = lock_set(&self.charge_now).remove(id);
+            if unsettled >= self.charge_threshold.max(1) || near_stake || (refused && unsettled > 0) {
                 self.charge_latest(id);
             }
         }
@@ -401,6 +417,11 @@ impl Billing for Payments {
             )
             .with_field("balance", 0)
             .with_field("required", amount),
+            LedgerError::Books(e @ BooksError::UnchargedOverStake { .. }) => {
+                // Charge this client at the next settlement run, whatever the threshold.
+                lock_set(&self.charge_now).insert(*client);
+                api(LedgerError::Books(e))
+            }
             other => api(other),
         })?;
         Ok(Reservation { client: *client, hold: Some(hold) })
