@@ -293,7 +293,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
 
     // The operator withdraws part of the commission the payouts booked in the proxy contract.
     let contract_args = |cmd: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = cmd.iter().map(|x| s(x)).collect();
+        let mut v: Vec<String> = cmd.iter().map(s).collect();
         v.extend([s("--data-dir"), dir.join("proxy").display().to_string(), s("--api"), chain.clone()]);
         v
     };
@@ -514,7 +514,7 @@ async fn the_roots_owner_governs_it_and_nobody_else_does() {
     faucet(&chain, &wallet_address(&owner_key), 5 * TON).await;
     faucet(&chain, &wallet_address(&other_key), 5 * TON).await;
     let with = |args: &[&str], key: &std::path::Path, root: &str| -> Vec<String> {
-        let mut v: Vec<String> = args.iter().map(|x| s(x)).collect();
+        let mut v: Vec<String> = args.iter().map(s).collect();
         v.extend([s("--key-file"), key.display().to_string(), s("--root"), s(root), s("--api"), chain.clone()]);
         v
     };
