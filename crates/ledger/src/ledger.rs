@@ -122,6 +122,9 @@ fn counter(kind: VoucherKind) -> VoucherKind {
     }
 }
 
+/// Tokens per counter ([`counter`]) and account.
+type Counters = HashMap<(VoucherKind, AccountId), u64>;
+
 #[derive(Default)]
 struct State {
     books: Books,
@@ -134,6 +137,11 @@ struct State {
     committed: HashMap<(VoucherKind, AccountId), u64>,
     /// The last anchor number recorded.
     anchor: u64,
+    /// Settlement on chain only: the tokens per counter and account that the last anchor
+    /// confirmed on chain covers. Vouchers are signed for these, never for more.
+    anchored: Option<Counters>,
+    /// The anchor sent and not yet confirmed: its number and what it covers.
+    pending_anchor: Option<(u64, Counters)>,
     /// Settlement on chain only: the tokens each client's contract was last seen charged for.
     /// Reservations keep the usage not yet charged there under the stake.
     on_chain: Option<HashMap<AccountId, u64>>,
@@ -282,10 +290,13 @@ impl Ledger {
     }
 
     /// Money moves on chain: from now on deposits and withdrawals come only from
-    /// [`Ledger::sync_client`], and reservations respect the stake rule. Until a client's
-    /// contract has been read, the chain is taken to have charged it nothing.
+    /// [`Ledger::sync_client`], reservations respect the stake rule, and vouchers cover only
+    /// anchored state ([`Ledger::confirm_anchor`]). Until a client's contract has been read,
+    /// the chain is taken to have charged it nothing.
     pub fn settle_on_chain(&self) {
-        lock(&self.state).on_chain.get_or_insert_with(HashMap::new);
+        let mut s = lock(&self.state);
+        s.on_chain.get_or_insert_with(HashMap::new);
+        s.anchored.get_or_insert_with(HashMap::new);
     }
 
     /// Reads `chain` (the client's contract as the chain shows it) into its account; durable
@@ -343,8 +354,54 @@ impl Ledger {
             (s.anchor + 1, state)
         };
         self.store.write_anchor(n)?;
-        lock(&self.state).anchor = n;
+        let mut s = lock(&self.state);
+        s.anchor = n;
+        let covered = s.committed.clone();
+        s.pending_anchor = Some((n, covered));
         Ok(state)
+    }
+
+    /// The chain holds anchor `number`: vouchers may now cover what it covers. Publishes the
+    /// vouchers that grew to whoever follows them.
+    pub fn confirm_anchor(&self, number: u64) -> Result<(), LedgerError> {
+        let (grown, seqno) = {
+            let mut s = lock(&self.state);
+            let Some((n, covered)) = s.pending_anchor.take() else { return Ok(()) };
+            if n != number {
+                s.pending_anchor = Some((n, covered));
+                return Ok(());
+            }
+            let seqno = s.seqno;
+            let Some(anchored) = s.anchored.as_mut() else { return Ok(()) };
+            let mut grown = Vec::new();
+            for (key, tokens) in covered {
+                let held = anchored.entry(key).or_insert(0);
+                if tokens > *held {
+                    *held = tokens;
+                    grown.push((key, tokens));
+                }
+            }
+            (grown, seqno)
+        };
+        for ((kind, account), tokens) in grown {
+            let contract = (self.address_of)(kind, &account);
+            let signed = Voucher { kind, query_id: seqno, tokens, contract }.sign(&self.signer)?;
+            if let Some(tx) = lock(&self.published).get(&(kind, account)) {
+                tx.send_replace(Some(signed));
+            }
+        }
+        Ok(())
+    }
+
+    /// Settlement on chain: whether `client` has committed charges no anchor covers yet (its
+    /// final charge must wait for the next anchor).
+    pub fn unanchored(&self, client: &AccountId) -> bool {
+        let s = lock(&self.state);
+        let key = (VoucherKind::ClientCharge, *client);
+        match &s.anchored {
+            Some(a) => s.committed.get(&key).copied().unwrap_or(0) > a.get(&key).copied().unwrap_or(0),
+            None => false,
+        }
     }
 
     /// The last commit's seqno.
@@ -431,6 +488,10 @@ impl Ledger {
             }
             grown
         };
+        if lock(&self.state).anchored.is_some() {
+            // On chain, vouchers wait for the anchor that covers them.
+            return Ok(Vec::new());
+        }
         let mut out = Vec::with_capacity(grown.len());
         for (kind, account, tokens) in grown {
             let contract = (self.address_of)(kind, &account);
@@ -449,7 +510,8 @@ impl Ledger {
     pub fn voucher(&self, kind: VoucherKind, account: &AccountId) -> Result<Option<SignedVoucher>, LedgerError> {
         let (tokens, seqno) = {
             let s = lock(&self.state);
-            (s.committed.get(&(counter(kind), *account)).copied().unwrap_or(0), s.seqno)
+            let held = s.anchored.as_ref().unwrap_or(&s.committed);
+            (held.get(&(counter(kind), *account)).copied().unwrap_or(0), s.seqno)
         };
         if tokens == 0 && kind != VoucherKind::GrantRefund {
             return Ok(None);

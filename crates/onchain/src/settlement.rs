@@ -214,7 +214,18 @@ impl TonSettlement {
         let body = cocoon_ton::contracts::messages::proxy_save_state(number, &hash, state.seqno)?;
         let t = cocoon_ton::Transfer::new(self.proxy.address.clone(), cocoon_ton::contracts::messages::gas::SIMPLE_OP)
             .with_body(body);
-        self.block(self.submitter.send(t))?;
+        self.block(async {
+            self.submitter.send(t).await?;
+            // Included by the wallet is not taken by the contract: read it back.
+            let seen = self.see(|| async { self.read_anchor().await.map(Some) }, |a| a.seqno >= number).await?;
+            match seen {
+                Some(a) if a.seqno >= number => Ok(()),
+                other => Err(ChainError::Refused(format!(
+                    "the proxy contract did not take anchor {number} (it holds {})",
+                    other.map_or(0, |a| a.seqno)
+                ))),
+            }
+        })?;
         Ok(hash)
     }
 
@@ -284,6 +295,16 @@ impl TonSettlement {
         };
         let on_chain = now.as_ref().map_or(0, |d| d.tokens);
         let tokens = v.voucher.tokens;
+        if tokens > on_chain {
+            // The proxy contract pays out only what clients were charged: a payout above what
+            // it holds would bounce (and cost a fee). Charges first.
+            let proxy = self.read_proxy().await.map_err(chain_err)?;
+            let required = u128::from(tokens - on_chain) * proxy.price_per_token;
+            if required > proxy.balance {
+                let n = |v: u128| Nanotons::try_from(v).unwrap_or(Nanotons::MAX);
+                return Err(SettlementError::Insufficient { available: n(proxy.balance), required: n(required) });
+            }
+        }
         let sent = self.submitter.submit(&addr, v, Some(on_chain), init).await.map_err(chain_err)?;
         let seen = if sent == Submitted::Sent {
             self.see(|| self.read_worker(worker), |d| d.tokens >= tokens).await.map_err(chain_err)?

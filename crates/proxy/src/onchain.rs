@@ -53,6 +53,9 @@ impl Payments {
         match ton.save_anchor(&state) {
             Ok(hash) => {
                 self.last_anchored.store(state.seqno, std::sync::atomic::Ordering::Relaxed);
+                if let Err(e) = self.ledger.confirm_anchor(state.number) {
+                    tracing::error!(error = %e, "could not sign the vouchers an anchor covers");
+                }
                 tracing::info!(anchor = state.number, seqno = state.seqno, hash = %hash, "ledger anchored on chain");
             }
             Err(e) => {

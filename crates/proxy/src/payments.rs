@@ -263,6 +263,11 @@ impl Payments {
     pub fn finish_due_closes(&self) {
         let now = now_unix();
         for client in self.ledger.closes_due(now) {
+            if self.ton.is_some() && self.ledger.unanchored(&client) {
+                // The final charge must cover every committed token: anchor first.
+                self.anchor();
+                continue;
+            }
             match self.ledger.finish_close(&client, now) {
                 Ok(refund) => {
                     let last = self.ledger.voucher(VoucherKind::GrantRefund, &client).ok().flatten();
@@ -291,7 +296,15 @@ impl Payments {
             // On chain, also charge before the unpaid usage reaches half the stake, which
             // keeps the client below the stake rule's limit (Cocoon tops up at half the stake).
             let near_stake = self.ton.is_some() && unsettled > 0 && unsettled >= view.account.stake / 2;
-            let refused = lock_set(&self.charge_now).remove(id);
+            // A client the stake rule refused stays marked until the chain has charged
+            // everything (the voucher covers only anchored state, so it may take two runs).
+            let refused = {
+                let mut marked = lock_set(&self.charge_now);
+                if unsettled == 0 {
+                    marked.remove(id);
+                }
+                marked.contains(id)
+            };
             if unsettled >= self.charge_threshold.max(1) || near_stake || (refused && unsettled > 0) {
                 self.charge_latest(id);
             }
