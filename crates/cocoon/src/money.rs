@@ -47,6 +47,8 @@ pub enum ClientAction {
     Withdraw(Amount),
     /// Close the account; the stake comes back after the close delay.
     Close(Target),
+    /// On chain: after the close delay, take balance and stake back without the proxy.
+    ForceRefund(Target),
 }
 
 #[derive(Args)]
@@ -88,6 +90,10 @@ pub async fn client(action: ClientAction) -> Result<()> {
             let r = post_json(&account_url(&t, "close"), &json!({})).await?;
             show_account(&t, r)
         }
+        ClientAction::ForceRefund(t) => {
+            let r = post_json(&account_url(&t, "force_refund"), &json!({})).await?;
+            show_account(&t, r)
+        }
         ClientAction::Deposit(a) => client_amount("deposit", a).await,
         ClientAction::Stake(a) => client_amount("stake", a).await,
         ClientAction::Withdraw(a) => client_amount("withdraw", a).await,
@@ -115,6 +121,27 @@ fn show_account(t: &Target, (status, v): (u16, Value)) -> Result<()> {
         return fail_on_error(status, &v);
     }
     fail_on_error(status, &v)?;
+    // On chain the answer is the message sent and the account as the proxy then read it.
+    let v = match v.get("sent") {
+        Some(sent) => {
+            let n = |k: &str| sent[k].as_u64().or_else(|| sent[k].as_str().and_then(|x| x.parse().ok())).unwrap_or(0);
+            println!(
+                "sent on chain to {}: {} attached, transaction {} (wallet fee {})",
+                sent["contract"].as_str().unwrap_or("?"),
+                ton(n("value")),
+                sent["tx_hash"].as_str().unwrap_or("?"),
+                ton(n("wallet_fee"))
+            );
+            match v.get("account") {
+                Some(a) => a.clone(),
+                None => {
+                    println!("the proxy did not answer for the account: {}", v["account_error"]);
+                    return Ok(());
+                }
+            }
+        }
+        None => v,
+    };
     let n = |k: &str| v[k].as_u64().unwrap_or(0);
     println!("proxy      {}", v["proxy"].as_str().unwrap_or("?"));
     println!("state      {}", v["state"].as_str().unwrap_or("?"));

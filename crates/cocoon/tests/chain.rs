@@ -629,3 +629,61 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     let (status, v) = post_json(&format!("{api}/v1/chat/completions"), &body).await;
     assert_eq!(status, 200, "served again after the charge: {v}");
 }
+
+/// On chain the proxy takes the worker allowlists from the root, not its config file: a root
+/// that lists only a model hash no worker here serves leaves the proxy admitting none, and says
+/// why.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_admits_only_workers_the_roots_allowlists_allow() {
+    if let Some(why) = missing_prerequisite() {
+        eprintln!("skipping the chain test: {why}");
+        return;
+    }
+    let mut procs = Procs::new("chain-allow");
+    let dir = procs.dir.clone();
+    let p = free_ports(6);
+    // devnet config: params plus the allowlists.
+    let cfg = procs.dir.join("devnet.json");
+    let (chain, root) = {
+        let listed = "cd".repeat(32);
+        std::fs::write(
+            &cfg,
+            format!(r#"{{"params": {{"minProxyStake": "1000000000"}}, "model_hashes": ["{listed}"]}}"#),
+        )
+        .unwrap();
+        let data = dir.join("chain").display().to_string();
+        let mut args =
+            vec![s("devnet"), s("--port"), s(p[0]), s("--data-dir"), data, s("--config"), cfg.display().to_string()];
+        args.extend([s("--contracts-dir"), contracts().display().to_string()]);
+        procs.spawn("devnet", &args);
+        let chain = format!("http://127.0.0.1:{}", p[0]);
+        let info = wait_for(&format!("{chain}/devnet/info"), 120, |v| v["result"]["root"]["address"].is_string()).await;
+        (chain, info["result"]["root"]["address"].as_str().unwrap().to_string())
+    };
+    faucet(&chain, &wallet_address(&dir.join("proxy").join("key.pem")), 5 * TON).await;
+    procs.spawn("backend", &[s("bench-backend"), s("--port"), s(p[1])]);
+    let proxy_cfg = proxy_config(&dir, "proxy", &chain, &root);
+    procs.spawn("proxy", &proxy_args(&proxy_cfg, p[2], p[3], p[4]));
+    let stats = format!("http://127.0.0.1:{}/stats", p[4]);
+    eventually(&stats, 90, &procs, "the proxy registers", |v| v["chain"]["proxy_contract"].is_string()).await;
+    let worker = [
+        s("worker"),
+        s("--model"),
+        s(MODEL),
+        s("--backend"),
+        format!("http://127.0.0.1:{}", p[1]),
+        s("--stats-listen"),
+        format!("127.0.0.1:{}", p[5]),
+        s("--proxy"),
+        format!("127.0.0.1:{}", p[3]),
+    ];
+    procs.spawn("worker", &worker);
+    let st = eventually(&stats, 30, &procs, "the worker is refused", |v| {
+        v["counters"]["handshakes_refused"].as_u64() > Some(0) || v["counters"]["last_refusal"].is_string()
+    })
+    .await;
+    assert_eq!(enabled_workers(&st), 0, "{st}");
+    let log = procs.log("proxy");
+    assert!(log.contains("allowlists from the root"), "{log}");
+    assert!(log.contains("registry's allowlist") || log.contains("attests no model hash"), "{log}");
+}

@@ -31,8 +31,16 @@ pub struct RootRegistry {
     pub proxies: Vec<ListedProxy>,
     /// Image hashes a proxy may attest (hex); empty: the root sets none.
     pub proxy_image_hashes: Vec<String>,
+    /// Image hashes a worker may attest (hex).
+    pub worker_image_hashes: Vec<String>,
+    /// Model weight hashes (SHA-256 hex) workers may serve.
+    pub model_hashes: Vec<String>,
     /// Whether the root's params say this is a test network.
     pub is_test: bool,
+}
+
+fn hexes(v: &[cocoon_ton::HashBytes]) -> Vec<String> {
+    v.iter().map(|h| hex::encode(h.as_array())).collect()
 }
 
 /// Reads the root's registry.
@@ -57,36 +65,52 @@ pub async fn read(cfg: &ChainConfig) -> Result<RootRegistry, ChainError> {
     }
     Ok(RootRegistry {
         proxies,
-        proxy_image_hashes: lists.proxy_image_hashes.iter().map(|h| hex::encode(h.as_array())).collect(),
+        proxy_image_hashes: hexes(&lists.proxy_image_hashes),
+        worker_image_hashes: hexes(&lists.worker_image_hashes),
+        model_hashes: hexes(&lists.model_hashes),
         is_test: params.is_test,
     })
 }
 
-/// Restricts `policy` to the root's proxy image hashes. A root without a list accepts what
-/// the policy accepts, but a dev (simulated) attestation only on a test network.
+/// Restricts `policy` (a client's or worker's view of proxies) to the root's proxy image
+/// hashes. A root without a list accepts what the policy accepts, but a dev (simulated)
+/// attestation or none only on a test network.
 pub fn apply_root_allowlist(policy: &mut cocoon_transport::PeerPolicy, reg: &RootRegistry) -> Result<(), String> {
+    restrict(policy, &reg.proxy_image_hashes, reg.is_test, "proxy")
+}
+
+/// Restricts the proxy's worker policy to the root's worker image hashes (same rules).
+pub fn apply_worker_allowlist(policy: &mut cocoon_transport::PeerPolicy, reg: &RootRegistry) -> Result<(), String> {
+    restrict(policy, &reg.worker_image_hashes, reg.is_test, "worker")
+}
+
+fn restrict(
+    policy: &mut cocoon_transport::PeerPolicy,
+    hashes: &[String],
+    is_test: bool,
+    who: &str,
+) -> Result<(), String> {
     use cocoon_ratls::PolicyKind;
-    if reg.proxy_image_hashes.is_empty() {
-        if !reg.is_test && matches!(policy.kind, PolicyKind::Dev | PolicyKind::Any) {
-            return Err(
-                "the root is not a test network and lists no proxy image: refusing dev or unattested proxies".into()
-            );
+    if hashes.is_empty() {
+        if !is_test && matches!(policy.kind, PolicyKind::Dev | PolicyKind::Any) {
+            return Err(format!(
+                "the root is not a test network and lists no {who} image: refusing dev or unattested {who}s"
+            ));
         }
         return Ok(());
     }
     if matches!(policy.kind, PolicyKind::Any) {
-        return Err(
-            "the root lists proxy images, which policy \"any\" cannot check: use \"tdx\" (or \"dev\" on a devnet)"
-                .into(),
-        );
+        return Err(format!(
+            "the root lists {who} images, which policy \"any\" cannot check: use \"tdx\" (or \"dev\" on a devnet)"
+        ));
     }
-    let listed: Vec<cocoon_ratls::ImageHash> = reg.proxy_image_hashes.iter().filter_map(|h| h.parse().ok()).collect();
+    let listed: Vec<cocoon_ratls::ImageHash> = hashes.iter().filter_map(|h| h.parse().ok()).collect();
     if policy.image_hashes.is_empty() {
         policy.image_hashes = listed;
     } else {
         policy.image_hashes.retain(|h| listed.contains(h));
         if policy.image_hashes.is_empty() {
-            return Err("none of the configured proxy image hashes is on the root's list".into());
+            return Err(format!("none of the configured {who} image hashes is on the root's list"));
         }
     }
     // The root's list is of image hashes: measurement sets are not on it.

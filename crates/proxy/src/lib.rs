@@ -64,7 +64,25 @@ pub struct Shared {
 
 /// Runs a proxy until `stop` is cancelled.
 pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyError> {
-    let model_hashes = cfg.model_allowlist().map_err(ProxyError::Config)?;
+    let mut cfg = cfg;
+    let mut model_hashes = cfg.model_allowlist().map_err(ProxyError::Config)?;
+    if let Some(chain) = cfg.payments.as_ref().and_then(|p| p.ton.clone()) {
+        // On chain the root says which worker images and models are allowed, not this file.
+        let reg =
+            cocoon_onchain::registry::read(&chain).await.map_err(|e| ProxyError::Config(format!("the root: {e}")))?;
+        cocoon_onchain::registry::apply_worker_allowlist(&mut cfg.worker_policy, &reg).map_err(ProxyError::Config)?;
+        if !reg.model_hashes.is_empty() {
+            if !model_hashes.is_empty() {
+                tracing::warn!("`model_hashes` in the config is replaced by the root's model allowlist");
+            }
+            model_hashes = reg.model_hashes.clone();
+        }
+        tracing::info!(
+            worker_images = reg.worker_image_hashes.len(),
+            models = reg.model_hashes.len(),
+            "allowlists from the root"
+        );
+    }
     let client_l = bind(cfg.client_listen).await?;
     let worker_l = bind(cfg.worker_listen).await?;
     let stats_l = bind(cfg.stats_listen).await?;
