@@ -70,7 +70,7 @@ async fn not_found(uri: http::Uri) -> Response {
 async fn health(State(s): State<Arc<Shared>>) -> Response {
     let up = s.pool.connected();
     let status = if up > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"status": if up > 0 { "ok" } else { "no proxy connected" }, "proxies_connected": up, "proxies": s.pool.slots.len()}))).into_response()
+    (status, Json(json!({"status": if up > 0 { "ok" } else { "no proxy connected" }, "proxies_connected": up, "proxies": s.pool.slots().len()}))).into_response()
 }
 
 async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
@@ -87,7 +87,7 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
 /// Lists models from every connected proxy, merged: each with its workers' coefficients and load.
 async fn models(State(s): State<Arc<Shared>>) -> Response {
     let mut lookups = Vec::new();
-    for slot in s.pool.slots.iter().filter(|sl| sl.connected.load(std::sync::atomic::Ordering::Relaxed)) {
+    for slot in s.pool.slots().iter().filter(|sl| sl.connected.load(std::sync::atomic::Ordering::Relaxed)) {
         let Some((_, send, _guard)) = s.pool.pick_slot(slot) else { continue };
         lookups.push(fetch_models(send));
     }
@@ -108,7 +108,7 @@ async fn models(State(s): State<Arc<Shared>>) -> Response {
 
 /// The first model any connected proxy offers (for requests that name none).
 pub async fn first_model(s: &Arc<Shared>) -> Option<String> {
-    for slot in s.pool.slots.iter().filter(|sl| sl.connected.load(std::sync::atomic::Ordering::Relaxed)) {
+    for slot in s.pool.slots().iter().filter(|sl| sl.connected.load(std::sync::atomic::Ordering::Relaxed)) {
         let Some((_, send, _guard)) = s.pool.pick_slot(slot) else { continue };
         if let Some(m) = fetch_models(send).await.and_then(|l| l.models.into_iter().next()) {
             return Some(m.id);

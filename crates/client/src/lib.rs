@@ -54,16 +54,42 @@ pub struct Shared {
 
 /// With a `[chain]`: takes the proxies from the root's registry when the config lists none,
 /// and the image hashes a proxy may attest from the root's allowlist.
-async fn discover(cfg: &mut ClientConfig, chain: &cocoon_onchain::ChainConfig) -> Result<(), ClientError> {
+async fn discover(cfg: &mut ClientConfig, chain: &cocoon_onchain::ChainConfig) -> Result<bool, ClientError> {
     let reg = cocoon_onchain::registry::read(chain).await?;
-    if cfg.proxies.is_empty() {
+    let from_root = cfg.proxies.is_empty();
+    if from_root {
         cfg.proxies = reg.proxies.iter().map(|p| p.client_endpoint.clone()).collect();
         tracing::info!(root = %chain.root, proxies = ?cfg.proxies, "proxies from the root's registry");
         if cfg.proxies.is_empty() {
             return Err(ClientError::Config(format!("the root {} lists no proxy yet", chain.root)));
         }
     }
-    cocoon_onchain::registry::apply_root_allowlist(&mut cfg.proxy_policy, &reg).map_err(ClientError::Config)
+    cocoon_onchain::registry::apply_root_allowlist(&mut cfg.proxy_policy, &reg).map_err(ClientError::Config)?;
+    Ok(from_root)
+}
+
+/// Reads the root's registry every `registry_refresh_secs` and dials the proxies it newly lists.
+fn spawn_refresh(pool: Arc<pool::Pool>, chain: cocoon_onchain::ChainConfig, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let period = Duration::from_secs(chain.registry_refresh_secs.max(1));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = stop.cancelled() => return,
+            }
+            match tokio::time::timeout(Duration::from_secs(60), cocoon_onchain::registry::read(&chain)).await {
+                Ok(Ok(reg)) => {
+                    for p in reg.proxies {
+                        if pool.add(&p.client_endpoint) {
+                            tracing::info!(proxy = %p.client_endpoint, "a new proxy in the root's registry: connecting");
+                        }
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not read the root's registry; retried later"),
+                Err(_) => tracing::warn!("reading the root's registry timed out; retried later"),
+            }
+        }
+    });
 }
 
 /// Runs a client until `stop` is cancelled.
@@ -93,13 +119,17 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         None => None,
     };
     let mut cfg = cfg;
-    if let Some(c) = cfg.chain.clone() {
-        discover(&mut cfg, &c).await?;
-    }
+    let discovered = match cfg.chain.clone() {
+        Some(c) => discover(&mut cfg, &c).await?,
+        None => false,
+    };
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
     let pool = pool::Pool::start(&cfg.proxies, dialer, wallet.clone(), stop.clone());
+    if let (true, Some(chain)) = (discovered, cfg.chain.clone()) {
+        spawn_refresh(pool.clone(), chain, stop.clone());
+    }
     let shared = Arc::new(Shared {
         client_id: identity.public_key_hex(),
         api_addr,

@@ -77,14 +77,14 @@ fn slot(s: &Shared, which: &Which) -> Result<Arc<ProxySlot>, ApiError> {
     let unavailable = |m: String| ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE, "no_proxy", m);
     match which.proxy {
         Some(i) => {
-            let slot = s.pool.slots.get(i).ok_or_else(|| {
-                ApiError::bad_request("bad_proxy", format!("no proxy #{i}; there are {}", s.pool.slots.len()))
+            let slot = s.pool.slots().get(i).cloned().ok_or_else(|| {
+                ApiError::bad_request("bad_proxy", format!("no proxy #{i}; there are {}", s.pool.slots().len()))
             })?;
             Ok(slot.clone())
         }
         None => s
             .pool
-            .slots
+            .slots()
             .iter()
             .find(|sl| sl.connected.load(Relaxed))
             .cloned()

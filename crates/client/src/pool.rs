@@ -79,9 +79,13 @@ impl InFlight {
     }
 }
 
+/// The proxies this client keeps links to. Slots are only ever added (a proxy that appears in
+/// the root's registry), never removed, so a slot's index stays its own.
 pub struct Pool {
     wallet: Arc<VoucherWallet>,
-    pub slots: Vec<Arc<ProxySlot>>,
+    dialer: TlsDialer,
+    stop: CancellationToken,
+    slots: std::sync::RwLock<Vec<Arc<ProxySlot>>>,
 }
 
 #[derive(Serialize)]
@@ -104,22 +108,39 @@ impl Pool {
         wallet: Arc<VoucherWallet>,
         stop: CancellationToken,
     ) -> Arc<Self> {
-        let slots = addresses.iter().map(|a| Arc::new(ProxySlot::new(a.clone()))).collect();
-        let pool = Arc::new(Self { wallet, slots });
-        for slot in &pool.slots {
-            tokio::spawn(keep_linked(slot.clone(), dialer.clone(), pool.wallet.clone(), stop.clone()));
+        let pool = Arc::new(Self { wallet, dialer, stop, slots: Default::default() });
+        for a in addresses {
+            pool.add(a);
         }
         pool
     }
 
+    /// Adds a proxy and starts its link task, unless the pool has it already. Returns whether
+    /// it was new.
+    pub fn add(&self, address: &str) -> bool {
+        let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
+        if slots.iter().any(|s| s.address == address) {
+            return false;
+        }
+        let slot = Arc::new(ProxySlot::new(address.to_string()));
+        slots.push(slot.clone());
+        tokio::spawn(keep_linked(slot, self.dialer.clone(), self.wallet.clone(), self.stop.clone()));
+        true
+    }
+
+    /// Every proxy slot, in the order they were added.
+    pub fn slots(&self) -> Vec<Arc<ProxySlot>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn connected(&self) -> usize {
-        self.slots.iter().filter(|s| s.connected.load(Relaxed)).count()
+        self.slots().iter().filter(|s| s.connected.load(Relaxed)).count()
     }
 
     /// Picks a connected proxy not in `exclude`: the less busy of two random ones.
     pub fn pick(&self, exclude: &[usize]) -> Option<(usize, SendRequest<Body>, InFlight)> {
-        let up: Vec<(usize, SendRequest<Body>)> = self
-            .slots
+        let slots = self.slots();
+        let up: Vec<(usize, SendRequest<Body>)> = slots
             .iter()
             .enumerate()
             .filter(|(i, _)| !exclude.contains(i))
@@ -135,7 +156,7 @@ impl Pool {
                 if b >= a {
                     b += 1;
                 }
-                let load = |k: usize| self.slots[up[k].0].in_flight.load(Relaxed);
+                let load = |k: usize| slots[up[k].0].in_flight.load(Relaxed);
                 if load(b) < load(a) {
                     b
                 } else {
@@ -144,7 +165,7 @@ impl Pool {
             }
         };
         let (i, send) = up.into_iter().nth(chosen)?;
-        let slot = self.slots[i].clone();
+        let slot = slots[i].clone();
         slot.in_flight.fetch_add(1, Relaxed);
         slot.requests.fetch_add(1, Relaxed);
         Some((i, send, InFlight(slot)))
@@ -152,14 +173,14 @@ impl Pool {
 
     /// A specific proxy's link, if it is up (for requests that go to every proxy).
     pub fn pick_slot(&self, slot: &Arc<ProxySlot>) -> Option<(usize, SendRequest<Body>, InFlight)> {
-        let i = self.slots.iter().position(|s| Arc::ptr_eq(s, slot))?;
+        let i = self.slots().iter().position(|s| Arc::ptr_eq(s, slot))?;
         let send = slot.sender()?;
         slot.in_flight.fetch_add(1, Relaxed);
         Some((i, send, InFlight(slot.clone())))
     }
 
     pub fn views(&self) -> Vec<SlotView> {
-        self.slots
+        self.slots()
             .iter()
             .map(|s| SlotView {
                 address: s.address.clone(),

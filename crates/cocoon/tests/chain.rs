@@ -591,7 +591,11 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     ];
     procs.spawn("worker", &worker);
     eventually(&stats, 30, &procs, "the worker is admitted", |v| enabled_workers(v) >= 1).await;
+    // This client takes its proxies from the root and reads it again every second.
     let client_cfg = client_config(&dir, "client", p[6], p[2], &chain, &root);
+    let text = std::fs::read_to_string(&client_cfg).unwrap();
+    let text = text.replace(&format!("proxies = [\"127.0.0.1:{}\"]\n", p[2]), "");
+    std::fs::write(&client_cfg, format!("{text}registry_refresh_secs = 1\n")).unwrap();
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
     let api = format!("http://127.0.0.1:{}", p[6]);
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
@@ -628,6 +632,14 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     assert_eq!(st["ledger"]["balanced"], true, "{st}");
     let (status, v) = post_json(&format!("{api}/v1/chat/completions"), &body).await;
     assert_eq!(status, 200, "served again after the charge: {v}");
+
+    // A second proxy registers: the client finds it in the root and connects.
+    faucet(&chain, &wallet_address(&dir.join("proxy-b").join("key.pem")), 5 * TON).await;
+    let q = free_ports(3);
+    let cfg_b = proxy_config(&dir, "proxy-b", &chain, &root);
+    procs.spawn("proxy-b", &proxy_args(&cfg_b, q[0], q[1], q[2]));
+    let health = wait_for(&format!("{api}/health"), 60, |v| v["proxies_connected"].as_u64() == Some(2)).await;
+    assert_eq!(health["proxies"], 2, "{health}");
 }
 
 /// On chain the proxy takes the worker allowlists from the root, not its config file: a root

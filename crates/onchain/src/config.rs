@@ -21,9 +21,17 @@ pub struct ChainConfig {
     /// Seconds a sent message may wait for inclusion (its `valid_until`).
     #[serde(default = "default_ttl")]
     pub message_ttl_secs: u64,
-    /// Seconds between polls while waiting for the chain.
+    /// Milliseconds between polls while waiting for the chain.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// Seconds between reads of the root's registry by a client or worker that takes its
+    /// proxies from it (new proxies are dialled).
+    #[serde(default = "default_refresh")]
+    pub registry_refresh_secs: u64,
+}
+
+fn default_refresh() -> u64 {
+    300
 }
 
 fn default_ttl() -> u64 {
@@ -43,6 +51,7 @@ impl ChainConfig {
             root: root.into(),
             message_ttl_secs: default_ttl(),
             poll_interval_ms: default_poll_ms(),
+            registry_refresh_secs: default_refresh(),
         }
     }
 
