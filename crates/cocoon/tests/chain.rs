@@ -174,8 +174,10 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     let mut procs = Procs::new("chain");
     let dir = procs.dir.clone();
     let ports = free_ports(8);
-    let (chain_port, backend_port, client_l, worker_l, stats_l, client_api, worker_stats, cheat_api) =
-        (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7]);
+    // Ports are taken when they are used: tests run in parallel, and a port found free long
+    // before can be another process's by then.
+    let (chain_port, backend_port, client_l, worker_l, stats_l, worker_stats) =
+        (ports[0], ports[1], ports[2], ports[3], ports[4], ports[6]);
     // The chain, with a low proxy stake and a short close delay.
     let (chain, root) = devnet(
         &mut procs,
@@ -221,6 +223,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     eventually(&stats, 30, &procs, "the worker is admitted", |v| enabled_workers(v) >= 1).await;
 
     // A client that asks the proxy to credit a deposit nobody paid: refused, nothing credited.
+    let cheat_api = free_ports(1)[0];
     procs.spawn(
         "cheat",
         &[
@@ -245,6 +248,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
 
     // The honest client: its money moves by its wallet's messages.
     // It finds the proxy in the root's registry too.
+    let client_api = free_ports(1)[0];
     let client_cfg = client_config(&dir, "client", client_api, client_l, &chain, &root);
     let text = std::fs::read_to_string(&client_cfg).unwrap();
     std::fs::write(&client_cfg, text.replace(&format!("proxies = [\"127.0.0.1:{client_l}\"]\n"), "")).unwrap();
@@ -376,7 +380,7 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
     }
     let mut procs = Procs::new("chain-rollback");
     let dir = procs.dir.clone();
-    let p = free_ports(11);
+    let p = free_ports(7);
     let (chain, root) = devnet(
         &mut procs,
         p[0],
@@ -405,9 +409,10 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
         format!("127.0.0.1:{}", p[3]),
     ];
     procs.spawn("worker", &worker);
-    let client_cfg = client_config(&dir, "client", p[6], p[2], &chain, &root);
+    let api_port = free_ports(1)[0];
+    let client_cfg = client_config(&dir, "client", api_port, p[2], &chain, &root);
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
-    let api = format!("http://127.0.0.1:{}", p[6]);
+    let api = format!("http://127.0.0.1:{api_port}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
     let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {TON}}}"#)).await;
     assert_eq!(status, 200, "{v}");
@@ -481,11 +486,13 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
         ),
     )
     .unwrap();
-    procs.spawn("unlisted", &proxy_args(&cfg, p[7], p[8], p[9]));
-    wait_for(&format!("http://127.0.0.1:{}/health", p[9]), 30, |_| true).await;
-    let other_cfg = client_config(&dir, "client2", p[10], p[7], &chain, &root);
+    let q = free_ports(4);
+    let (unlisted_clients, api2_port) = (q[0], q[3]);
+    procs.spawn("unlisted", &proxy_args(&cfg, unlisted_clients, q[1], q[2]));
+    wait_for(&format!("http://127.0.0.1:{}/health", q[2]), 30, |_| true).await;
+    let other_cfg = client_config(&dir, "client2", api2_port, unlisted_clients, &chain, &root);
     procs.spawn("client2", &[s("client"), s("--config"), other_cfg.display().to_string()]);
-    let api2 = format!("http://127.0.0.1:{}", p[10]);
+    let api2 = format!("http://127.0.0.1:{api2_port}");
     wait_for(&format!("{api2}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
     let other_wallet = wallet_address(&dir.join("client2").join("key.pem"));
     faucet(&chain, &other_wallet, 2 * TON).await;
@@ -592,12 +599,13 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     procs.spawn("worker", &worker);
     eventually(&stats, 30, &procs, "the worker is admitted", |v| enabled_workers(v) >= 1).await;
     // This client takes its proxies from the root and reads it again every second.
-    let client_cfg = client_config(&dir, "client", p[6], p[2], &chain, &root);
+    let api_port = free_ports(1)[0];
+    let client_cfg = client_config(&dir, "client", api_port, p[2], &chain, &root);
     let text = std::fs::read_to_string(&client_cfg).unwrap();
     let text = text.replace(&format!("proxies = [\"127.0.0.1:{}\"]\n", p[2]), "");
     std::fs::write(&client_cfg, format!("{text}registry_refresh_secs = 1\n")).unwrap();
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
-    let api = format!("http://127.0.0.1:{}", p[6]);
+    let api = format!("http://127.0.0.1:{api_port}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
     let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {}}}"#, 5 * TON)).await;
     assert_eq!(status, 200, "{v}");
@@ -630,8 +638,16 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     })
     .await;
     assert_eq!(st["ledger"]["balanced"], true, "{st}");
-    let (status, v) = post_json(&format!("{api}/v1/chat/completions"), &body).await;
-    assert_eq!(status, 200, "served again after the charge: {v}");
+    // As the refusal says, retry in a moment: the proxy books the contract right after the charge.
+    let mut again = (0, serde_json::Value::Null);
+    for _ in 0..20 {
+        again = post_json(&format!("{api}/v1/chat/completions"), &body).await;
+        if again.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(again.0, 200, "served again after the charge: {}", again.1);
 
     // A second proxy registers: the client finds it in the root and connects.
     faucet(&chain, &wallet_address(&dir.join("proxy-b").join("key.pem")), 5 * TON).await;
