@@ -8,7 +8,7 @@ use crate::money::{parse_ton, ton};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use cocoon_ton::contracts::{getters, messages, Codes, Params, RootConfig};
-use cocoon_ton::{address, root_state_init, HashBytes, SendOptions, StdAddr, TonApi, TonApiConfig, Transfer, WalletV4};
+use cocoon_ton::{address, root_state_init, HashBytes, SendOptions, StdAddr, TonApi, Transfer, WalletV4};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -109,11 +109,14 @@ pub struct ProxyOp {
 }
 
 fn api(c: &Chain) -> Result<TonApi> {
-    let url =
-        if c.api.contains("/api/v2") { c.api.clone() } else { format!("{}/api/v2/", c.api.trim_end_matches('/')) };
-    let mut cfg = TonApiConfig::new(url);
-    cfg.api_key = c.api_key.clone();
-    Ok(TonApi::new(cfg)?)
+    api_client(&c.api, c.api_key.clone())
+}
+
+/// A TON API client for a base URL (`/api/v2/` is added when missing) and key.
+pub(crate) fn api_client(url: &str, key: Option<String>) -> Result<TonApi> {
+    let mut chain = cocoon_onchain::ChainConfig::new(url, "");
+    chain.api_key = key;
+    Ok(TonApi::new(chain.api())?)
 }
 
 /// Says what is sent, sends it, waits, and prints the transaction.

@@ -4,7 +4,7 @@
 use crate::money::{parse_ton, ton};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use cocoon_ton::{address, SendOptions, TonApi, TonApiConfig, Transfer};
+use cocoon_ton::{address, SendOptions, TonApi, Transfer};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -70,11 +70,7 @@ pub(crate) fn wallet(path: &std::path::Path) -> Result<cocoon_ton::WalletV4> {
 }
 
 fn api(a: &ChainArgs) -> Result<TonApi> {
-    let url =
-        if a.api.contains("/api/v2") { a.api.clone() } else { format!("{}/api/v2/", a.api.trim_end_matches('/')) };
-    let mut cfg = TonApiConfig::new(url);
-    cfg.api_key = a.api_key.clone();
-    Ok(TonApi::new(cfg)?)
+    crate::operator::api_client(&a.api, a.api_key.clone())
 }
 
 pub async fn run(cmd: WalletCmd) -> Result<()> {

@@ -126,6 +126,21 @@ fn proxy_args(cfg: &std::path::Path, client_l: u16, worker_l: u16, stats_l: u16)
     ]
 }
 
+/// A worker on the bench backend at `backend`, serving through the proxy's worker port.
+fn worker_args(backend: u16, stats: u16, proxy_workers: u16) -> Vec<String> {
+    vec![
+        s("worker"),
+        s("--model"),
+        s(MODEL),
+        s("--backend"),
+        format!("http://127.0.0.1:{backend}"),
+        s("--stats-listen"),
+        format!("127.0.0.1:{stats}"),
+        s("--proxy"),
+        format!("127.0.0.1:{proxy_workers}"),
+    ]
+}
+
 /// A client config whose money moves on the devnet.
 fn client_config(
     dir: &std::path::Path,
@@ -173,11 +188,9 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     }
     let mut procs = Procs::new("chain");
     let dir = procs.dir.clone();
-    let ports = free_ports(8);
     // Ports are taken when they are used: tests run in parallel, and a port found free long
     // before can be another process's by then.
-    let (chain_port, backend_port, client_l, worker_l, stats_l, worker_stats) =
-        (ports[0], ports[1], ports[2], ports[3], ports[4], ports[6]);
+    let chain_port = free_ports(1)[0];
     // The chain, with a low proxy stake and a short close delay.
     let (chain, root) = devnet(
         &mut procs,
@@ -196,6 +209,8 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     faucet(&chain, &proxy_wallet, 5 * TON).await;
     faucet(&chain, &client_wallet, 10 * TON).await;
 
+    let ports = free_ports(4);
+    let (backend_port, client_l, worker_l, stats_l) = (ports[0], ports[1], ports[2], ports[3]);
     procs.spawn("backend", &[s("bench-backend"), s("--port"), s(backend_port), s("--chunks"), s(20)]);
     wait_for(&format!("http://127.0.0.1:{backend_port}/health"), 30, |_| true).await;
 
@@ -209,6 +224,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     assert!(balance(&chain, &proxy_contract).await >= TON, "the stake is in the proxy contract");
 
     // The worker finds the proxy in the root's registry (no proxy list in its config).
+    let worker_stats = free_ports(1)[0];
     let worker_cfg = dir.join("worker.toml");
     std::fs::write(
         &worker_cfg,
@@ -380,7 +396,7 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
     }
     let mut procs = Procs::new("chain-rollback");
     let dir = procs.dir.clone();
-    let p = free_ports(7);
+    let p = free_ports(1);
     let (chain, root) = devnet(
         &mut procs,
         p[0],
@@ -391,24 +407,14 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
     let client_wallet = wallet_address(&dir.join("client").join("key.pem"));
     faucet(&chain, &proxy_wallet, 5 * TON).await;
     faucet(&chain, &client_wallet, 5 * TON).await;
+    let p = free_ports(6); // taken now: the devnet's start took seconds
     procs.spawn("backend", &[s("bench-backend"), s("--port"), s(p[1]), s("--chunks"), s(20)]);
     let proxy_cfg = proxy_config(&dir, "proxy", &chain, &root);
     let args = proxy_args(&proxy_cfg, p[2], p[3], p[4]);
     procs.spawn("proxy", &args);
     let stats = format!("http://127.0.0.1:{}/stats", p[4]);
     eventually(&stats, 90, &procs, "the proxy registers", |v| v["chain"]["proxy_contract"].is_string()).await;
-    let worker = [
-        s("worker"),
-        s("--model"),
-        s(MODEL),
-        s("--backend"),
-        format!("http://127.0.0.1:{}", p[1]),
-        s("--stats-listen"),
-        format!("127.0.0.1:{}", p[5]),
-        s("--proxy"),
-        format!("127.0.0.1:{}", p[3]),
-    ];
-    procs.spawn("worker", &worker);
+    procs.spawn("worker", &worker_args(p[1], free_ports(1)[0], p[3]));
     let api_port = free_ports(1)[0];
     let client_cfg = client_config(&dir, "client", api_port, p[2], &chain, &root);
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
@@ -566,7 +572,7 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     }
     let mut procs = Procs::new("chain-stake");
     let dir = procs.dir.clone();
-    let p = free_ports(7);
+    let p = free_ports(1);
     // Expensive tokens (0.001 TON), so that a few requests reach a 1 TON stake.
     let (chain, root) = devnet(
         &mut procs,
@@ -576,6 +582,7 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     .await;
     faucet(&chain, &wallet_address(&dir.join("proxy").join("key.pem")), 5 * TON).await;
     faucet(&chain, &wallet_address(&dir.join("client").join("key.pem")), 10 * TON).await;
+    let p = free_ports(6); // taken now: the devnet's start took seconds
     procs.spawn("backend", &[s("bench-backend"), s("--port"), s(p[1]), s("--chunks"), s(20)]);
     let cfg = proxy_config(&dir, "proxy", &chain, &root);
     // The default 1 TON charge threshold and a settlement run every 2 s.
@@ -585,18 +592,7 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     procs.spawn("proxy", &proxy_args(&cfg, p[2], p[3], p[4]));
     let stats = format!("http://127.0.0.1:{}/stats", p[4]);
     eventually(&stats, 90, &procs, "the proxy registers", |v| v["chain"]["proxy_contract"].is_string()).await;
-    let worker = [
-        s("worker"),
-        s("--model"),
-        s(MODEL),
-        s("--backend"),
-        format!("http://127.0.0.1:{}", p[1]),
-        s("--stats-listen"),
-        format!("127.0.0.1:{}", p[5]),
-        s("--proxy"),
-        format!("127.0.0.1:{}", p[3]),
-    ];
-    procs.spawn("worker", &worker);
+    procs.spawn("worker", &worker_args(p[1], free_ports(1)[0], p[3]));
     eventually(&stats, 30, &procs, "the worker is admitted", |v| enabled_workers(v) >= 1).await;
     // This client takes its proxies from the root and reads it again every second.
     let api_port = free_ports(1)[0];
@@ -669,7 +665,7 @@ async fn the_proxy_admits_only_workers_the_roots_allowlists_allow() {
     }
     let mut procs = Procs::new("chain-allow");
     let dir = procs.dir.clone();
-    let p = free_ports(6);
+    let p = free_ports(1);
     // devnet config: params plus the allowlists.
     let cfg = procs.dir.join("devnet.json");
     let (chain, root) = {
@@ -689,23 +685,13 @@ async fn the_proxy_admits_only_workers_the_roots_allowlists_allow() {
         (chain, info["result"]["root"]["address"].as_str().unwrap().to_string())
     };
     faucet(&chain, &wallet_address(&dir.join("proxy").join("key.pem")), 5 * TON).await;
+    let p = free_ports(6); // taken now: the devnet's start took seconds
     procs.spawn("backend", &[s("bench-backend"), s("--port"), s(p[1])]);
     let proxy_cfg = proxy_config(&dir, "proxy", &chain, &root);
     procs.spawn("proxy", &proxy_args(&proxy_cfg, p[2], p[3], p[4]));
     let stats = format!("http://127.0.0.1:{}/stats", p[4]);
     eventually(&stats, 90, &procs, "the proxy registers", |v| v["chain"]["proxy_contract"].is_string()).await;
-    let worker = [
-        s("worker"),
-        s("--model"),
-        s(MODEL),
-        s("--backend"),
-        format!("http://127.0.0.1:{}", p[1]),
-        s("--stats-listen"),
-        format!("127.0.0.1:{}", p[5]),
-        s("--proxy"),
-        format!("127.0.0.1:{}", p[3]),
-    ];
-    procs.spawn("worker", &worker);
+    procs.spawn("worker", &worker_args(p[1], free_ports(1)[0], p[3]));
     let st = eventually(&stats, 30, &procs, "the worker is refused", |v| {
         v["counters"]["handshakes_refused"].as_u64() > Some(0) || v["counters"]["last_refusal"].is_string()
     })

@@ -31,9 +31,28 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// `n` ports free now, below Linux's ephemeral range (32768 and up): a port the kernel hands
+/// out for `:0` is also the kind every outgoing connection takes, so with tests running in
+/// parallel it could be taken again before the process meant to listen on it starts. Each port
+/// is handed out once per test binary.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let ls: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    ls.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+    use std::sync::Mutex;
+    static NEXT: Mutex<Option<u16>> = Mutex::new(None);
+    let mut next = NEXT.lock().unwrap_or_else(|p| p.into_inner());
+    // Start at a place that depends on the process, so two test binaries rarely overlap.
+    let mut port = next.unwrap_or(20_000 + (std::process::id() % 600) as u16 * 20);
+    let mut out = Vec::with_capacity(n);
+    let mut tried = 0;
+    while out.len() < n {
+        port = if port >= 32_000 { 20_000 } else { port + 1 };
+        tried += 1;
+        assert!(tried < 20_000, "no free port below 32000");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            out.push(port);
+        }
+    }
+    *next = Some(port);
+    out
 }
 
 /// A set of running role processes, killed when dropped.
