@@ -173,11 +173,12 @@ impl Network {
                 ));
             }
             if let Some(chain) = &net.chain {
-                // The proxy's wallet pays its stake; thresholds of 1 nanoton make every
-                // settlement run charge and pay on the local chain, so the flow shows.
+                // The proxy's wallet pays its stake; thresholds of 1 nanoton and an anchor every
+                // 10 s (vouchers wait for the anchor that covers them) make charges and
+                // payouts show on the local chain within seconds.
                 chain.fund(&node_dir(&spec, &format!("proxy-{i}")).join("key.pem"), PROXY_STAKE + 2 * TON).await?;
                 cfg.push_str(&format!(
-                    "settle_interval_ms = 5000\ncharge_threshold = 1\npayout_threshold = 1\n\n[payments.ton]\napi_url = \"{}\"\nroot = \"{}\"\npoll_interval_ms = 200\n",
+                    "settle_interval_ms = 5000\ncharge_threshold = 1\npayout_threshold = 1\nanchor_interval_secs = 10\n\n[payments.ton]\napi_url = \"{}\"\nroot = \"{}\"\npoll_interval_ms = 200\n",
                     chain.api, chain.root
                 ));
             }
