@@ -54,3 +54,33 @@ fn a_typo_in_a_config_is_an_error() {
     assert!(text.contains("max_actvie"), "the example sets max_active");
     assert!(toml::from_str::<cocoon_worker::WorkerConfig>(&text).is_err());
 }
+
+/// The commented `[payments.ton]` and `[chain]` tables document real keys: uncommented, they load.
+#[test]
+fn the_chain_tables_in_the_examples_are_real() {
+    let uncomment = |text: &str, table: &str| -> String {
+        let mut out = String::new();
+        let mut inside = false;
+        for line in text.lines() {
+            if line.trim() == format!("# [{table}]") {
+                inside = true;
+            } else if inside && !line.starts_with("# ") {
+                inside = false;
+            }
+            let l = if inside { line.trim_start_matches("# ").split("  #").next().unwrap_or("") } else { line };
+            out.push_str(l);
+            out.push('\n');
+        }
+        out
+    };
+    let proxy: cocoon_proxy::ProxyConfig =
+        toml::from_str(&uncomment(&read("proxy.example.toml"), "payments.ton")).unwrap();
+    let ton = proxy.payments.unwrap().ton.expect("[payments.ton] loads");
+    assert_eq!(ton.api_url, "https://testnet.toncenter.com");
+    let client: cocoon_client::ClientConfig =
+        toml::from_str(&uncomment(&read("client.example.toml"), "chain")).unwrap();
+    assert_eq!(client.chain.expect("[chain] loads").registry_refresh_secs, 300);
+    let worker: cocoon_worker::WorkerConfig =
+        toml::from_str(&uncomment(&read("worker.example.toml"), "chain")).unwrap();
+    assert!(worker.chain.is_some());
+}
