@@ -58,13 +58,8 @@ async fn balance(base: &str, address: &str) -> u64 {
 /// Starts the devnet again on its data dir after a kill (its server may still be letting go
 /// of the port for a moment).
 async fn restart_devnet(procs: &mut Procs, port: u16, chain: &str) {
-    let cfg = procs.dir.join("devnet.json").display().to_string();
-    let data = procs.dir.join("chain").display().to_string();
     for _ in 0..20 {
-        let args = [s("devnet"), s("--port"), s(port), s("--data-dir"), data.clone(), s("--config"), cfg.clone()];
-        let mut args = args.to_vec();
-        args.extend([s("--contracts-dir"), contracts().display().to_string()]);
-        procs.spawn("devnet", &args);
+        procs.spawn("devnet", &devnet_args(procs, port));
         for _ in 0..300 {
             if let Ok(Some(_)) = procs.children.get_mut("devnet").unwrap().try_wait() {
                 break;
@@ -82,13 +77,22 @@ async fn restart_devnet(procs: &mut Procs, port: u16, chain: &str) {
 
 /// Starts `cocoon devnet` with root `params` (JSON) and returns its base URL and root.
 async fn devnet(procs: &mut Procs, port: u16, params: &str) -> (String, String) {
-    let cfg = procs.dir.join("devnet.json");
-    std::fs::write(&cfg, format!(r#"{{"params": {params}}}"#)).unwrap();
+    devnet_with(procs, port, &format!(r#"{{"params": {params}}}"#)).await
+}
+
+/// `cocoon devnet` on `procs`' chain dir and devnet.json.
+fn devnet_args(procs: &Procs, port: u16) -> Vec<String> {
+    let cfg = procs.dir.join("devnet.json").display().to_string();
     let data = procs.dir.join("chain").display().to_string();
-    let args = [s("devnet"), s("--port"), s(port), s("--data-dir"), data, s("--config"), cfg.display().to_string()];
-    let mut args = args.to_vec();
-    args.extend([s("--contracts-dir"), contracts().display().to_string()]);
-    procs.spawn("devnet", &args);
+    let contracts = contracts().display().to_string();
+    [s("devnet"), s("--port"), s(port), s("--data-dir"), data, s("--config"), cfg, s("--contracts-dir"), contracts]
+        .to_vec()
+}
+
+/// Starts `cocoon devnet` with the whole devnet `config` (JSON: params and allowlists).
+async fn devnet_with(procs: &mut Procs, port: u16, config: &str) -> (String, String) {
+    std::fs::write(procs.dir.join("devnet.json"), config).unwrap();
+    procs.spawn("devnet", &devnet_args(procs, port));
     let chain = format!("http://127.0.0.1:{port}");
     let info = wait_for(&format!("{chain}/devnet/info"), 120, |v| v["result"]["root"]["address"].is_string()).await;
     (chain, info["result"]["root"]["address"].as_str().unwrap().to_string())
@@ -666,24 +670,14 @@ async fn the_proxy_admits_only_workers_the_roots_allowlists_allow() {
     let mut procs = Procs::new("chain-allow");
     let dir = procs.dir.clone();
     let p = free_ports(1);
-    // devnet config: params plus the allowlists.
-    let cfg = procs.dir.join("devnet.json");
-    let (chain, root) = {
-        let listed = "cd".repeat(32);
-        std::fs::write(
-            &cfg,
-            format!(r#"{{"params": {{"minProxyStake": "1000000000"}}, "model_hashes": ["{listed}"]}}"#),
-        )
-        .unwrap();
-        let data = dir.join("chain").display().to_string();
-        let mut args =
-            vec![s("devnet"), s("--port"), s(p[0]), s("--data-dir"), data, s("--config"), cfg.display().to_string()];
-        args.extend([s("--contracts-dir"), contracts().display().to_string()]);
-        procs.spawn("devnet", &args);
-        let chain = format!("http://127.0.0.1:{}", p[0]);
-        let info = wait_for(&format!("{chain}/devnet/info"), 120, |v| v["result"]["root"]["address"].is_string()).await;
-        (chain, info["result"]["root"]["address"].as_str().unwrap().to_string())
-    };
+    // The root's model allowlist lists one hash no worker here serves.
+    let listed = "cd".repeat(32);
+    let (chain, root) = devnet_with(
+        &mut procs,
+        p[0],
+        &format!(r#"{{"params": {{"minProxyStake": "1000000000"}}, "model_hashes": ["{listed}"]}}"#),
+    )
+    .await;
     faucet(&chain, &wallet_address(&dir.join("proxy").join("key.pem")), 5 * TON).await;
     let p = free_ports(6); // taken now: the devnet's start took seconds
     procs.spawn("backend", &[s("bench-backend"), s("--port"), s(p[1])]);

@@ -125,6 +125,22 @@ fn counter(kind: VoucherKind) -> VoucherKind {
 /// Tokens per counter ([`counter`]) and account.
 type Counters = HashMap<(VoucherKind, AccountId), u64>;
 
+/// Raises each counter in `held` to its row's tokens; returns the rows that grew it.
+fn raise(
+    held: &mut Counters,
+    rows: impl IntoIterator<Item = ((VoucherKind, AccountId), u64)>,
+) -> Vec<((VoucherKind, AccountId), u64)> {
+    let mut grown = Vec::new();
+    for (key, tokens) in rows {
+        let h = held.entry(key).or_insert(0);
+        if tokens > *h {
+            *h = tokens;
+            grown.push((key, tokens));
+        }
+    }
+    grown
+}
+
 #[derive(Default)]
 struct State {
     books: Books,
@@ -134,7 +150,7 @@ struct State {
     dirty_meta: bool,
     /// What the database holds, in tokens, per counter ([`counter`]) and account: vouchers are
     /// signed for these values.
-    committed: HashMap<(VoucherKind, AccountId), u64>,
+    committed: Counters,
     /// The last anchor number recorded.
     anchor: u64,
     /// Settlement on chain only: the tokens per counter and account that the last anchor
@@ -304,7 +320,7 @@ impl Ledger {
     /// ever did proves them rolled back: the ledger stops.
     pub fn sync_client(&self, client: &AccountId, chain: &crate::ChainClient) -> Result<crate::Synced, LedgerError> {
         self.check_running()?;
-        let changed = {
+        let (changed, synced) = {
             let mut s = lock(&self.state);
             let before = s.books.clients.get(client).cloned();
             let synced = match s.books.sync_client(*client, chain, self.prices.price_per_token) {
@@ -326,10 +342,10 @@ impl Ledger {
             }
             (changed, synced)
         };
-        if changed.0 {
+        if changed {
             self.commit()?;
         }
-        Ok(changed.1)
+        Ok(synced)
     }
 
     /// Commits what is pending and records the next anchor durably; returns its number and the
@@ -341,23 +357,22 @@ impl Ledger {
         self.commit()?;
         let _serial = lock(&self.commit_lock);
         self.check_running()?;
-        let (n, state) = {
+        let state = {
             let s = lock(&self.state);
             let totals = s.books.audit().unwrap_or_default();
-            let state = AnchorState {
+            AnchorState {
                 number: s.anchor + 1,
                 seqno: s.seqno,
                 charged_tokens: totals.charged_tokens,
                 earned_tokens: totals.worker_earned_tokens,
                 commission: s.books.commission,
-            };
-            (s.anchor + 1, state)
+            }
         };
-        self.store.write_anchor(n)?;
+        self.store.write_anchor(state.number)?;
         let mut s = lock(&self.state);
-        s.anchor = n;
+        s.anchor = state.number;
         let covered = s.committed.clone();
-        s.pending_anchor = Some((n, covered));
+        s.pending_anchor = Some((state.number, covered));
         Ok(state)
     }
 
@@ -366,31 +381,16 @@ impl Ledger {
     pub fn confirm_anchor(&self, number: u64) -> Result<(), LedgerError> {
         let (grown, seqno) = {
             let mut s = lock(&self.state);
-            let Some((n, covered)) = s.pending_anchor.take() else { return Ok(()) };
-            if n != number {
-                s.pending_anchor = Some((n, covered));
-                return Ok(());
-            }
-            let seqno = s.seqno;
-            let Some(anchored) = s.anchored.as_mut() else { return Ok(()) };
-            let mut grown = Vec::new();
-            for (key, tokens) in covered {
-                let held = anchored.entry(key).or_insert(0);
-                if tokens > *held {
-                    *held = tokens;
-                    grown.push((key, tokens));
+            let s = &mut *s;
+            match (s.pending_anchor.take(), s.anchored.as_mut()) {
+                (Some((n, covered)), Some(anchored)) if n == number => (raise(anchored, covered), s.seqno),
+                (pending, _) => {
+                    s.pending_anchor = pending;
+                    return Ok(());
                 }
             }
-            (grown, seqno)
         };
-        for ((kind, account), tokens) in grown {
-            let contract = (self.address_of)(kind, &account);
-            let signed = Voucher { kind, query_id: seqno, tokens, contract }.sign(&self.signer)?;
-            if let Some(tx) = lock(&self.published).get(&(kind, account)) {
-                tx.send_replace(Some(signed));
-            }
-        }
-        Ok(())
+        self.publish(grown, seqno).map(drop)
     }
 
     /// Settlement on chain: whether `client` has committed charges no anchor covers yet (its
@@ -412,11 +412,6 @@ impl Ledger {
     /// The last anchor number recorded.
     pub fn anchor(&self) -> u64 {
         lock(&self.state).anchor
-    }
-
-    /// The tokens `client`'s contract was last seen charged for (settlement on chain only).
-    pub fn charged_on_chain(&self, client: &AccountId) -> Option<u64> {
-        lock(&self.state).on_chain.as_ref().and_then(|m| m.get(client).copied())
     }
 
     /// Ends a request: charges its adjusted tokens (if it produced output: `usage` = tokens
@@ -471,31 +466,43 @@ impl Ledger {
             tracing::error!(error = %e, "ledger commit failed; the ledger stops (fail-stop)");
             return Err(e.into());
         }
-        let grown: Vec<(VoucherKind, AccountId, u64)> = {
+        let (grown, on_chain) = {
             let mut s = lock(&self.state);
             let rows = batch
                 .clients
                 .iter()
-                .map(|(id, a)| (VoucherKind::ClientCharge, *id, a.charged_tokens))
-                .chain(batch.workers.iter().map(|(id, w)| (VoucherKind::WorkerPayout, *id, w.earned_tokens)));
-            let mut grown = Vec::new();
-            for (kind, account, tokens) in rows {
-                let held = s.committed.entry((kind, account)).or_insert(0);
-                if tokens > *held {
-                    *held = tokens;
-                    grown.push((kind, account, tokens));
-                }
-            }
-            grown
+                .map(|(id, a)| ((VoucherKind::ClientCharge, *id), a.charged_tokens))
+                .chain(batch.workers.iter().map(|(id, w)| ((VoucherKind::WorkerPayout, *id), w.earned_tokens)));
+            (raise(&mut s.committed, rows), s.anchored.is_some())
         };
-        if lock(&self.state).anchored.is_some() {
-            // On chain, vouchers wait for the anchor that covers them.
+        if on_chain {
+            // On chain, vouchers wait for the anchor that covers them (`confirm_anchor`).
             return Ok(Vec::new());
         }
+        self.publish(grown, batch.seqno)
+    }
+
+    /// Signs a voucher for `tokens` of `account`'s counter `kind`.
+    fn sign(
+        &self,
+        kind: VoucherKind,
+        account: &AccountId,
+        tokens: u64,
+        query_id: u64,
+    ) -> Result<SignedVoucher, LedgerError> {
+        let contract = (self.address_of)(kind, account);
+        Ok(Voucher { kind, query_id, tokens, contract }.sign(&self.signer)?)
+    }
+
+    /// Signs the vouchers of the counters that `grown` and hands each to its followers.
+    fn publish(
+        &self,
+        grown: Vec<((VoucherKind, AccountId), u64)>,
+        query_id: u64,
+    ) -> Result<Vec<SignedVoucher>, LedgerError> {
         let mut out = Vec::with_capacity(grown.len());
-        for (kind, account, tokens) in grown {
-            let contract = (self.address_of)(kind, &account);
-            let signed = Voucher { kind, query_id: batch.seqno, tokens, contract }.sign(&self.signer)?;
+        for ((kind, account), tokens) in grown {
+            let signed = self.sign(kind, &account, tokens, query_id)?;
             if let Some(tx) = lock(&self.published).get(&(kind, account)) {
                 tx.send_replace(Some(signed.clone()));
             }
@@ -516,8 +523,7 @@ impl Ledger {
         if tokens == 0 && kind != VoucherKind::GrantRefund {
             return Ok(None);
         }
-        let contract = (self.address_of)(kind, account);
-        Ok(Some(Voucher { kind, query_id: seqno, tokens, contract }.sign(&self.signer)?))
+        Ok(Some(self.sign(kind, account, tokens, seqno)?))
     }
 
     /// Follows the vouchers of one account: the receiver sees each new committed voucher.

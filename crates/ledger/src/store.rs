@@ -142,9 +142,7 @@ impl Store {
         }
         txn.commit().map_err(dberr)
     }
-}
 
-impl Store {
     /// Records durably that anchor `n` is about to be sent to the chain: the database then
     /// always knows of every anchor the chain can hold.
     pub fn write_anchor(&self, n: u64) -> Result<(), StoreError> {

@@ -103,9 +103,8 @@ impl Payments {
 /// beside the ledger's account.
 pub fn snapshot(p: &Payments, ton: &TonSettlement) -> Value {
     let proxy = p.settlement.proxy().ok();
-    let clients: Vec<Value> = p
-        .ledger
-        .accounts()
+    let accounts = p.ledger.accounts();
+    let clients: Vec<Value> = accounts
         .clients
         .iter()
         .map(|(id, view)| {
@@ -120,9 +119,7 @@ pub fn snapshot(p: &Payments, ton: &TonSettlement) -> Value {
             })
         })
         .collect();
-    let workers: Vec<Value> = p
-        .ledger
-        .accounts()
+    let workers: Vec<Value> = accounts
         .workers
         .iter()
         .map(|(id, w)| {

@@ -57,9 +57,7 @@ pub struct Payments {
     pub(crate) last_anchored: std::sync::atomic::AtomicU64,
 }
 
-fn lock_set(
-    m: &std::sync::Mutex<std::collections::HashSet<AccountId>>,
-) -> std::sync::MutexGuard<'_, std::collections::HashSet<AccountId>> {
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -299,7 +297,7 @@ impl Payments {
             // A client the stake rule refused stays marked until the chain has charged
             // everything (the voucher covers only anchored state, so it may take two runs).
             let refused = {
-                let mut marked = lock_set(&self.charge_now);
+                let mut marked = lock(&self.charge_now);
                 if unsettled == 0 {
                     marked.remove(id);
                 }
@@ -432,7 +430,7 @@ impl Billing for Payments {
             .with_field("required", amount),
             LedgerError::Books(e @ BooksError::UnchargedOverStake { .. }) => {
                 // Charge this client at the next settlement run, whatever the threshold.
-                lock_set(&self.charge_now).insert(*client);
+                lock(&self.charge_now).insert(*client);
                 api(LedgerError::Books(e))
             }
             other => api(other),
