@@ -47,6 +47,7 @@ pub(crate) struct Inner {
 }
 
 impl BenchBackend {
+    /// A backend answering per `opts`, with fresh statistics.
     pub fn new(opts: Options) -> Self {
         let model_json = serde_json::Value::from(opts.model.as_str()).to_string();
         let models_body = Bytes::from(format!(

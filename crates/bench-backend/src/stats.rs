@@ -22,6 +22,7 @@ pub struct Stats {
 pub struct StatsSnapshot {
     /// Completion requests received (valid or not).
     pub requests: u64,
+    /// Streaming answers begun (each ends up completed or cancelled).
     pub streams_started: u64,
     /// Streams whose last chunk was handed to the HTTP layer.
     pub streams_completed: u64,
@@ -32,6 +33,7 @@ pub struct StatsSnapshot {
 }
 
 impl Stats {
+    /// Reads every counter now (each individually; the set is not one atomic cut).
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         StatsSnapshot {

@@ -55,6 +55,8 @@ pub(crate) struct ChunkStream {
 }
 
 impl ChunkStream {
+    /// A stream of `chunks` content events, `delay` apart when set; counts itself in `stats` as
+    /// started now, and as completed or cancelled when it ends.
     pub fn new(parts: StreamParts, chunks: usize, delay: Option<Duration>, stats: Arc<Stats>) -> Self {
         stats.stream_started();
         let total = chunks + 2 + usize::from(parts.usage.is_some());

@@ -1,9 +1,11 @@
 //! The local OpenAI-compatible HTTP API that apps talk to.
 //!
 //! `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`,
-//! `POST /v1/audio/transcriptions` (multipart, [`crate::transcribe`]), plus `GET /health`
-//! and `GET /stats`. Errors are OpenAI-style JSON. CORS is open, as for any local
-//! OpenAI-compatible server; keep the listener on loopback.
+//! `POST /v1/audio/transcriptions` (multipart, [`crate::transcribe`]), the tasks, plus
+//! `GET /health` and `GET /stats`. Errors are OpenAI-style JSON. CORS is open on the
+//! inference routes only, as for any local OpenAI-compatible server; the money routes
+//! (`/v1/payments/*`) need the API token ([`crate::api_token`]) and JSON, and never answer
+//! a browser's preflight. Keep the listener on loopback.
 
 use crate::{forward, Shared};
 use axum::{
@@ -16,29 +18,37 @@ use axum::{
 };
 use cocoon_openai::{ApiError, Endpoint};
 use cocoon_proto::{path, ModelList};
+use cocoon_transport::AccessToken;
 use cocoon_transport::{empty, read_limited};
 use serde_json::{json, Value};
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use tower_http::cors::CorsLayer;
 
-pub fn router(shared: Arc<Shared>) -> Router {
+/// The API's routes: inference (open to browsers, as any local OpenAI-compatible server is),
+/// money (a token and JSON, no CORS) and the operator's `/health` and `/stats` (no CORS).
+pub fn router(shared: Arc<Shared>, token: AccessToken) -> Router {
     let max_body = shared.max_body;
-    Router::new()
+    let inference = Router::new()
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
-        .route("/health", get(health))
-        .route("/stats", get(stats))
         .route(
             "/v1/audio/transcriptions",
             post(crate::transcribe::transcriptions).layer(axum::extract::DefaultBodyLimit::max(max_body)),
         )
         .route("/v1/tasks/translate", post(crate::tasks::translate))
         .route("/v1/tasks/summarize", post(crate::tasks::summarize))
+        .layer(CorsLayer::permissive());
+    let money = Router::new()
         .route("/v1/payments/account", get(crate::payments::account))
         .route("/v1/payments/{op}", post(crate::payments::operate))
+        .layer(axum::middleware::from_fn_with_state(token, crate::api_token::require));
+    Router::new()
+        .merge(inference)
+        .merge(money)
+        .route("/health", get(health))
+        .route("/stats", get(stats))
         .fallback(not_found)
-        .layer(CorsLayer::permissive())
         .with_state(shared)
 }
 
@@ -81,6 +91,7 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
         "counters": s.stats.snapshot(),
         "proxies": s.pool.views(),
         "payments": crate::payments::stats(&s),
+        "security": s.exposure.to_json(),
     }))
 }
 

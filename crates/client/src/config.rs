@@ -6,6 +6,7 @@ use cocoon_transport::{AttestMode, AttestationConfig};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
+/// The client's configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
@@ -42,6 +43,11 @@ pub struct ClientConfig {
     /// only a proxy on the embedded DEV settlement accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<cocoon_onchain::ChainConfig>,
+    /// DEVELOPMENT ONLY: talk to proxies on non-loopback addresses under an `any` or `dev`
+    /// `proxy_policy` (anyone could pose as the proxy and read the prompts). Without it such a
+    /// client refuses to start; with it, it warns loudly and `/stats` says so.
+    #[serde(default)]
+    pub insecure_dev: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -64,6 +70,16 @@ fn default_policy() -> PeerPolicy {
 }
 
 impl ClientConfig {
+    /// Why talking to `proxies` would expose the prompts (empty: it would not).
+    pub fn openings(&self, proxies: &[String]) -> Vec<String> {
+        let remote: Vec<&String> = proxies.iter().filter(|p| !cocoon_transport::is_loopback_host(p)).collect();
+        match (remote.first(), cocoon_transport::exposure::open_policy("proxy_policy", &self.proxy_policy)) {
+            (Some(p), Some(why)) => vec![format!("{why}, and the proxy {p} is not on this machine")],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.proxies.is_empty() && self.chain.is_none() {
             return Err("client needs at least one proxy in `proxies`, or a `[chain]` to find them in the root".into());

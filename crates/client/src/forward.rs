@@ -10,7 +10,7 @@
 use crate::{pool::InFlight, Shared};
 use bytes::Bytes;
 use cocoon_openai::{extract_routing, ApiError, Endpoint, RoutingFields};
-use cocoon_proto::{inner_timeout, outcome::OutcomeError, path, InferMeta, Outcome};
+use cocoon_proto::{inner_timeout, outcome::OutcomeError, path, InferMeta, Outcome, Terms};
 use cocoon_transport::{error_response, full, read_limited, Body, BoxError, Observer, Relay, TransportError};
 use http::{header, HeaderMap, Request, Response, StatusCode};
 use http_body::Frame;
@@ -94,13 +94,10 @@ async fn dispatch(
     let timeout = Duration::from_secs_f64(routing.timeout.unwrap_or(shared.default_timeout_secs));
     let meta = InferMeta {
         request_id: format!("{:016x}", rand::random::<u64>()),
-        endpoint,
-        model: routing.model,
-        stream: routing.stream,
+        terms: Terms::of(endpoint, &routing),
         max_coefficient: routing.max_coefficient.unwrap_or(shared.default_max_coefficient),
         timeout: inner_timeout(timeout),
         hardware: routing.hardware,
-        max_tokens: routing.max_tokens,
     };
     let deadline = started + timeout;
     let (resp, in_flight) = send(shared, &meta, clean, deadline).await?;
@@ -123,12 +120,12 @@ async fn dispatch(
         shared: shared.clone(),
         _in_flight: in_flight,
         started,
-        stream: meta.stream,
+        stream: meta.terms.stream,
         ended: false,
         request_id: meta.request_id.clone(),
     };
     let remaining = deadline.saturating_duration_since(Instant::now());
-    if meta.stream {
+    if meta.terms.stream {
         let mut out = Response::new(Relay::new(body, finish, Some(remaining)).boxed());
         out.headers_mut()
             .insert(header::CONTENT_TYPE, content_type.unwrap_or(http::HeaderValue::from_static("text/event-stream")));

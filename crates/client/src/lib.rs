@@ -5,6 +5,7 @@
 //! request path), [`api`] (the HTTP API), [`stats`] and [`latency`] (observability).
 
 pub mod api;
+pub mod api_token;
 pub mod config;
 pub mod forward;
 pub mod latency;
@@ -50,6 +51,8 @@ pub struct Shared {
     pub wallet: Arc<cocoon_voucher::VoucherWallet>,
     /// This client's TON wallet and the chain, when money moves on chain.
     pub chain: Option<Arc<cocoon_onchain::client::ClientChain>>,
+    /// What is open (only with `insecure_dev`), for `/stats`.
+    pub exposure: cocoon_transport::Exposure,
 }
 
 /// With a `[chain]`: takes the proxies from the root's registry when the config lists none,
@@ -68,8 +71,19 @@ async fn discover(cfg: &mut ClientConfig, chain: &cocoon_onchain::ChainConfig) -
     Ok(from_root)
 }
 
-/// Reads the root's registry every `registry_refresh_secs` and dials the proxies it newly lists.
-fn spawn_refresh(pool: Arc<pool::Pool>, chain: cocoon_onchain::ChainConfig, stop: CancellationToken) {
+/// Whether the client may dial `proxy` under its config (closed by default).
+fn cfg_open(cfg: &ClientConfig, insecure_dev: bool, proxy: &str) -> bool {
+    insecure_dev || cfg.openings(&[proxy.to_string()]).is_empty()
+}
+
+/// Reads the root's registry every `registry_refresh_secs` and dials the proxies it newly
+/// lists (those `allowed` admits).
+fn spawn_refresh(
+    pool: Arc<pool::Pool>,
+    chain: cocoon_onchain::ChainConfig,
+    stop: CancellationToken,
+    allowed: impl Fn(&str) -> bool + Send + 'static,
+) {
     tokio::spawn(async move {
         let period = Duration::from_secs(chain.registry_refresh_secs.max(1));
         loop {
@@ -80,6 +94,10 @@ fn spawn_refresh(pool: Arc<pool::Pool>, chain: cocoon_onchain::ChainConfig, stop
             match tokio::time::timeout(Duration::from_secs(60), cocoon_onchain::registry::read(&chain)).await {
                 Ok(Ok(reg)) => {
                     for p in reg.proxies {
+                        if !allowed(&p.client_endpoint) {
+                            tracing::warn!(proxy = %p.client_endpoint, "the root lists a remote proxy; not dialing it under an insecure proxy_policy");
+                            continue;
+                        }
                         if pool.add(&p.client_endpoint) {
                             tracing::info!(proxy = %p.client_endpoint, "a new proxy in the root's registry: connecting");
                         }
@@ -123,12 +141,19 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         Some(c) => discover(&mut cfg, &c).await?,
         None => false,
     };
+    let exposure = cocoon_transport::Exposure::check(cfg.openings(&cfg.proxies), cfg.insecure_dev, "client")
+        .map_err(ClientError::Config)?;
+    let token = api_token::load(cfg.data_dir.as_deref())
+        .map_err(|e| ClientError::Config(format!("the API token in the data_dir: {e}")))?;
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
     let pool = pool::Pool::start(&cfg.proxies, dialer, wallet.clone(), stop.clone());
     if let (true, Some(chain)) = (discovered, cfg.chain.clone()) {
-        spawn_refresh(pool.clone(), chain, stop.clone());
+        // A proxy the root lists later is dialed only if the policy would let us dial it now.
+        let (cfg_policy, insecure) = (cfg.clone(), cfg.insecure_dev);
+        let allowed = move |p: &str| cfg_open(&cfg_policy, insecure, p);
+        spawn_refresh(pool.clone(), chain, stop.clone(), allowed);
     }
     let shared = Arc::new(Shared {
         client_id: identity.public_key_hex(),
@@ -140,6 +165,7 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         default_max_coefficient: cfg.default_max_coefficient,
         wallet,
         chain,
+        exposure,
     });
     tracing::info!(api = %format!("http://{api_addr}/v1"), proxies = ?cfg.proxies, "client running");
     // Streamed chunks go out as they come: no Nagle delay on the app's connections.
@@ -148,7 +174,7 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
     });
     // into_make_service: a bare Router is deep-copied for every connection (`with_state(())`),
     // which with keep-alive off is once per request.
-    let service = api::router(shared).into_make_service();
+    let service = api::router(shared, token).into_make_service();
     let result = axum::serve(listener, service).with_graceful_shutdown(stop.cancelled_owned()).await;
     rotation.abort();
     result.map_err(ClientError::Serve)

@@ -5,7 +5,7 @@
 //! Amounts are TON with up to nine decimals ("1.5"), parsed exactly into integer nanotons, or
 //! nanotons with `--nano`. Nothing here uses floating point.
 
-use crate::network::{get_json, post_json};
+use crate::network::{get_json, get_json_with, post_json_with};
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -59,6 +59,13 @@ pub struct Target {
     /// Which of the client's proxies (index in its list; default: the first connected).
     #[arg(long)]
     pub proxy: Option<usize>,
+    /// The client's API token (default: read from --token-file).
+    #[arg(long, env = "COCOON_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The file holding the client's API token (`<client data_dir>/api-token`; default: the
+    /// client of `cocoon up`).
+    #[arg(long, env = "COCOON_API_TOKEN_FILE", default_value = "data/up/client/api-token")]
+    pub token_file: std::path::PathBuf,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -80,18 +87,31 @@ fn account_url(t: &Target, op: &str) -> String {
     format!("{}/v1/payments/{op}{q}", t.url.trim_end_matches('/'))
 }
 
+/// The API token `t` names: given, or read from its file.
+fn token(t: &Target) -> Result<String> {
+    match &t.token {
+        Some(tok) => Ok(tok.clone()),
+        None => std::fs::read_to_string(&t.token_file).map(|s| s.trim().to_string()).map_err(|e| {
+            anyhow::anyhow!(
+                "the client's API token: {}: {e} (pass --token or --token-file <client data_dir>/api-token)",
+                t.token_file.display()
+            )
+        }),
+    }
+}
+
 pub async fn client(action: ClientAction) -> Result<()> {
     match action {
         ClientAction::Balance(t) => {
-            let r = get_json(&account_url(&t, "account")).await?;
+            let r = get_json_with(&account_url(&t, "account"), Some(&token(&t)?)).await?;
             show_account(&t, r)
         }
         ClientAction::Close(t) => {
-            let r = post_json(&account_url(&t, "close"), &json!({})).await?;
+            let r = post_json_with(&account_url(&t, "close"), &json!({}), Some(&token(&t)?)).await?;
             show_account(&t, r)
         }
         ClientAction::ForceRefund(t) => {
-            let r = post_json(&account_url(&t, "force_refund"), &json!({})).await?;
+            let r = post_json_with(&account_url(&t, "force_refund"), &json!({}), Some(&token(&t)?)).await?;
             show_account(&t, r)
         }
         ClientAction::Deposit(a) => client_amount("deposit", a).await,
@@ -103,7 +123,8 @@ pub async fn client(action: ClientAction) -> Result<()> {
 /// Deposit, stake and withdraw: parse the amount and post it.
 async fn client_amount(op: &str, a: Amount) -> Result<()> {
     let amount = if a.nano { a.amount.trim().parse::<u64>()? } else { parse_ton(&a.amount)? };
-    let resp = post_json(&account_url(&a.target, op), &json!({ "amount": amount })).await?;
+    let resp =
+        post_json_with(&account_url(&a.target, op), &json!({ "amount": amount }), Some(&token(&a.target)?)).await?;
     show_account(&a.target, resp)
 }
 

@@ -225,7 +225,7 @@ impl Network {
                 (None, _) => (model.as_str(), format!("backend = \"{backend_url}\"\n")),
             };
             let mut cfg = format!(
-                "proxies = [{}]\nmodel = \"{served}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\ndata_dir = {:?}\n",
+                "proxies = [{}]\nmodel = \"{served}\"\nhardware = \"cpu\"\ncoefficient = 1000\nmax_active = {}\nstats_listen = \"127.0.0.1:{s}\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
                 worker_addrs.join(", "),
                 spec.max_active,
                 node_dir(&spec, &format!("worker-{i}")),
@@ -283,13 +283,15 @@ impl Network {
         .await?;
 
         if let Some(deposit) = spec.deposit {
+            let token = read_token(&node_dir(&spec, "client"), cocoon_client::api_token::TOKEN_FILE)?;
             for i in 0..spec.proxies {
-                top_up(spec.client_port, i, deposit, on_chain).await?;
+                top_up(spec.client_port, i, deposit, on_chain, &token).await?;
             }
         }
 
         net.info = json!({
-            "client": {"pid": net.procs.last().and_then(|p| p.child.id()), "api": net.api, "stats": client_stats},
+            "client": {"pid": net.procs.last().and_then(|p| p.child.id()), "api": net.api, "stats": client_stats,
+                "token_file": node_dir(&spec, "client").join(cocoon_client::api_token::TOKEN_FILE).display().to_string()},
             "proxies": proxy_info,
             "workers": worker_info,
             "backend": backend_info,
@@ -393,9 +395,9 @@ fn node_dir(spec: &Spec, name: &str) -> PathBuf {
 /// Gives the client `deposit` at proxy `i`, unless it still has at least half of that
 /// (like Cocoon's automatic top-up), so repeated runs do not pile up deposits. On chain the
 /// client's wallet sends it (a top-up to its client contract), and a stake of a tenth of it.
-async fn top_up(client_port: u16, i: usize, deposit: u64, on_chain: bool) -> Result<()> {
+async fn top_up(client_port: u16, i: usize, deposit: u64, on_chain: bool, token: &str) -> Result<()> {
     let base = format!("http://127.0.0.1:{client_port}/v1/payments");
-    let (_, account) = get_json(&format!("{base}/account?proxy={i}")).await?;
+    let (_, account) = get_json_with(&format!("{base}/account?proxy={i}"), Some(token)).await?;
     let mut ops = Vec::new();
     if account["available"].as_u64().unwrap_or(0) < deposit / 2 {
         ops.push(("deposit", deposit));
@@ -404,7 +406,8 @@ async fn top_up(client_port: u16, i: usize, deposit: u64, on_chain: bool) -> Res
         ops.push(("stake", deposit / 10));
     }
     for (op, amount) in ops {
-        let (status, v) = post_json(&format!("{base}/{op}?proxy={i}"), &json!({ "amount": amount })).await?;
+        let (status, v) =
+            post_json_with(&format!("{base}/{op}?proxy={i}"), &json!({ "amount": amount }), Some(token)).await?;
         if status != 200 {
             bail!("starting {op} at proxy {i} failed (HTTP {status}): {v}");
         }
@@ -421,20 +424,45 @@ async fn top_up(client_port: u16, i: usize, deposit: u64, on_chain: bool) -> Res
 
 /// GETs a URL and parses JSON (any status).
 pub async fn get_json(url: &str) -> Result<(u16, Value)> {
+    get_json_with(url, None).await
+}
+
+/// POSTs JSON to a URL and parses the JSON answer (any status).
+pub async fn post_json(url: &str, body: &Value) -> Result<(u16, Value)> {
+    post_json_with(url, body, None).await
+}
+
+/// The token of a client's money routes, from its data directory.
+pub fn read_token(data_dir: &std::path::Path, file: &str) -> Result<String> {
+    let path = data_dir.join(file);
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the token {}", path.display()))?
+        .trim()
+        .to_string())
+}
+
+/// [`get_json`] with `Authorization: Bearer <token>` when one is given.
+pub async fn get_json_with(url: &str, token: Option<&str>) -> Result<(u16, Value)> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let uri: http::Uri = url.parse()?;
-    let resp = tokio::time::timeout(Duration::from_secs(5), client.get(uri)).await??;
+    let mut req = http::Request::get(url);
+    if let Some(t) = token {
+        req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = req.body(Full::new(Bytes::new()))?;
+    let resp = tokio::time::timeout(Duration::from_secs(5), client.request(req)).await??;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes();
     Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
 }
 
-/// POSTs JSON to a URL and parses the JSON answer (any status).
-pub async fn post_json(url: &str, body: &Value) -> Result<(u16, Value)> {
+/// [`post_json`] with `Authorization: Bearer <token>` when one is given.
+pub async fn post_json_with(url: &str, body: &Value, token: Option<&str>) -> Result<(u16, Value)> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = http::Request::post(url)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+    let mut req = http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json");
+    if let Some(t) = token {
+        req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = req.body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
     let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req)).await??;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes();

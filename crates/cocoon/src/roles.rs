@@ -71,9 +71,12 @@ pub struct WorkerArgs {
     /// Maximum concurrent requests.
     #[arg(long, env = "COCOON_WORKER_MAX_ACTIVE")]
     pub max_active: Option<u32>,
-    /// Address of /health, /stats and admin actions.
+    /// Address of /health, /stats and /earnings.
     #[arg(long, env = "COCOON_WORKER_STATS_LISTEN")]
     pub stats_listen: Option<String>,
+    /// Address of the operator's controls (/admin/*, token in <data_dir>/admin-token).
+    #[arg(long, env = "COCOON_WORKER_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
     /// Where the worker keeps its key and payout vouchers.
     #[arg(long, env = "COCOON_WORKER_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -92,6 +95,7 @@ pub async fn worker(a: WorkerArgs) -> Result<()> {
         .set("coefficient", a.coefficient.map(i64::from))
         .set("max_active", a.max_active.map(i64::from))
         .set("stats_listen", a.stats_listen)
+        .set("admin_listen", a.admin_listen)
         .set("data_dir", a.data_dir.map(|p| p.display().to_string()));
     let cfg: cocoon_worker::WorkerConfig = load(a.config.as_deref(), o)?;
     cocoon_worker::run(cfg, shutdown::on_signal()).await.context("worker")

@@ -112,6 +112,9 @@ pub async fn run(a: UpArgs) -> Result<()> {
     }
     println!("  network.json: {}", a.data_dir.join("network.json").display());
     println!("  logs:         {}", a.data_dir.join("logs").display());
+    if let Some(f) = net.info["client"]["token_file"].as_str() {
+        println!("  money token:  {f} (the client's /v1/payments/* routes; `cocoon client balance` reads it)");
+    }
     println!();
     println!("try:  curl -s {}/chat/completions -H 'content-type: application/json' \\", net.api);
     println!(
@@ -159,8 +162,10 @@ async fn print_books(net: &network::Network) {
     use crate::money::ton;
     let api = net.api.trim_end_matches("/v1");
     let proxies = net.info["proxies"].as_array().cloned().unwrap_or_default();
+    let token = net.info["client"]["token_file"].as_str().and_then(|f| std::fs::read_to_string(f).ok());
+    let token = token.as_deref().map(str::trim);
     for (i, p) in proxies.iter().enumerate() {
-        if let Ok((200, a)) = network::get_json(&format!("{api}/v1/payments/account?proxy={i}")).await {
+        if let Ok((200, a)) = network::get_json_with(&format!("{api}/v1/payments/account?proxy={i}"), token).await {
             let n = |k: &str| a[k].as_u64().unwrap_or(0);
             println!("proxy {i}: client available {}, charged {}", ton(n("available")), ton(n("charged")));
         }

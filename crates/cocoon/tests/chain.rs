@@ -258,6 +258,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     );
     let cheat = format!("http://127.0.0.1:{cheat_api}");
     wait_for(&format!("{cheat}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    remember_client(&cheat, &dir.join("cheat"));
     let (status, v) = post_json(&format!("{cheat}/v1/payments/deposit"), r#"{"amount": 5000000000}"#).await;
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["error"]["code"], "on_chain", "{v}");
@@ -275,6 +276,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
     let api = format!("http://127.0.0.1:{client_api}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    remember_client(&api, &dir.join("client"));
     let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {}}}"#, 2 * TON)).await;
     assert_eq!(status, 200, "{v}\n{}", procs.log("client"));
     let contract = v["sent"]["contract"].as_str().expect("the contract it paid").to_string();
@@ -424,6 +426,7 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
     let api = format!("http://127.0.0.1:{api_port}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    remember_client(&api, &dir.join("client"));
     let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {TON}}}"#)).await;
     assert_eq!(status, 200, "{v}");
     let contract = v["sent"]["contract"].as_str().unwrap().to_string();
@@ -504,6 +507,7 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
     procs.spawn("client2", &[s("client"), s("--config"), other_cfg.display().to_string()]);
     let api2 = format!("http://127.0.0.1:{api2_port}");
     wait_for(&format!("{api2}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    remember_client(&api2, &dir.join("client2"));
     let other_wallet = wallet_address(&dir.join("client2").join("key.pem"));
     faucet(&chain, &other_wallet, 2 * TON).await;
     let (status, v) = post_json(&format!("{api2}/v1/payments/deposit"), &format!(r#"{{"amount": {TON}}}"#)).await;
@@ -607,6 +611,7 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
     let api = format!("http://127.0.0.1:{api_port}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
+    remember_client(&api, &dir.join("client"));
     let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {}}}"#, 5 * TON)).await;
     assert_eq!(status, 200, "{v}");
     let (status, v) = post_json(&format!("{api}/v1/payments/stake"), &format!(r#"{{"amount": {TON}}}"#)).await;

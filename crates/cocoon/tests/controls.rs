@@ -5,10 +5,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn worker_admin(net: &Net, action: &str) -> String {
-    net.worker_stats[0].replace("/stats", &format!("/admin/{action}"))
-}
-
 fn proxy_worker_field(v: &Value, field: &str) -> Value {
     v["workers"][0][field].clone()
 }
@@ -33,15 +29,15 @@ async fn a_worker_whose_backend_is_down_reports_itself_disabled() {
 #[tokio::test(flavor = "multi_thread")]
 async fn operators_can_disable_a_worker_and_change_its_price_at_run_time() {
     let net = Net::start("controls", NetOpts { workers: 1, ..Default::default() }).await;
-    let (s, _) = post(&worker_admin(&net, "disable"), "").await;
+    let (s, _) = worker_control(&net, 0, "disable", "{}").await;
     assert_eq!(s, 200);
     wait_for(&net.proxy_stats[0], 10, |v| proxy_worker_field(v, "enabled") == false).await;
     assert_eq!(post(&net.chat_url(), chat_body(false, "")).await.0, 503);
-    assert_eq!(post(&worker_admin(&net, "enable"), "").await.0, 200);
+    assert_eq!(worker_control(&net, 0, "enable", "{}").await.0, 200);
     wait_for(&net.proxy_stats[0], 10, |v| proxy_worker_field(v, "enabled") == true).await;
 
     // Price: 5.0x is above the default max_coefficient (4000).
-    let (s, _) = post(&worker_admin(&net, "coefficient"), r#"{"coefficient":5000}"#).await;
+    let (s, _) = worker_control(&net, 0, "coefficient", r#"{"coefficient":5000}"#).await;
     assert_eq!(s, 200);
     wait_for(&net.proxy_stats[0], 10, |v| proxy_worker_field(v, "coefficient") == 5000).await;
     let (status, body) = post(&net.chat_url(), chat_body(false, "")).await;
@@ -53,9 +49,9 @@ async fn operators_can_disable_a_worker_and_change_its_price_at_run_time() {
     assert_eq!(models["data"][0]["workers"][0]["coefficient"], 5000, "{models}");
 
     // Nonsense is refused and changes nothing.
-    let (s, _) = post(&worker_admin(&net, "coefficient"), r#"{"coefficient":0}"#).await;
+    let (s, _) = worker_control(&net, 0, "coefficient", r#"{"coefficient":0}"#).await;
     assert_eq!(s, 400);
-    let (s, _) = post(&worker_admin(&net, "coefficient"), "{nope").await;
+    let (s, _) = worker_control(&net, 0, "coefficient", "{nope").await;
     assert_eq!(s, 400);
     let (_, w) = get_json(&net.worker_stats[0]).await;
     assert_eq!(w["coefficient"], 5000);

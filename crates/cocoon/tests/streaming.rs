@@ -72,8 +72,8 @@ async fn many_concurrent_streams_spread_over_two_workers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn client_disconnect_cancels_the_backend_request() {
-    let net = Net::start("cancel", NetOpts { workers: 1, delay_ms: 50, ..Default::default() }).await;
+async fn an_app_that_hangs_up_mid_stream_leaves_the_answer_to_finish_and_be_counted() {
+    let net = Net::start("cancel", NetOpts { workers: 1, delay_ms: 50, chunks: 20, ..Default::default() }).await;
     let resp = post_stream(&net.chat_url(), chat_body(true, "")).await;
     assert_eq!(resp.status(), 200);
     let mut body = resp.into_body();
@@ -82,11 +82,16 @@ async fn client_disconnect_cancels_the_backend_request() {
     assert!(count(&buf, "chat.completion.chunk") >= 3);
     drop(body); // the app hangs up mid-stream
 
-    let backend = wait_for(&format!("{}/stats", net.backend), 10, |v| v["streams_cancelled"] == 1).await;
-    assert_eq!(backend["streams_completed"], 0, "{backend}");
-    let worker = wait_for(&net.worker_stats[0], 10, |v| v["counters"]["cancelled"] == 1).await;
-    assert_eq!(worker["running"], 0);
+    // The proxy reads the worker's answer to its end in the background, so that its usage
+    // is known and charged (a client must not get tokens free by hanging up before the
+    // trailers); the worker is not left with a stuck slot.
+    let backend = wait_for(&format!("{}/stats", net.backend), 10, |v| v["streams_completed"] == 1).await;
+    assert_eq!(backend["streams_cancelled"], 0, "{backend}");
     let proxy = wait_for(&net.proxy_stats[0], 10, |v| v["counters"]["cancelled"] == 1).await;
-    assert_eq!(proxy["workers"][0]["running"], 0);
+    assert_eq!(proxy["counters"]["completion_tokens"], 20, "the whole answer was counted: {proxy}");
+    let proxy = wait_for(&net.proxy_stats[0], 10, |v| v["workers"][0]["running"] == 0).await;
+    assert_eq!(proxy["counters"]["succeeded"], 0, "{proxy}");
+    let worker = wait_for(&net.worker_stats[0], 10, |v| v["running"] == 0).await;
+    assert_eq!(worker["counters"]["cancelled"], 0, "{worker}");
     tokio::time::sleep(Duration::from_millis(100)).await;
 }

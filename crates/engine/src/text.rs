@@ -13,6 +13,7 @@ pub struct Utf8Buffer {
 }
 
 impl Utf8Buffer {
+    /// An empty buffer, for one generation's output.
     pub fn new() -> Self {
         Self::default()
     }

@@ -71,6 +71,11 @@ impl<'a> RawObject<'a> {
         self.fields.iter().find(|f| f.key == key)
     }
 
+    /// The request's output bound, by the one rule of [`crate::max_tokens`].
+    pub fn max_tokens(&self) -> Result<Option<u64>, crate::ApiError> {
+        crate::max_tokens(|k| self.get(k).and_then(parse_value::<serde_json::Value>))
+    }
+
     /// Serialise back to JSON, dropping the keys for which `skip` is true.
     /// `extra` holds `(key, raw json)` pairs: each replaces the value of an
     /// existing key in place, or is appended when the key is absent.

@@ -11,6 +11,7 @@
 mod endpoint;
 mod error;
 mod json_object;
+mod max_tokens;
 mod routing;
 mod sse;
 pub mod transcription;
@@ -19,7 +20,8 @@ mod validate;
 
 pub use endpoint::{Endpoint, UnknownEndpoint};
 pub use error::ApiError;
+pub use max_tokens::{max_tokens, MAX_TOKENS_FIELDS};
 pub use routing::{extract_routing, RoutingFields, EXTENSION_FIELDS, MAX_TIMEOUT_SECS};
 pub use sse::{SseUsageCounter, MAX_SSE_LINE};
 pub use usage::{usage_from_body, Usage};
-pub use validate::{validate_for_backend, Validated};
+pub use validate::{validate_bounded, validate_for_backend, Validated};

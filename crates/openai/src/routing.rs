@@ -29,8 +29,7 @@ pub struct RoutingFields {
     pub timeout: Option<f64>,
     /// Required hardware class.
     pub hardware: Option<String>,
-    /// `max_tokens`, or chat's newer `max_completion_tokens` (the smaller one
-    /// when both are given). Left in the forwarded body.
+    /// The output bound ([`crate::max_tokens`]). Left in the forwarded body.
     pub max_tokens: Option<u64>,
 }
 
@@ -76,13 +75,7 @@ pub fn extract_routing(body: &[u8], max_body: usize) -> Result<(RoutingFields, B
     if let Some(f) = obj.get("hardware") {
         fields.hardware = opt(f, "a string")?;
     }
-    for name in ["max_tokens", "max_completion_tokens"] {
-        if let Some(f) = obj.get(name) {
-            if let Some(n) = opt::<u64>(f, "a non-negative integer")? {
-                fields.max_tokens = Some(fields.max_tokens.map_or(n, |m| m.min(n)));
-            }
-        }
-    }
+    fields.max_tokens = obj.max_tokens()?;
     let forwarded = if obj.fields.iter().any(|f| is_extension(&f.key)) {
         Bytes::from(obj.write(is_extension, &[]))
     } else {

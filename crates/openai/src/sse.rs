@@ -45,6 +45,7 @@ pub struct SseUsageCounter {
 }
 
 impl SseUsageCounter {
+    /// A counter for one response stream, before its first byte.
     pub fn new() -> Self {
         Self::default()
     }

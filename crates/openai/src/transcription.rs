@@ -26,6 +26,7 @@ pub const AUDIO_TOKENS_PER_SECOND: f64 = 50.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranscriptionParams {
+    /// `model` as the app sent it: the routing name of the speech model.
     pub model: String,
     /// ISO-639-1 language of the audio, when the caller knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +135,7 @@ pub enum ResponseFormat {
 }
 
 impl ResponseFormat {
+    /// Reads the form's `response_format` value; anything else is a `400` `invalid_field`.
     pub fn parse(s: &str) -> Result<Self, ApiError> {
         Ok(match s {
             "json" => Self::Json,
@@ -153,6 +155,7 @@ impl ResponseFormat {
         })
     }
 
+    /// The `Content-Type` of an answer in this format.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Json | Self::VerboseJson => "application/json",
@@ -165,9 +168,11 @@ impl ResponseFormat {
 /// One timed piece of a transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
+    /// Position in the transcript, from 0.
     pub id: u32,
     /// Seconds from the start of the audio.
     pub start: f64,
+    /// Where the piece ends, in seconds from the start of the audio.
     pub end: f64,
     pub text: String,
 }
@@ -175,12 +180,16 @@ pub struct Segment {
 /// The worker's answer (OpenAI's `verbose_json`, plus token `usage`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {
+    /// Always `"transcribe"`.
     pub task: String,
+    /// ISO-639-1 code of the language the audio was decoded as.
     pub language: String,
     /// Seconds of audio.
     pub duration: f64,
+    /// The whole transcript: the segments' texts, trimmed and joined by spaces.
     pub text: String,
     pub segments: Vec<Segment>,
+    /// OpenAI-shaped `usage`: `prompt_tokens` are audio tokens (50 a second), `completion_tokens` the text tokens.
     pub usage: Value,
 }
 

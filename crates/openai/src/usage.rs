@@ -11,8 +11,11 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Usage {
+    /// Input tokens (for a transcription, audio tokens: 50 per second of audio).
     pub prompt_tokens: u64,
+    /// Generated tokens.
     pub completion_tokens: u64,
+    /// As reported; the sum of the other two when the backend leaves it out.
     pub total_tokens: u64,
     /// `usage.prompt_tokens_details.cached_tokens`
     pub cached_tokens: u64,

@@ -20,7 +20,8 @@ pub struct Validated {
     /// The body to send to the backend.
     pub body: Bytes,
     pub stream: bool,
-    /// `max_tokens` (or `max_completion_tokens`, the smaller when both).
+    /// The output bound the backend is held to: the body's ([`crate::max_tokens`]), else the
+    /// cap it was given.
     pub max_tokens: Option<u64>,
 }
 
@@ -94,6 +95,18 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
 /// still present. Error codes (all `400`): `invalid_json`, `missing_model`,
 /// `model_mismatch`, `unsupported_field`, `missing_field`, `invalid_field`.
 pub fn validate_for_backend(endpoint: Endpoint, body: &[u8], served_model: &str) -> Result<Validated, ApiError> {
+    validate_bounded(endpoint, body, served_model, None)
+}
+
+/// [`validate_for_backend`] under the request's terms: a body that sets no output bound is
+/// given `max_tokens = cap` (the bound the proxy reserved for), so the backend never generates
+/// more than was paid for, and a body whose bound is above `cap` is refused (`terms_mismatch`).
+pub fn validate_bounded(
+    endpoint: Endpoint,
+    body: &[u8],
+    served_model: &str,
+    cap: Option<u64>,
+) -> Result<Validated, ApiError> {
     let allowed = match endpoint {
         Endpoint::ChatCompletions => CHAT_FIELDS,
         Endpoint::Completions => COMPLETION_FIELDS,
@@ -136,10 +149,10 @@ pub fn validate_for_backend(endpoint: Endpoint, body: &[u8], served_model: &str)
         Endpoint::AudioTranscriptions => {}
     }
 
-    let mut max_tokens = None;
     for f in obj.fields.iter() {
-        check_field(f, &mut max_tokens)?;
+        check_field(f)?;
     }
+    let max_tokens = obj.max_tokens()?;
 
     let stream = match obj.get("stream") {
         Some(f) => opt::<bool>(f, "a boolean")?.unwrap_or(false),
@@ -149,16 +162,32 @@ pub fn validate_for_backend(endpoint: Endpoint, body: &[u8], served_model: &str)
         Some(f) => opt::<Map<String, Value>>(f, "an object")?,
         None => None,
     };
+    let cap_text = match (max_tokens, cap) {
+        (None, Some(c)) => Some(c.to_string()),
+        (Some(b), Some(c)) if b > c => {
+            return Err(ApiError::bad_request(
+                "terms_mismatch",
+                format!("the body's output bound of {b} tokens is above the {c} this request was reserved for"),
+            ))
+        }
+        _ => None,
+    };
+    let mut extra: Vec<(&str, &str)> = Vec::with_capacity(2);
+    if let Some(c) = &cap_text {
+        extra.push(("max_tokens", c.as_str()));
+    }
+    let so;
     let body = if stream {
-        let mut so = stream_options.unwrap_or_default();
-        so.insert("include_usage".to_owned(), Value::Bool(true));
-        let so = Value::Object(so).to_string();
-        obj.write(is_extension, &[("stream_options", so.as_str())])
+        let mut options = stream_options.unwrap_or_default();
+        options.insert("include_usage".to_owned(), Value::Bool(true));
+        so = Value::Object(options).to_string();
+        extra.push(("stream_options", so.as_str()));
+        obj.write(is_extension, &extra)
     } else {
         // Backends reject stream_options on non-streaming requests.
-        obj.write(|k| is_extension(k) || k == "stream_options", &[])
+        obj.write(|k| is_extension(k) || k == "stream_options", &extra)
     };
-    Ok(Validated { body: Bytes::from(body), stream, max_tokens })
+    Ok(Validated { body: Bytes::from(body), stream, max_tokens: max_tokens.or(cap) })
 }
 
 /// A transcription: its header must parse and name the served model; the audio itself is the
@@ -220,19 +249,12 @@ fn check_prompt(field: Option<&Field<'_>>) -> Result<(), ApiError> {
 }
 
 /// Type/range check of one whitelisted scalar field.
-fn check_field(f: &Field<'_>, max_tokens: &mut Option<u64>) -> Result<(), ApiError> {
+fn check_field(f: &Field<'_>) -> Result<(), ApiError> {
     if f.is_null() {
         return Ok(());
     }
     let in_range = |lo: f64, hi: f64| parse_value::<f64>(f).is_some_and(|x| x.is_finite() && x >= lo && x <= hi);
     let (ok, expected) = match f.key.as_str() {
-        "max_tokens" | "max_completion_tokens" => match parse_value::<u64>(f) {
-            Some(n) if n >= 1 => {
-                *max_tokens = Some(max_tokens.map_or(n, |m| m.min(n)));
-                (true, "")
-            }
-            _ => (false, "a positive integer"),
-        },
         "temperature" => (in_range(0.0, 2.0), "a number in [0, 2]"),
         "top_p" | "min_p" => (in_range(0.0, 1.0), "a number in [0, 1]"),
         "presence_penalty" | "frequency_penalty" => (in_range(-2.0, 2.0), "a number in [-2, 2]"),

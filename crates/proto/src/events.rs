@@ -29,6 +29,7 @@ impl<T> Default for EventCodec<T> {
     }
 }
 
+/// Why an event frame could not be read or written: broken framing or bad JSON.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
     #[error("event framing: {0}")]

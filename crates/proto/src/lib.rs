@@ -6,7 +6,8 @@
 //!
 //! * [`version`]: the protocol version range and its negotiation at hello time;
 //! * [`messages`]: the typed JSON messages (hello, worker announce and status, model listing);
-//! * [`meta`]: per-request routing metadata carried in request headers;
+//! * [`meta`]: per-request metadata carried in request headers: the request's [`Terms`]
+//!   (endpoint, model, stream, output bound, the chosen worker's coefficient) and routing;
 //! * [`outcome`]: the result of a request (usage or error) carried in HTTP/2 trailers, so the
 //!   response body itself stays byte-for-byte what the backend produced;
 //! * [`events`]: the length-delimited JSON framing of the worker's status stream.
@@ -23,9 +24,9 @@ pub mod version;
 pub use events::{EventCodec, MAX_EVENT_FRAME};
 pub use messages::{
     is_sha256_hex, HardwareProfile, Hello, HelloAck, ModelList, ModelWorkerInfo, ModelsEntry, WorkerAnnounce,
-    WorkerStatus, CLAIM_MODEL_SHA256,
+    WorkerStatus, CLAIM_MODEL, CLAIM_MODEL_SHA256, MAX_COEFFICIENT,
 };
-pub use meta::{InferMeta, MetaError};
+pub use meta::{InferMeta, MetaError, Terms};
 pub use outcome::{Outcome, OutcomeError};
 pub use payments::{AmountRequest, VoucherEvent};
 pub use version::{negotiate, VersionError, VersionRange, PROTOCOL};

@@ -13,6 +13,7 @@ use std::fmt;
 pub struct Hello {
     /// "client", "proxy" or "worker".
     pub role: String,
+    /// The protocol versions the sender speaks; the receiver picks the highest common one.
     pub versions: VersionRange,
     /// Free-form software name and version, for logs.
     pub software: String,
@@ -26,14 +27,20 @@ pub struct Hello {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HelloAck {
+    /// The negotiated protocol version (the highest both ranges contain).
     pub version: u32,
+    /// Free-form software name and version of the answering side, for logs.
     pub software: String,
+    /// Set when a worker answers: what it serves; `None` from a proxy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<WorkerAnnounce>,
 }
 
 /// The attested claim (certificate `extra`) holding the SHA-256 of a worker's model weights.
 pub const CLAIM_MODEL_SHA256: &str = "model_sha256";
+
+/// The attested claim naming the model a worker serves (what it must announce).
+pub const CLAIM_MODEL: &str = "model";
 
 /// Whether `s` is a SHA-256 in lowercase hex (the form model hashes travel in).
 pub fn is_sha256_hex(s: &str) -> bool {
@@ -48,9 +55,11 @@ pub struct WorkerAnnounce {
     pub worker_id: String,
     /// The model's routing name (base name, as clients ask for it).
     pub model: String,
+    /// What it runs on, matched against requests' hardware constraints.
     pub hardware: HardwareProfile,
     /// Maximum concurrent requests this worker accepts *through this proxy* (its share).
     pub max_active: u32,
+    /// Its state at connect time; later changes arrive as status updates.
     pub status: WorkerStatus,
     /// SHA-256 (lowercase hex) of the model weights it serves, when it knows them; the same
     /// value is in its attested claims (`model_sha256`), which is what a proxy trusts.
@@ -74,6 +83,25 @@ pub struct WorkerStatus {
     pub reason: Option<String>,
 }
 
+/// Highest price coefficient a worker may ask (per-mille: 1000x).
+pub const MAX_COEFFICIENT: u32 = 1_000_000;
+
+/// Longest `reason` a worker status may carry.
+pub const MAX_REASON_LEN: usize = 1024;
+
+impl WorkerStatus {
+    /// Checks a status a worker sent: a coefficient in `1..=MAX_COEFFICIENT`, a short reason.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_COEFFICIENT).contains(&self.coefficient) {
+            return Err(format!("coefficient {} outside 1..={MAX_COEFFICIENT}", self.coefficient));
+        }
+        if self.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON_LEN) {
+            return Err(format!("reason longer than {MAX_REASON_LEN} bytes"));
+        }
+        Ok(())
+    }
+}
+
 /// The hardware a worker runs on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +109,7 @@ pub struct HardwareProfile {
     /// GPU model, e.g. "H100"; `None` for CPU-only.
     #[serde(default)]
     pub gpu_model: Option<String>,
+    /// Number of GPUs (0 for CPU-only).
     #[serde(default)]
     pub gpu_count: u32,
     /// Memory per GPU, in MiB.
@@ -89,6 +118,7 @@ pub struct HardwareProfile {
 }
 
 impl HardwareProfile {
+    /// The CPU-only profile (no GPU), as the config string "cpu" parses.
     pub fn cpu() -> Self {
         Self::default()
     }
@@ -150,21 +180,31 @@ impl fmt::Display for HardwareProfile {
 /// The proxy's answer to a model listing: each model with its live workers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ModelList {
+    /// One entry per model, sorted by name.
     pub models: Vec<ModelsEntry>,
 }
 
+/// One model in a [`ModelList`]: its routing name and the workers serving it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelsEntry {
+    /// The model's routing name (as clients ask for it).
     pub id: String,
+    /// The workers serving it through this proxy.
     pub workers: Vec<ModelWorkerInfo>,
 }
 
+/// One worker serving a model, as the proxy sees it now (its model listing and admin view).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelWorkerInfo {
+    /// The worker's price multiplier in per-mille (1000 = 1.0x).
     pub coefficient: u32,
+    /// Requests the proxy has in flight on it now.
     pub running: u32,
+    /// The most concurrent requests it accepts through this proxy.
     pub max_active: u32,
+    /// False when its operator disabled it or its backend is down.
     pub enabled: bool,
+    /// Its hardware in config form, e.g. "cpu" or "2xH100:80GiB".
     pub hardware: String,
     /// SHA-256 of the weights the worker attested to serving, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]

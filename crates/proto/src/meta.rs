@@ -1,8 +1,11 @@
-//! Per-request routing metadata, carried in HTTP/2 request headers.
+//! Per-request metadata, carried in HTTP/2 request headers: the request's [`Terms`] and how
+//! it may be routed.
 //!
-//! The client parses the OpenAI body once and lifts out what the network needs to route it
-//! (model, stream flag, price ceiling, timeout, hardware constraint). Proxies route on these
-//! headers without parsing the body again; the worker re-validates the body itself.
+//! The client parses the OpenAI body once and lifts out the terms (endpoint, model, stream,
+//! output bound) and the routing wishes (price ceiling, timeout, hardware). Proxies route and
+//! reserve on these headers without parsing the body, and add the chosen worker's
+//! coefficient; the worker checks the body against the terms and refuses one that disagrees,
+//! so what the proxy reserved for is what the backend runs.
 
 use cocoon_openai::Endpoint;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -16,26 +19,52 @@ pub const H_MAX_COEFFICIENT: HeaderName = HeaderName::from_static("cocoon-max-co
 pub const H_TIMEOUT_MS: HeaderName = HeaderName::from_static("cocoon-timeout-ms");
 pub const H_HARDWARE: HeaderName = HeaderName::from_static("cocoon-hardware");
 pub const H_MAX_TOKENS: HeaderName = HeaderName::from_static("cocoon-max-tokens");
+pub const H_COEFFICIENT: HeaderName = HeaderName::from_static("cocoon-coefficient");
 
 /// Longest model or hardware name we route on.
 pub const MAX_NAME_LEN: usize = 256;
 
-/// Routing metadata of one inference request.
+/// What one request is: defined once here, derived from the body by the client, reserved for
+/// and priced by the proxy, and enforced by the worker (a body that disagrees is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terms {
+    pub endpoint: Endpoint,
+    pub model: String,
+    /// Whether the answer is an SSE stream (must equal the body's `stream`).
+    pub stream: bool,
+    /// The output bound ([`cocoon_openai::max_tokens`]); the proxy fills in its default when
+    /// the body sets none, and the worker holds the backend to it.
+    pub max_tokens: Option<u64>,
+    /// The chosen worker's price coefficient (per-mille), recorded by the proxy when it
+    /// chose the worker: the request is priced at it, whatever the worker says later.
+    pub coefficient: Option<u32>,
+}
+
+impl Terms {
+    /// The terms of a request whose body gave `routing` (a client's first look at a body).
+    pub fn of(endpoint: Endpoint, routing: &cocoon_openai::RoutingFields) -> Self {
+        Terms {
+            endpoint,
+            model: routing.model.clone(),
+            stream: routing.stream,
+            max_tokens: routing.max_tokens,
+            coefficient: None,
+        }
+    }
+}
+
+/// Metadata of one inference request: its terms and how it may be routed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InferMeta {
     /// Unique per request, for logs across hops.
     pub request_id: String,
-    pub endpoint: Endpoint,
-    pub model: String,
-    pub stream: bool,
+    pub terms: Terms,
     /// Highest worker price coefficient the client accepts (per-mille).
     pub max_coefficient: u32,
     /// Time this hop has left for the whole request, streaming included.
     pub timeout: Duration,
     /// Optional hardware constraint ("cpu" or a GPU model).
     pub hardware: Option<String>,
-    /// The request's `max_tokens`, when it set one (for later cost reservation).
-    pub max_tokens: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -64,16 +93,20 @@ impl InferMeta {
     /// Writes the metadata into request headers. Fails only on names that cannot be headers.
     pub fn write(&self, h: &mut HeaderMap) -> Result<(), MetaError> {
         h.insert(H_REQUEST_ID, name_value("cocoon-request-id", &self.request_id)?);
-        h.insert(H_ENDPOINT, HeaderValue::from_static(self.endpoint.path()));
-        h.insert(H_MODEL, name_value("cocoon-model", &self.model)?);
-        h.insert(H_STREAM, HeaderValue::from_static(if self.stream { "1" } else { "0" }));
+        let t = &self.terms;
+        h.insert(H_ENDPOINT, HeaderValue::from_static(t.endpoint.path()));
+        h.insert(H_MODEL, name_value("cocoon-model", &t.model)?);
+        h.insert(H_STREAM, HeaderValue::from_static(if t.stream { "1" } else { "0" }));
         h.insert(H_MAX_COEFFICIENT, HeaderValue::from(self.max_coefficient));
         h.insert(H_TIMEOUT_MS, HeaderValue::from(self.timeout.as_millis().min(u64::MAX as u128) as u64));
         if let Some(hw) = &self.hardware {
             h.insert(H_HARDWARE, name_value("cocoon-hardware", hw)?);
         }
-        if let Some(n) = self.max_tokens {
+        if let Some(n) = t.max_tokens {
             h.insert(H_MAX_TOKENS, HeaderValue::from(n));
+        }
+        if let Some(c) = t.coefficient {
+            h.insert(H_COEFFICIENT, HeaderValue::from(c));
         }
         Ok(())
     }
@@ -113,16 +146,21 @@ impl InferMeta {
         }
         let hardware = text(h, &H_HARDWARE, "cocoon-hardware")?.map(str::to_string);
         let max_tokens =
-            text(h, &H_MAX_TOKENS, "cocoon-max-tokens")?.map(|s| num(s, "cocoon-max-tokens")).transpose()?;
+            text(h, &H_MAX_TOKENS, "cocoon-max-tokens")?.map(|s| num::<u64>(s, "cocoon-max-tokens")).transpose()?;
+        if max_tokens == Some(0) {
+            return Err(invalid("cocoon-max-tokens", "must be positive"));
+        }
+        let coefficient =
+            text(h, &H_COEFFICIENT, "cocoon-coefficient")?.map(|s| num::<u32>(s, "cocoon-coefficient")).transpose()?;
+        if coefficient == Some(0) {
+            return Err(invalid("cocoon-coefficient", "must be positive"));
+        }
         Ok(Self {
             request_id,
-            endpoint,
-            model,
-            stream,
+            terms: Terms { endpoint, model, stream, max_tokens, coefficient },
             max_coefficient,
             timeout: Duration::from_millis(timeout_ms),
             hardware,
-            max_tokens,
         })
     }
 }
@@ -134,13 +172,16 @@ mod tests {
     fn sample() -> InferMeta {
         InferMeta {
             request_id: "r-1".into(),
-            endpoint: Endpoint::ChatCompletions,
-            model: "qwen3-8b".into(),
-            stream: true,
+            terms: Terms {
+                endpoint: Endpoint::ChatCompletions,
+                model: "qwen3-8b".into(),
+                stream: true,
+                max_tokens: Some(256),
+                coefficient: Some(1500),
+            },
             max_coefficient: 4000,
             timeout: Duration::from_millis(114_000),
             hardware: Some("H100".into()),
-            max_tokens: Some(256),
         }
     }
 
@@ -164,8 +205,13 @@ mod tests {
         let mut bad = h.clone();
         bad.insert(H_ENDPOINT, HeaderValue::from_static("/v1/embeddings"));
         assert!(InferMeta::read(&bad).is_err());
+        for (h_name, zero) in [(H_MAX_TOKENS, "0"), (H_COEFFICIENT, "0"), (H_COEFFICIENT, "-5")] {
+            let mut bad = h.clone();
+            bad.insert(h_name, HeaderValue::from_static(zero));
+            assert!(InferMeta::read(&bad).is_err(), "{zero}");
+        }
         let mut m = sample();
-        m.model = "модель".into();
+        m.terms.model = "модель".into();
         assert!(m.write(&mut HeaderMap::new()).is_err());
     }
 }

@@ -20,13 +20,16 @@ const MAX_MESSAGE: usize = 512;
 pub struct OutcomeError {
     /// Machine-readable, e.g. "worker_failed", "timeout", "backend_error".
     pub code: String,
+    /// Human-readable detail (sanitised to printable ASCII and cut to 512 bytes in a trailer).
     pub message: String,
 }
 
 /// What a hop reports after the body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
+    /// Token usage as the worker counted it, when known.
     pub usage: Option<Usage>,
+    /// Set when the request failed after the response had started.
     pub error: Option<OutcomeError>,
     /// What the proxy charged the client for the request, in nanotons (proxy -> client only).
     pub cost: Option<u64>,
@@ -39,10 +42,12 @@ fn sanitize(s: &str) -> String {
 }
 
 impl Outcome {
+    /// An outcome that reports only a failure (no usage, no cost).
     pub fn error(code: &str, message: &str) -> Self {
         Self { usage: None, error: Some(OutcomeError { code: code.into(), message: message.into() }), cost: None }
     }
 
+    /// Writes the outcome as `cocoon-*` trailers; fields that are `None` are left out.
     pub fn to_trailers(&self) -> HeaderMap {
         let mut h = HeaderMap::new();
         let usage = self.usage.as_ref().and_then(|u| serde_json::to_string(u).ok());

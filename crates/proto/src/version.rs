@@ -16,6 +16,7 @@ pub struct VersionRange {
 /// The versions this build speaks.
 pub const PROTOCOL: VersionRange = VersionRange { min: 1, max: 1 };
 
+/// Why version negotiation failed: a malformed range, or no version both sides speak.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum VersionError {
     #[error("invalid version range {min}..={max}")]

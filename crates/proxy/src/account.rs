@@ -1,12 +1,13 @@
-//! The client's side of payments on its link: hello with the anti-rollback check, account
-//! operations (view, deposit, stake, withdraw, close) and the stream of committed vouchers.
+//! A client's account routes on its link: its account (read fresh from the chain on TON),
+//! the operations it asks for (deposit, stake, withdraw, close; embedded settlement only) and
+//! the stream of its committed charge vouchers.
 
 use crate::{payments::Payments, Shared};
 use bytes::Bytes;
-use cocoon_ledger::{AccountId, LedgerError};
+use cocoon_ledger::AccountId;
 use cocoon_openai::ApiError;
 use cocoon_proto::{path, AmountRequest, EventCodec, VoucherEvent};
-use cocoon_transport::{answer_hello_body, error_response, json_response, read_limited, Body, BoxError};
+use cocoon_transport::{error_response, json_response, read_limited, Body, BoxError};
 use cocoon_voucher::{SignedVoucher, VoucherKind};
 use futures::StreamExt;
 use http::{Response, StatusCode};
@@ -23,49 +24,6 @@ fn payments(shared: &Shared) -> Result<&Arc<Payments>, ApiError> {
         .payments
         .as_ref()
         .ok_or_else(|| ApiError::from_status(StatusCode::NOT_FOUND, "payments_off", "this proxy runs without payments"))
-}
-
-/// Answers `client`'s hello. A client presenting a voucher for more than the ledger holds
-/// proves this proxy's state was rolled back: the proxy refuses it and stops serving paid
-/// requests (fail-stop).
-pub async fn hello(shared: &Arc<Shared>, client: &AccountId, body: Incoming) -> Response<Body> {
-    let bytes = match read_limited(body, 64 * 1024).await {
-        Ok(b) => b,
-        Err(e) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
-    };
-    let (hello, resp) = answer_hello_body(&bytes, None);
-    if let Some(p) = shared.payments.as_ref().filter(|p| p.ton.is_some()) {
-        // A client that topped up before it connected is credited without asking.
-        let (p, client) = (p.clone(), *client);
-        tokio::task::spawn_blocking(move || p.refresh(&client));
-    }
-    let (Some(hello), Some(p)) = (hello, shared.payments.as_ref()) else { return resp };
-    let Some(text) = hello.voucher else { return resp };
-    match check_voucher(p, client, &text) {
-        Ok(()) => resp,
-        Err(e) => error_response(&e),
-    }
-}
-
-/// Checks a voucher the peer `account` presents at hello (see [`hello`]); used for workers too.
-/// A voucher for another contract (e.g. from another settlement backend) proves nothing here.
-pub fn check_voucher(p: &Payments, account: &AccountId, text: &str) -> Result<(), ApiError> {
-    let v = SignedVoucher::from_base64(text)
-        .map_err(|e| ApiError::bad_request("bad_voucher", format!("presented voucher: {e}")))?;
-    match p.ledger.check_presented(account, &v) {
-        Ok(()) | Err(LedgerError::ForeignVoucher) => Ok(()),
-        Err(e @ LedgerError::OtherContract { .. }) => {
-            tracing::warn!(account = %hex::encode(account), error = %e, "a peer presented a voucher for another contract; ignored");
-            Ok(())
-        }
-        Err(e @ LedgerError::RolledBack { .. }) => {
-            tracing::error!(account = %hex::encode(account), error = %e,
-                "ROLLBACK DETECTED: a peer holds a voucher above this proxy's database; refusing to serve");
-            p.ledger.halt();
-            Err(ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE, "state_rolled_back", e.to_string()))
-        }
-        Err(e) => Err(crate::payments::api(e)),
-    }
 }
 
 /// Serves one account request from `client`.
@@ -95,8 +53,10 @@ async fn operate(
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
     let p = payments(shared)?.clone();
-    let bytes =
-        read_limited(body, MAX_ACCOUNT_BODY).await.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
+    let bytes = tokio::time::timeout(std::time::Duration::from_secs(10), read_limited(body, MAX_ACCOUNT_BODY))
+        .await
+        .map_err(|_| ApiError::bad_request("bad_body", "the body took too long"))?
+        .map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
     let amount = || -> Result<u64, ApiError> {
         serde_json::from_slice::<AmountRequest>(&bytes)
             .map(|r| r.amount)

@@ -7,6 +7,7 @@ use cocoon_transport::PeerPolicy;
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf};
 
+/// The proxy's configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
@@ -42,13 +43,33 @@ pub struct ProxyConfig {
     /// Payments. Absent: every request is free and nothing is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payments: Option<PaymentsConfig>,
+    /// DEVELOPMENT ONLY: start even when open to anyone on a non-loopback address (dev or no
+    /// attestation, an `any`/`dev` worker policy, a free proxy, a public stats endpoint).
+    /// Without it such a proxy refuses to start; with it, it warns loudly and `/stats` says so.
+    #[serde(default)]
+    pub insecure_dev: bool,
+    /// Most connections served at once on each of the client and worker ports; further
+    /// dialers wait in the listen queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most requests one client link may have in flight at once (HTTP/2 concurrent streams).
+    #[serde(default = "default_max_streams")]
+    pub max_streams_per_link: u32,
 }
 
-/// Prices, the ledger and settlement.
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_max_streams() -> u32 {
+    256
+}
+
+/// Prices, the ledger and settlement (`[payments]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentsConfig {
-    /// Where the ledger (`ledger.redb`) and the embedded settlement (`settlement.redb`) live.
+    /// Where the ledger (`ledger.redb`) and the embedded settlement (`settlement.redb`) live,
+    /// and by default the proxy's key (`key.pem`): the key the books are kept under.
     pub data_dir: PathBuf,
     /// The network's registry configuration holding the prices (a TOML file with a `[prices]`
     /// table). Absent: the embedded registry, i.e. `prices` below.
@@ -118,6 +139,32 @@ struct RegistryFile {
 }
 
 impl ProxyConfig {
+    /// What would leave this proxy open to anyone (empty: closed), as [`cocoon_transport::exposure`] judges it.
+    pub fn openings(&self) -> Vec<String> {
+        use cocoon_transport::exposure::{is_loopback, open_policy, weak_attestation};
+        let (clients, workers) = (!is_loopback(&self.client_listen), !is_loopback(&self.worker_listen));
+        let mut why = Vec::new();
+        if clients || workers {
+            why.extend(weak_attestation(&self.attestation));
+        }
+        if workers {
+            why.extend(open_policy("worker_policy", &self.worker_policy));
+        }
+        if clients {
+            match self.client_policy.kind {
+                PolicyKind::Dev => why.extend(open_policy("client_policy", &self.client_policy)),
+                PolicyKind::Any if self.payments.is_none() => why.push(
+                    "`client_policy` is \"any\" and payments are off: anyone may use the workers for free".into(),
+                ),
+                _ => {}
+            }
+        }
+        if !is_loopback(&self.stats_listen) {
+            why.push(format!("`stats_listen` {} serves every account and worker to anyone", self.stats_listen));
+        }
+        why
+    }
+
     /// The model-hash allowlist, lowercased and checked (each a 64-digit hex SHA-256).
     pub fn model_allowlist(&self) -> Result<Vec<String>, String> {
         self.model_hashes
@@ -204,6 +251,9 @@ impl Default for ProxyConfig {
             worker_policy: default_worker_policy(),
             model_hashes: Vec::new(),
             payments: None,
+            insecure_dev: false,
+            max_connections: default_max_connections(),
+            max_streams_per_link: default_max_streams(),
         }
     }
 }

@@ -2,33 +2,36 @@
 //! picks a worker for every request and streams the answer back.
 //!
 //! Layout: [`config`] (TOML), [`worker_link`] (admitting workers and following their status),
-//! [`client_link`] (admitting clients), [`forward`] (the request path), [`select`] and
-//! [`health`] (worker choice), [`registry`] (live workers), [`billing`] (the payment seam),
-//! [`stats`] and [`admin`] (observability).
+//! [`client_link`] (admitting clients and dispatching their requests), [`hello`] (a client's
+//! hello), [`pipeline`] (the request path: admit, reserve, choose, dispatch, relay),
+//! [`select`] and [`health`] (worker choice), [`registry`] (live workers), [`billing`] (the
+//! payment seam), [`payments`] (ledger and settlement), [`account`] (a client's account
+//! routes), [`stats`] (counters) and [`stats_http`] (the local `/stats` endpoint).
 
 pub mod account;
-pub mod admin;
 pub mod billing;
 pub mod client_link;
 pub mod config;
-pub mod forward;
 pub mod health;
-pub mod onchain;
+pub mod hello;
 pub mod payments;
+pub mod pipeline;
 pub mod registry;
 pub mod select;
 pub mod stats;
+pub mod stats_http;
 pub mod worker_link;
 
 pub use config::ProxyConfig;
 
 use cocoon_ratls::Role;
-use cocoon_transport::{bind, build_identity, build_policy};
+use cocoon_transport::{bind, build_identity, build_policy, Exposure};
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+/// Why a proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     #[error("attestation: {0}")]
@@ -60,6 +63,12 @@ pub struct Shared {
     pub stop: CancellationToken,
     /// Model weights workers may serve (SHA-256 hex); empty: any.
     pub model_hashes: Vec<String>,
+    /// The output bound a request that sets none is reserved for and held to.
+    pub default_max_tokens: u64,
+    /// Most requests one client link may have in flight.
+    pub max_streams_per_link: u32,
+    /// What is open on a non-loopback address (only with `insecure_dev`), for `/stats`.
+    pub exposure: Exposure,
 }
 
 /// Runs a proxy until `stop` is cancelled.
@@ -83,6 +92,19 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
             "allowlists from the root"
         );
     }
+    let exposure = Exposure::check(cfg.openings(), cfg.insecure_dev, "proxy").map_err(ProxyError::Config)?;
+    if let Some(pc) = &cfg.payments {
+        // The books are kept under the proxy's key: it must survive restarts.
+        let key_file = cfg.attestation.key_file.get_or_insert_with(|| pc.data_dir.join("key.pem")).clone();
+        if !key_file.exists() && pc.data_dir.join("ledger.redb").exists() {
+            return Err(ProxyError::Config(format!(
+                "the key file {} is missing but {} holds a ledger kept under it: restore the key (a new key \
+                 would make every client's vouchers foreign and turn off rollback detection)",
+                key_file.display(),
+                pc.data_dir.display()
+            )));
+        }
+    }
     let client_l = bind(cfg.client_listen).await?;
     let worker_l = bind(cfg.worker_listen).await?;
     let stats_l = bind(cfg.stats_listen).await?;
@@ -97,6 +119,7 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
 
     let payments = match &cfg.payments {
         Some(pc) => {
+            check_books_key(&pc.data_dir, &identity.public_key_hex())?;
             let key = payments::signing_key(&identity.key_pkcs8_der())?;
             let p = match &pc.ton {
                 Some(chain) => {
@@ -139,18 +162,22 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         worker_addr: local(&worker_l, cfg.worker_listen),
         stop: stop.clone(),
         model_hashes,
+        default_max_tokens: cfg.payments.as_ref().map_or(4096, |p| p.default_max_tokens.max(1)),
+        max_streams_per_link: cfg.max_streams_per_link.max(1),
+        exposure,
     });
     tracing::info!(clients = %shared.client_addr, workers = %shared.worker_addr, stats = %format!("http://{}/stats", local(&stats_l, cfg.stats_listen)),
         proxy_id = %shared.proxy_id, "proxy running");
 
     let stats_task = {
         let stop = stop.clone();
-        let router = admin::router(shared.clone());
+        let router = stats_http::router(shared.clone());
         tokio::spawn(async move { axum::serve(stats_l, router).with_graceful_shutdown(stop.cancelled_owned()).await })
     };
     let background = payments.as_ref().map(|p| p.spawn_background(stop.clone())).unwrap_or_default();
-    let workers = tokio::spawn(accept_loop(shared.clone(), worker_l, worker_tls, Kind::Worker));
-    let clients = tokio::spawn(accept_loop(shared.clone(), client_l, client_tls, Kind::Client));
+    let cap = cfg.max_connections.max(1);
+    let workers = tokio::spawn(accept_loop(shared.clone(), worker_l, worker_tls, Kind::Worker, cap));
+    let clients = tokio::spawn(accept_loop(shared.clone(), client_l, client_tls, Kind::Client, cap));
 
     stop.cancelled().await;
     tracing::info!("proxy shutting down");
@@ -166,23 +193,54 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
     }
 }
 
+/// The books in `data_dir` belong to one key: a proxy started with another is refused
+/// (its vouchers would be foreign to every client and worker).
+fn check_books_key(data_dir: &std::path::Path, public_key_hex: &str) -> Result<(), ProxyError> {
+    let path = data_dir.join("proxy-key.pub");
+    let cfg_err = |e: std::io::Error| ProxyError::Config(format!("{}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(kept) if kept.trim() == public_key_hex => Ok(()),
+        Ok(kept) => Err(ProxyError::Config(format!(
+            "the books in {} are kept under key {} but this proxy's key is {public_key_hex}: start it with the \
+             key it used before (`[attestation] key_file`)",
+            data_dir.display(),
+            kept.trim()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir).map_err(cfg_err)?;
+            std::fs::write(&path, format!("{public_key_hex}\n")).map_err(cfg_err)
+        }
+        Err(e) => Err(cfg_err(e)),
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     Client,
     Worker,
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: TlsAcceptor, kind: Kind) {
+/// Accepts connections while fewer than `cap` are open (as mini-redis does: a permit is
+/// taken before each accept, so excess dialers wait in the kernel's listen queue).
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: TlsAcceptor, kind: Kind, cap: usize) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(cap));
     let mut conns = tokio::task::JoinSet::new();
     loop {
+        let permit = tokio::select! {
+            _ = shared.stop.cancelled() => break,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             _ = shared.stop.cancelled() => break,
             r = listener.accept() => match r {
                 Ok((tcp, _)) => {
                     let (shared, tls) = (shared.clone(), tls.clone());
                     match kind {
-                        Kind::Client => conns.spawn(client_link::serve(shared, tls, tcp)),
-                        Kind::Worker => conns.spawn(worker_link::serve(shared, tls, tcp)),
+                        Kind::Client => conns.spawn(async move { client_link::serve(shared, tls, tcp).await; drop(permit) }),
+                        Kind::Worker => conns.spawn(async move { worker_link::serve(shared, tls, tcp).await; drop(permit) }),
                     };
                 }
                 Err(e) => {

@@ -143,21 +143,22 @@ impl Registry {
         removed
     }
 
-    /// Chooses a worker for a request (see [`select::choose`]).
+    /// Chooses a worker for a request (see [`select::choose`]), with the coefficient it was
+    /// chosen at.
     pub fn choose(
         &self,
         model: &str,
         hardware: Option<&str>,
         max_coefficient: u32,
         exclude: Option<u64>,
-    ) -> Result<Arc<WorkerEntry>, NoWorker> {
+    ) -> Result<(Arc<WorkerEntry>, u32), NoWorker> {
         let map = self.by_model.read().unwrap_or_else(|p| p.into_inner());
         let Some(ws) = map.get(model) else {
             return Err(NoWorker::UnknownModel);
         };
         let cands: Vec<Candidate> = ws.iter().map(|w| w.candidate(hardware, exclude)).collect();
         let i = select::choose(&cands, max_coefficient, &mut rand::rng())?;
-        Ok(ws[i].clone())
+        Ok((ws[i].clone(), cands[i].coefficient))
     }
 
     pub fn models(&self) -> ModelList {

@@ -3,7 +3,7 @@
 
 use crate::{registry::WorkerEntry, Shared};
 use bytes::BytesMut;
-use cocoon_proto::{is_sha256_hex, path, EventCodec, VoucherEvent, WorkerAnnounce, CLAIM_MODEL_SHA256};
+use cocoon_proto::{is_sha256_hex, path, EventCodec, VoucherEvent, WorkerAnnounce, CLAIM_MODEL, CLAIM_MODEL_SHA256};
 use cocoon_transport::{accept, empty, full, h2_client, send_hello, Body};
 use cocoon_voucher::{SignedVoucher, VoucherKind};
 use http_body_util::BodyExt;
@@ -80,13 +80,24 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         conn_task.abort();
         return;
     };
-    if announce.model.is_empty() || announce.max_active == 0 || announce.status.coefficient == 0 {
+    if announce.model.is_empty() || announce.max_active == 0 || announce.status.validate().is_err() {
         tracing::warn!(peer = %addr, ?announce, "worker announced nonsense; dropping it");
         conn_task.abort();
         return;
     }
     if announce.worker_id != peer.public_key_hex() {
         tracing::warn!(peer = %addr, "worker id does not match its attested key; dropping it");
+        conn_task.abort();
+        return;
+    }
+    if peer.extra.get(CLAIM_MODEL) != Some(&announce.model) {
+        let why = format!(
+            "announced model {:?} differs from the attested one {:?}",
+            announce.model,
+            peer.extra.get(CLAIM_MODEL)
+        );
+        tracing::warn!(peer = %addr, worker = %short(&announce.worker_id), "refusing a worker: {why}");
+        shared.stats.refused(format!("worker {addr}: {why}"));
         conn_task.abort();
         return;
     }
@@ -100,7 +111,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         }
     };
     if let (Some(p), Some(v)) = (shared.payments.as_ref(), announce.voucher.as_deref()) {
-        if let Err(e) = crate::account::check_voucher(p, &peer.public_key, v) {
+        if let Err(e) = crate::hello::check_voucher(p, &peer.public_key, v) {
             tracing::error!(peer = %addr, error = %e, "refusing a worker over its voucher");
             conn_task.abort();
             return;
@@ -219,6 +230,9 @@ async fn follow_status(entry: &WorkerEntry, mut body: hyper::body::Incoming) -> 
                 loop {
                     match codec.decode(&mut buf) {
                         Ok(Some(status)) => {
+                            if let Err(why) = status.validate() {
+                                return format!("invalid status frame: {why}");
+                            }
                             tracing::info!(worker = %short(&entry.worker_id), enabled = status.enabled, coefficient = status.coefficient,
                                 reason = ?status.reason, "worker status");
                             entry.set_status(status);

@@ -218,13 +218,17 @@ pub(crate) fn parse_cert(der: &[u8]) -> Result<ParsedCert, RaTlsError> {
 /// attestation verification): for tools that show a certificate (`cocoon attest show`).
 #[derive(Debug, Clone)]
 pub struct CertContents {
+    /// The certificate's Ed25519 public key (the peer's TLS key).
     pub public_key: [u8; 32],
+    /// Start of the certificate's validity window.
     pub not_before: SystemTime,
+    /// End of the certificate's validity window.
     pub not_after: SystemTime,
     /// The claims, decoded.
     pub claims: Option<crate::claims::Claims>,
     /// The claims as signed; an attested quote's report data must be their SHA-512.
     pub claims_bytes: Option<Vec<u8>>,
+    /// The attestation evidence (TEE type and quote), decoded; `None` in an unattested certificate.
     pub evidence: Option<crate::attestation::Evidence>,
 }
 

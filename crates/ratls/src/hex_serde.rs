@@ -14,10 +14,12 @@ pub(crate) fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], String> {
 pub(crate) mod hex48 {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the 48 bytes as a lowercase hex string.
     pub fn serialize<S: Serializer>(v: &[u8; 48], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
 
+    /// Reads a hex string that must decode to exactly 48 bytes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 48], D::Error> {
         let s = String::deserialize(d)?;
         super::hex_array(&s).map_err(serde::de::Error::custom)
@@ -28,10 +30,12 @@ pub(crate) mod hex48 {
 pub(crate) mod hex48x4 {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the four registers as an array of four hex strings.
     pub fn serialize<S: Serializer>(v: &[[u8; 48]; 4], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v.iter().map(hex::encode))
     }
 
+    /// Reads an array of exactly four hex strings of 48 bytes each.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[[u8; 48]; 4], D::Error> {
         let v = Vec::<String>::deserialize(d)?;
         if v.len() != 4 {
@@ -49,10 +53,12 @@ pub(crate) mod hex48x4 {
 pub(crate) mod hex32 {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the 32 bytes as a lowercase hex string.
     pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
 
+    /// Reads a hex string that must decode to exactly 32 bytes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let s = String::deserialize(d)?;
         super::hex_array(&s).map_err(serde::de::Error::custom)
@@ -63,10 +69,12 @@ pub(crate) mod hex32 {
 pub(crate) mod hex64 {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the 64 bytes as a lowercase hex string.
     pub fn serialize<S: Serializer>(v: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
 
+    /// Reads a hex string that must decode to exactly 64 bytes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
         let s = String::deserialize(d)?;
         super::hex_array(&s).map_err(serde::de::Error::custom)
@@ -77,10 +85,12 @@ pub(crate) mod hex64 {
 pub(crate) mod hexvec {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the bytes as a lowercase hex string.
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
 
+    /// Reads a hex string of any length into its bytes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
         hex::decode(s).map_err(serde::de::Error::custom)

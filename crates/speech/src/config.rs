@@ -34,6 +34,8 @@ fn default_max_seconds() -> u32 {
 }
 
 impl SpeechConfig {
+    /// A configuration for the model in `model_dir`, with the defaults: all cores (at most 4),
+    /// beam width 5, one transcription at a time, audio up to 600 s.
     pub fn new(model_dir: impl Into<PathBuf>) -> Self {
         Self {
             model_dir: model_dir.into(),

@@ -65,6 +65,7 @@ impl Transcriber {
         &self.sha256
     }
 
+    /// The configuration the model was loaded with.
     pub fn config(&self) -> &SpeechConfig {
         &self.config
     }

@@ -3,10 +3,13 @@
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
+/// A failed listen, with a hint for the operator when the address is already in use.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot listen on {addr}: {source}{hint}")]
 pub struct BindError {
+    /// The address we tried to listen on.
     pub addr: SocketAddr,
+    /// The operating system's error.
     pub source: std::io::Error,
     hint: &'static str,
 }

@@ -3,15 +3,18 @@
 use bytes::{Bytes, BytesMut};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full};
 
+/// The error type of every [`Body`]: any boxed, thread-safe error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A boxed streaming body (data frames and optional trailers).
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
+/// A body of exactly these bytes, in one frame.
 pub fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
+/// A body with no data and no trailers.
 pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
 }

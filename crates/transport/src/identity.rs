@@ -30,6 +30,8 @@ pub struct AttestationConfig {
     pub key_file: Option<PathBuf>,
 }
 
+/// Which attestation a node puts in its certificate: none, simulated (dev) or a real TDX
+/// quote; see [`AttestationConfig::mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttestMode {

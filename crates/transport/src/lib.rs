@@ -12,20 +12,24 @@
 pub mod bind;
 pub mod body;
 pub mod conn;
+pub mod exposure;
 pub mod hello;
 pub mod identity;
 pub mod policy;
 pub mod relay;
 pub mod tls;
+pub mod token;
 
 pub use bind::{bind, BindError};
 pub use body::{empty, error_response, full, json_response, read_limited, Body, BoxError};
 pub use conn::{h2_client, h2_server, H2};
+pub use exposure::{is_loopback, is_loopback_host, Exposure};
 pub use hello::{answer_hello, answer_hello_body, hello_response, send_hello, SOFTWARE};
 pub use identity::{build_identity, AttestMode, AttestationConfig};
 pub use policy::{build_policy, CollateralConfig, PeerPolicy, PolicyError, INTEL_PCS_URL};
 pub use relay::{Observer, Relay};
 pub use tls::{accept, dial, peer_uri, TlsDialer, PEER_NAME};
+pub use token::{is_json, AccessToken};
 
 /// Everything that can go wrong setting up or using a link.
 #[derive(Debug, thiserror::Error)]

@@ -52,12 +52,18 @@ pub struct CollateralConfig {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// Why a peer policy could not be built: conflicting collateral sources or invalid TDX settings.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("policy: collateral: set either pccs_url or file, not both")]
     BothSources,
     #[error("policy: tdx: {0}")]
     Tdx(String),
+    #[error(
+        "policy: kind \"tdx\" with no `image_hashes` or `measurements` would admit ANY TDX image, a malicious \
+         one included: list the images you trust"
+    )]
+    NoAllowlist,
 }
 
 impl PeerPolicy {
@@ -99,7 +105,8 @@ impl PeerPolicy {
 }
 
 /// Builds the policy applied to peers of `role` (their claimed role is required to be `role`
-/// unless the config says otherwise). Under "tdx" a DCAP verifier is registered.
+/// unless the config says otherwise). Under "tdx" a DCAP verifier is registered, and a
+/// policy without an allowlist is refused.
 pub fn build_policy(cfg: PeerPolicy, role: Role) -> Result<Arc<Policy>, PolicyError> {
     let mut ratls = cfg.ratls();
     if ratls.expected_role.is_none() {
@@ -107,6 +114,9 @@ pub fn build_policy(cfg: PeerPolicy, role: Role) -> Result<Arc<Policy>, PolicyEr
     }
     let mut policy = Policy::new(ratls);
     if cfg.kind == PolicyKind::Tdx {
+        if cfg.image_hashes.is_empty() && cfg.measurements.is_empty() {
+            return Err(PolicyError::NoAllowlist);
+        }
         cfg.tdx.validate().map_err(|e| PolicyError::Tdx(e.to_string()))?;
         let verifier = TdxVerifier::new(cfg.collateral_source()?, cfg.tdx.clone());
         policy = policy.with_verifier(Arc::new(verifier));
@@ -156,5 +166,8 @@ file = "collateral.json"
         assert!(toml::from_str::<PeerPolicy>(&unknown).is_err());
         let typo = TDX.replace("allow_smt", "allow_smtp");
         assert!(toml::from_str::<PeerPolicy>(&typo).is_err());
+        let mut open: PeerPolicy = toml::from_str(TDX).unwrap();
+        open.measurements.clear();
+        assert!(matches!(build_policy(open, Role::Worker), Err(PolicyError::NoAllowlist)));
     }
 }

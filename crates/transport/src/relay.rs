@@ -81,6 +81,7 @@ impl<O: Observer> Relay<O> {
         }
     }
 
+    /// This relay as the boxed [`Body`] every hop sends.
     pub fn boxed(self) -> Body {
         http_body_util::BodyExt::boxed_unsync(self)
     }

@@ -28,10 +28,12 @@ pub struct TlsDialer {
 }
 
 impl TlsDialer {
+    /// A dialer using `config` for every handshake, giving up on a dial after `timeout`.
     pub fn new(config: Arc<rustls::ClientConfig>, timeout: Duration) -> Self {
         Self { config, timeout }
     }
 
+    /// Connects to `addr` and completes the RA-TLS handshake, within the dialer's timeout (see [`dial`]).
     pub async fn dial(&self, addr: &str) -> Result<(client::TlsStream<TcpStream>, PeerInfo), TransportError> {
         dial(addr, self.config.clone(), self.timeout).await
     }

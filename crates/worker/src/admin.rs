@@ -1,7 +1,9 @@
-//! The worker's local HTTP endpoint: health, stats, and run-time controls for its operator.
-//!
-//! `POST /admin/enable`, `POST /admin/disable`, `POST /admin/coefficient {"coefficient": N}`.
-//! Bind it to loopback: it has no authentication.
+//! The worker's local HTTP endpoints: health, stats and earnings on `stats_listen`, and the
+//! operator's run-time controls on their own listener (`admin_listen`):
+//! `POST /admin/enable`, `POST /admin/disable`, `POST /admin/coefficient {"coefficient": N}`,
+//! each with `Authorization: Bearer <token>` (the token in `<data_dir>/admin-token`) and
+//! `content-type: application/json`, so a web page open on the machine cannot switch the
+//! worker off or change its price.
 
 use crate::{config::MAX_COEFFICIENT, service::LinkCtx, state::WorkerState};
 use axum::{
@@ -10,10 +12,12 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
+use cocoon_transport::{is_json, AccessToken};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::{atomic::Ordering::Relaxed, Arc};
 
+/// What the local endpoints show and control.
 pub struct Admin {
     pub state: Arc<WorkerState>,
     pub links: Vec<Arc<LinkCtx>>,
@@ -25,17 +29,56 @@ pub struct Admin {
     pub worker_id: String,
     pub max_active: u32,
     pub wallet: Arc<cocoon_voucher::VoucherWallet>,
+    /// Where the controls listen (shown in `/stats`).
+    pub admin_addr: std::net::SocketAddr,
+    /// What is open (only with `insecure_dev`), for `/stats`.
+    pub exposure: cocoon_transport::Exposure,
 }
 
+/// File name of the controls' token in the worker's data directory.
+pub const TOKEN_FILE: &str = "admin-token";
+
+/// The read-only routes of `stats_listen`.
 pub fn router(admin: Arc<Admin>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/stats", get(stats))
         .route("/earnings", get(earnings))
+        .with_state(admin)
+}
+
+/// The operator's controls, on `admin_listen`, behind `token`.
+pub fn controls(admin: Arc<Admin>, token: AccessToken) -> Router {
+    Router::new()
         .route("/admin/enable", post(enable))
         .route("/admin/disable", post(disable))
         .route("/admin/coefficient", post(coefficient))
+        .layer(axum::middleware::from_fn_with_state(token, require))
         .with_state(admin)
+}
+
+/// The token and a JSON body type, or a refusal.
+async fn require(
+    State(token): State<AccessToken>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let refuse = |status: StatusCode, code: &str, msg: &str| {
+        (status, Json(json!({"error": {"message": msg, "type": "invalid_request_error", "code": code}})))
+            .into_response()
+    };
+    if !token.admits(req.headers()) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "the controls need `Authorization: Bearer <token>` (the token is in the worker's data_dir/admin-token)",
+        );
+    }
+    if !is_json(req.headers()) {
+        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required", "send `content-type: application/json`");
+    }
+    next.run(req).await
 }
 
 async fn health(State(a): State<Arc<Admin>>) -> (StatusCode, Json<Value>) {
@@ -69,6 +112,8 @@ async fn stats(State(a): State<Arc<Admin>>) -> Json<Value> {
         "counters": a.state.counters.snapshot(),
         "proxies": proxies,
         "earnings": earnings_json(&a),
+        "admin": format!("http://{}/admin", a.admin_addr),
+        "security": a.exposure.to_json(),
     }))
 }
 

@@ -1,9 +1,9 @@
 //! The inference backend seam: one trait, several implementations.
 //!
 //! Request validation happens before a backend is called (see `service`); a backend only
-//! executes. Today: [`crate::openai_backend::OpenAiBackend`], any OpenAI-compatible HTTP server
-//! (vLLM, SGLang, llama.cpp server, Ollama). The embedded engine of a later issue implements
-//! the same trait.
+//! executes: [`crate::openai_backend::OpenAiBackend`] (any OpenAI-compatible HTTP server: vLLM,
+//! SGLang, llama.cpp server, Ollama), the embedded llama.cpp engine (`embedded_backend`, cargo
+//! feature `embedded`) and the embedded Whisper engine (`speech_backend`, feature `speech`).
 
 use bytes::Bytes;
 use cocoon_openai::{ApiError, Endpoint};

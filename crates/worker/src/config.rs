@@ -30,6 +30,7 @@ pub const EMBEDDED_NOT_BUILT: &str = "`[embedded]` needs a worker built with the
      (cargo feature `embedded`, e.g. `cargo build --release -p cocoon --features embedded`); \
      remove the table to use an OpenAI-compatible `backend` instead";
 
+/// The worker's configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfig {
@@ -76,9 +77,19 @@ pub struct WorkerConfig {
     /// Maximum concurrent requests, over all proxies together.
     #[serde(default = "default_max_active")]
     pub max_active: u32,
-    /// Address of the HTTP endpoint with /health, /stats and the admin actions.
+    /// Address of the HTTP endpoint with /health, /stats and /earnings (read-only).
     #[serde(default = "default_stats_listen")]
     pub stats_listen: SocketAddr,
+    /// Address of the operator's controls (`/admin/*`, with the token in
+    /// `<data_dir>/admin-token`). Keep it on loopback. Default: a free loopback port, named
+    /// in the start-up log and in `/stats` (`admin`).
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: SocketAddr,
+    /// DEVELOPMENT ONLY: serve proxies on non-loopback addresses under an `any` or `dev`
+    /// `proxy_policy`, or local endpoints on non-loopback addresses. Without it such a worker
+    /// refuses to start; with it, it warns loudly and `/stats` says so.
+    #[serde(default)]
+    pub insecure_dev: bool,
     /// How often to check the backend (`GET /v1/models`), in milliseconds.
     #[serde(default = "default_poll_ms")]
     pub backend_poll_ms: u64,
@@ -106,6 +117,9 @@ fn default_coefficient() -> u32 {
 fn default_max_active() -> u32 {
     16
 }
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
 fn default_stats_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 9200))
 }
@@ -120,10 +134,28 @@ pub(crate) fn default_policy() -> PeerPolicy {
 }
 
 /// Limits on run-time settings.
-pub const MAX_COEFFICIENT: u32 = 1_000_000;
+pub use cocoon_proto::MAX_COEFFICIENT;
 
 impl WorkerConfig {
     /// Checks what serde cannot.
+    /// What would leave this worker open (empty: closed): an insecure `proxy_policy` towards
+    /// proxies on other machines, or local endpoints on non-loopback addresses.
+    pub fn openings(&self, proxies: &[String]) -> Vec<String> {
+        use cocoon_transport::exposure::{is_loopback, is_loopback_host, open_policy};
+        let mut why = Vec::new();
+        let remote = proxies.iter().find(|p| !is_loopback_host(p));
+        if let (Some(p), Some(open)) = (remote, open_policy("proxy_policy", &self.proxy_policy)) {
+            why.push(format!("{open}, and the proxy {p} is not on this machine: anyone could pose as it"));
+        }
+        for (name, addr) in [("stats_listen", self.stats_listen), ("admin_listen", self.admin_listen)] {
+            if !is_loopback(&addr) {
+                why.push(format!("`{name}` {addr} is reachable from other machines"));
+            }
+        }
+        why
+    }
+
+    /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.proxies.is_empty() && self.chain.is_none() {
             return Err("worker needs at least one proxy in `proxies`, or a `[chain]` to find them in the root".into());
@@ -159,6 +191,15 @@ impl WorkerConfig {
             }
             (None, Some(url)) if !url.starts_with("http://") => {
                 return Err(format!("`backend` must be an http:// URL, got {url:?}"));
+            }
+            (None, Some(url))
+                if self.attestation.mode == cocoon_transport::AttestMode::Tdx
+                    && !cocoon_transport::is_loopback_host(url) =>
+            {
+                return Err(format!(
+                    "`backend` {url:?} is plaintext HTTP to another machine: under tdx attestation the prompts \
+                     must not leave the TEE; run the backend inside the VM (loopback)"
+                ));
             }
             (None, Some(_)) => {}
         }

@@ -42,6 +42,7 @@ use std::{
 };
 use tokio_util::sync::CancellationToken;
 
+/// Why a worker could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("invalid config: {0}")]
@@ -162,11 +163,21 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
         }
         cocoon_onchain::registry::apply_root_allowlist(&mut cfg.proxy_policy, &reg).map_err(WorkerError::Config)?;
     }
+    let exposure = cocoon_transport::Exposure::check(cfg.openings(&cfg.proxies), cfg.insecure_dev, "worker")
+        .map_err(WorkerError::Config)?;
     let hardware = HardwareProfile::parse(&cfg.hardware).map_err(WorkerError::Config)?;
     let Some(backend) = make_backend(&cfg, &stop).await? else {
         return Ok(());
     };
     let listener = cocoon_transport::bind(cfg.stats_listen).await?;
+    let admin_listener = cocoon_transport::bind(cfg.admin_listen).await?;
+    let admin_addr = admin_listener.local_addr().map_err(WorkerError::Serve)?;
+    let token = cocoon_transport::AccessToken::load_or_create(
+        cfg.data_dir.as_deref(),
+        admin::TOKEN_FILE,
+        "the worker's controls (/admin/*)",
+    )
+    .map_err(|e| WorkerError::Config(format!("the admin token in the data_dir: {e}")))?;
 
     let model_sha256 = match backend.model_sha256() {
         Some(h) => Some(h),
@@ -175,7 +186,7 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
             None => None,
         },
     };
-    let mut extra = BTreeMap::from([("model".to_string(), cfg.model.clone())]);
+    let mut extra = BTreeMap::from([(cocoon_proto::CLAIM_MODEL.to_string(), cfg.model.clone())]);
     if let Some(h) = &model_sha256 {
         extra.insert(cocoon_proto::CLAIM_MODEL_SHA256.to_string(), h.clone());
     }
@@ -231,9 +242,15 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
         worker_id: worker_id.clone(),
         max_active: cfg.max_active,
         wallet: wallet.clone(),
+        admin_addr,
+        exposure,
     });
     let stats_addr = listener.local_addr().map_err(WorkerError::Serve)?;
-    let admin_stop = stop.clone();
+    let (admin_stop, controls_stop) = (stop.clone(), stop.clone());
+    let controls = admin::controls(admin.clone(), token);
+    let controls_task = tokio::spawn(async move {
+        axum::serve(admin_listener, controls).with_graceful_shutdown(controls_stop.cancelled_owned()).await
+    });
     let admin_task = tokio::spawn(async move {
         axum::serve(listener, admin::router(admin)).with_graceful_shutdown(admin_stop.cancelled_owned()).await
     });
@@ -247,7 +264,8 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
     for l in &links {
         link_tasks.push(tokio::spawn(link::run(l.clone(), dialer.clone(), stop.clone())));
     }
-    tracing::info!(model = %cfg.model, hardware = %hardware, proxies = ?cfg.proxies, stats = %format!("http://{stats_addr}/stats"), worker_id = %worker_id, "worker running");
+    tracing::info!(model = %cfg.model, hardware = %hardware, proxies = ?cfg.proxies, stats = %format!("http://{stats_addr}/stats"),
+        admin = %format!("http://{admin_addr}/admin"), worker_id = %worker_id, "worker running");
 
     stop.cancelled().await;
     tracing::info!("worker shutting down");
@@ -255,6 +273,7 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
         let _ = t.await;
     }
     rotation.abort();
+    let _ = controls_task.await;
     match admin_task.await {
         Ok(r) => r.map_err(WorkerError::Serve),
         Err(_) => Ok(()),

@@ -5,8 +5,8 @@ use crate::{
     meter::{Meter, Slot},
     state::WorkerState,
 };
-use cocoon_openai::{validate_for_backend, ApiError};
-use cocoon_proto::{path, EventCodec, InferMeta, VoucherEvent, WorkerAnnounce};
+use cocoon_openai::{validate_bounded, ApiError, Validated};
+use cocoon_proto::{path, EventCodec, InferMeta, Terms, VoucherEvent, WorkerAnnounce};
 use cocoon_transport::{error_response, hello_response, read_limited, Body, BoxError, Relay, TransportError};
 use cocoon_voucher::VoucherWallet;
 use futures::StreamExt;
@@ -98,6 +98,43 @@ fn events(ctx: &LinkCtx) -> Response<Body> {
     Response::new(StreamBody::new(stream).boxed_unsync())
 }
 
+/// Checks the body against the request's terms (what the proxy reserved for and prices at)
+/// and validates it for the backend. A body that disagrees with its terms is refused: the
+/// worker serves exactly what it will be paid for.
+fn check_terms(ctx: &LinkCtx, terms: &Terms, body: &[u8]) -> Result<Validated, ApiError> {
+    let served = &ctx.announce.model;
+    if &terms.model != served {
+        return Err(ApiError::bad_request(
+            "model_mismatch",
+            format!("the request is for model `{}` but this worker serves `{served}`", terms.model),
+        ));
+    }
+    let coefficient = terms.coefficient.ok_or_else(|| {
+        ApiError::bad_request("bad_metadata", "missing header cocoon-coefficient (the price the proxy chose)")
+    })?;
+    let current = ctx.state.status().coefficient;
+    if coefficient < current {
+        // Chosen at an older, lower price: the proxy retries elsewhere or at the new one.
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "coefficient_changed",
+            format!("chosen at coefficient {coefficient}; this worker now asks {current}"),
+        ));
+    }
+    let validated = validate_bounded(terms.endpoint, body, served, terms.max_tokens)?;
+    if validated.stream != terms.stream {
+        return Err(ApiError::bad_request(
+            "terms_mismatch",
+            format!(
+                "the body says stream={} but the request was reserved as stream={}",
+                validated.stream, terms.stream
+            ),
+        ));
+    }
+    Ok(validated)
+}
+
 async fn infer(ctx: &LinkCtx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let state = &ctx.state;
     state.counters.requests.fetch_add(1, Relaxed);
@@ -129,13 +166,16 @@ async fn infer(ctx: &LinkCtx, req: Request<Incoming>) -> Result<Response<Body>, 
         ),
         other => ApiError::bad_request("bad_body", other.to_string()),
     })?;
-    let validated = validate_for_backend(meta.endpoint, &body, &ctx.announce.model).inspect_err(|_| {
+    let validated = check_terms(ctx, &meta.terms, &body).inspect_err(|_| {
         state.counters.rejected_invalid.fetch_add(1, Relaxed);
     })?;
 
     let started = tokio::time::Instant::now();
-    let call =
-        ctx.backend.infer(BackendRequest { endpoint: meta.endpoint, body: validated.body, stream: validated.stream });
+    let call = ctx.backend.infer(BackendRequest {
+        endpoint: meta.terms.endpoint,
+        body: validated.body,
+        stream: validated.stream,
+    });
     let resp = match tokio::time::timeout(meta.timeout, call).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {

@@ -108,6 +108,8 @@ pub struct Net {
     pub proxy_worker: Vec<String>,
     pub proxy_stats: Vec<String>,
     pub worker_stats: Vec<String>,
+    /// Each worker's data directory (its keys and the controls' token).
+    pub worker_dirs: Vec<PathBuf>,
     /// How each proxy was started, to start it again after a kill.
     pub proxy_args: Vec<Vec<String>>,
 }
@@ -160,6 +162,7 @@ impl Net {
             proxy_worker: vec![],
             proxy_stats: vec![],
             worker_stats: vec![],
+            worker_dirs: vec![],
             proxy_args: vec![],
         };
         wait_for(&format!("{backend}/health"), 30, |_| true).await;
@@ -213,6 +216,9 @@ impl Net {
         net.procs.spawn("client", &args);
         let want = o.proxies as u64;
         wait_for(&format!("{}/health", net.api), 30, |v| v["proxies_connected"].as_u64() == Some(want)).await;
+        if o.payments {
+            remember_client(&net.api, &net.procs.dir.join("client"));
+        }
         net
     }
 
@@ -231,9 +237,16 @@ impl Net {
         for w in &self.proxy_worker {
             args.extend([s("--proxy"), w.clone()]);
         }
+        // Controls on a port of their own; a data dir so that their token can be read.
+        args.extend([s("--admin-listen"), s("127.0.0.1:0")]);
+        if !extra.iter().any(|a| a == "--data-dir") {
+            args.extend([s("--data-dir"), self.procs.dir.join(name).display().to_string()]);
+        }
         args.extend(extra.iter().cloned());
         self.procs.spawn(name, &args);
         self.worker_stats.push(format!("http://127.0.0.1:{stats_port}/stats"));
+        self.worker_dirs
+            .push(args.iter().position(|a| a == "--data-dir").map(|i| PathBuf::from(&args[i + 1])).unwrap_or_default());
     }
 
     /// Starts proxy `i` again with the arguments it was first started with.
@@ -248,6 +261,22 @@ impl Net {
     pub fn chat_url(&self) -> String {
         format!("{}/v1/chat/completions", self.api)
     }
+}
+
+/// POSTs `body` to worker `i`'s control `action` (`/admin/<action>`) as its operator does:
+/// with the token from its data dir and a JSON content type.
+pub async fn worker_control(net: &Net, i: usize, action: &str, body: &str) -> (u16, Bytes) {
+    let (_, stats) = get_json(&net.worker_stats[i]).await;
+    let admin = stats["admin"].as_str().expect("the worker's /stats names its admin listener").to_string();
+    let token = std::fs::read_to_string(net.worker_dirs[i].join("admin-token")).expect("admin-token");
+    let req = http::Request::post(format!("{admin}/{action}"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", token.trim()))
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("request");
+    let resp = client().request(req).await.expect("POST");
+    let status = resp.status().as_u16();
+    (status, resp.into_body().collect().await.expect("body").to_bytes())
 }
 
 pub fn enabled_workers(proxy_stats: &Value) -> usize {
@@ -268,8 +297,30 @@ fn client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<B
     Client::builder(TokioExecutor::new()).build_http()
 }
 
+/// Client APIs whose money-route token the helpers attach (see [`remember_client`]).
+static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers the API token of the client at `api` (kept in `data_dir/api-token`): from now on
+/// [`get_json`] and [`post_json`] send it on that client's `/v1/payments/*` routes, as the
+/// `cocoon client` commands do. Attack tests send their own requests without it.
+pub fn remember_client(api: &str, data_dir: &std::path::Path) {
+    let token = std::fs::read_to_string(data_dir.join("api-token")).expect("the client's api-token");
+    TOKENS.lock().unwrap().push((api.trim_end_matches('/').to_string(), token.trim().to_string()));
+}
+
+fn token_for(url: &str) -> Option<String> {
+    if !url.contains("/v1/payments/") {
+        return None;
+    }
+    TOKENS.lock().unwrap().iter().find(|(api, _)| url.starts_with(api.as_str())).map(|(_, t)| t.clone())
+}
+
 pub async fn get_json(url: &str) -> (u16, Value) {
-    let resp = client().get(url.parse().expect("url")).await.expect("GET");
+    let mut req = http::Request::get(url);
+    if let Some(t) = token_for(url) {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = client().request(req.body(Full::new(Bytes::new())).expect("request")).await.expect("GET");
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
@@ -277,7 +328,14 @@ pub async fn get_json(url: &str) -> (u16, Value) {
 
 /// POSTs JSON and parses the JSON answer.
 pub async fn post_json(url: &str, body: &str) -> (u16, Value) {
-    let (status, bytes) = post(url, body.to_string()).await;
+    let mut req = http::Request::post(url).header("content-type", "application/json");
+    if let Some(t) = token_for(url) {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp =
+        client().request(req.body(Full::new(Bytes::from(body.to_string()))).expect("request")).await.expect("POST");
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 

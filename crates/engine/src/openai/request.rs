@@ -19,18 +19,25 @@ pub enum Input {
 /// A parsed chat-completions or completions request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenAiRequest {
+    /// Which endpoint the body was sent to (chat completions or completions).
     pub endpoint: Endpoint,
     /// `model` as sent (echoed in the answer).
     pub model: String,
+    /// The prompt: chat messages or a raw completions prompt.
     pub input: Input,
+    /// `stream`: answer as an SSE stream rather than one JSON document.
     pub stream: bool,
     /// `stream_options.include_usage`.
     pub include_usage: bool,
     /// `max_tokens` / `max_completion_tokens` (the smaller when both).
     pub max_tokens: Option<u32>,
+    /// `temperature`, in [0, 2]; `None` when not given.
     pub temperature: Option<f32>,
+    /// `top_p` (nucleus sampling), in [0, 1]; `None` when not given.
     pub top_p: Option<f32>,
+    /// `seed` of the sampler, so the same request can reproduce the same text.
     pub seed: Option<u64>,
+    /// `stop` strings (at most 16): generation ends before the first one that appears.
     pub stop: Vec<String>,
 }
 
@@ -90,14 +97,8 @@ impl OpenAiRequest {
             },
             Some(_) => return Err(invalid("stream_options", "an object")),
         };
-        let mut max_tokens: Option<u32> = None;
-        for key in ["max_tokens", "max_completion_tokens"] {
-            if let Some(v) = field(&obj, key) {
-                let n = v.as_u64().filter(|n| *n >= 1).ok_or_else(|| invalid(key, "a positive integer"))?;
-                let n = u32::try_from(n).unwrap_or(u32::MAX);
-                max_tokens = Some(max_tokens.map_or(n, |m| m.min(n)));
-            }
-        }
+        let max_tokens =
+            cocoon_openai::max_tokens(|k| obj.get(k).cloned())?.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         let seed = match field(&obj, "seed") {
             None => None,
             Some(v) => {

@@ -25,10 +25,15 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Bytes> + Send + 'static>>;
 /// What every chunk of one answer repeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseMeta {
+    /// Which endpoint answers (decides the `object` name and the choice's shape).
     pub endpoint: Endpoint,
+    /// The answer's `id` (`chatcmpl-…` or `cmpl-…`), the same in every chunk.
     pub id: String,
+    /// `created`: Unix time in seconds when the answer started.
     pub created: u64,
+    /// `model` as the request sent it.
     pub model: String,
+    /// Whether a stream ends with a usage chunk (`stream_options.include_usage`).
     pub include_usage: bool,
 }
 

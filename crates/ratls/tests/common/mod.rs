@@ -10,6 +10,7 @@ use cocoon_ratls::{
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Sends `warn` and above to the test output; safe to call from every test.
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
 }
@@ -21,19 +22,23 @@ pub fn other_measurements() -> Measurements {
     m
 }
 
+/// An identity for `role` attested by the dev attester with the default dev measurements.
 pub fn dev_identity(role: Role) -> Identity {
     dev_identity_with(role, Measurements::dev_default())
 }
 
+/// An identity for `role` attested by the dev attester with measurements `m`.
 pub fn dev_identity_with(role: Role, m: Measurements) -> Identity {
     let cfg = IdentityConfig::new(role).with_attester(Arc::new(DevAttester::new(m)));
     Identity::new(cfg).expect("identity")
 }
 
+/// An identity for `role` with no attester: its certificate carries no evidence.
 pub fn plain_identity(role: Role) -> Identity {
     Identity::new(IdentityConfig::new(role)).expect("identity")
 }
 
+/// A policy of `kind` with no allowlist and no role requirement.
 pub fn policy(kind: PolicyKind) -> Arc<Policy> {
     Arc::new(Policy::new(PolicyConfig::new(kind)))
 }

@@ -5,14 +5,17 @@ use std::path::PathBuf;
 
 use cocoon_tdx::{collateral_from_file, validity, QuoteCollateralV3, TdxPolicy};
 
+/// Path of a fixture in `tests/data`.
 pub fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
+/// The raw bytes of the sample quote `name` in `tests/data`.
 pub fn quote(name: &str) -> Vec<u8> {
     std::fs::read(data(name)).unwrap()
 }
 
+/// The collateral JSON `name` in `tests/data`, parsed.
 pub fn collateral(name: &str) -> QuoteCollateralV3 {
     collateral_from_file(data(name)).unwrap()
 }

@@ -7,8 +7,6 @@ use tycho_types::cell::{Cell, CellBuilder, HashBytes};
 use super::store_coins;
 use crate::error::Result;
 
-/// Op codes (first 32 bits of every body).
-/// Op codes (first 32 bits of every body).
 /// What messages must attach (contracts/src/gas.tolk), in nanotons.
 pub mod value {
     /// Kept by a client contract from every top-up and stake increase (credited: value - fee).
@@ -21,6 +19,7 @@ pub mod value {
     pub const REGISTER: u128 = 50_000_000;
 }
 
+/// Op codes (first 32 bits of every body), per operation.
 pub mod op {
     /// Charge voucher (to a client contract).
     pub const CHARGE: u32 = 0xbb63_ff93;

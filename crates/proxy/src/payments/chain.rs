@@ -4,7 +4,7 @@
 //! Money enters and leaves only on chain, by the client's own messages; the proxy learns of it
 //! here: when a client connects, when it asks for its account, and at every settlement run.
 
-use crate::payments::{api, Payments};
+use super::{api, Payments};
 use cocoon_ledger::{AccountId, AccountState, Accounts, ClientView, Synced};
 use cocoon_onchain::TonSettlement;
 use cocoon_openai::ApiError;

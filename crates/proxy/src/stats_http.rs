@@ -1,4 +1,4 @@
-//! The proxy's local HTTP endpoint: /health, /stats (per-worker load, latency, success rate,
+//! The proxy's local HTTP endpoint (`stats_listen`, loopback): /health, /stats (per-worker load, latency, success rate,
 //! and the books: `ledger` totals and `prices`) and /accounts (every client and worker account).
 
 use crate::Shared;
@@ -6,6 +6,7 @@ use axum::{extract::State, routing::get, Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// The routes of `stats_listen`.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/health", get(health))
@@ -40,6 +41,7 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
         "counters": s.stats.snapshot(),
         "workers": s.registry.views(),
         "models": s.registry.models().models,
+        "security": s.exposure.to_json(),
     });
     if let (Some(obj), Value::Object(pay)) = (v.as_object_mut(), crate::account::stats(&s)) {
         obj.extend(pay);

@@ -1,0 +1,54 @@
+//! Choose: picks a worker for the request's model, hardware and price ceiling
+//! ([`crate::select`]), and records the coefficient it was chosen at: the request's price.
+
+use crate::{registry::WorkerEntry, select::NoWorker, Shared};
+use cocoon_openai::ApiError;
+use cocoon_proto::InferMeta;
+use http::StatusCode;
+use std::sync::Arc;
+
+/// The worker a request goes to, and the coefficient it is priced at.
+pub struct Chosen {
+    pub worker: Arc<WorkerEntry>,
+    pub coefficient: u32,
+}
+
+/// Chooses a worker, never the link `excluded` (the one that just failed).
+pub fn choose(shared: &Shared, meta: &InferMeta, excluded: Option<u64>) -> Result<Chosen, NoWorker> {
+    let (worker, coefficient) =
+        shared.registry.choose(&meta.terms.model, meta.hardware.as_deref(), meta.max_coefficient, excluded)?;
+    Ok(Chosen { worker, coefficient })
+}
+
+/// Why no worker could take the request, in the API's words.
+pub fn no_worker_error(meta: &InferMeta, why: NoWorker) -> ApiError {
+    let m = &meta.terms.model;
+    match why {
+        NoWorker::UnknownModel => {
+            ApiError::from_status(StatusCode::NOT_FOUND, "model_not_found", format!("no worker serves model {m:?}"))
+        }
+        NoWorker::NoneEnabled => ApiError::from_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_workers",
+            format!("no enabled worker for model {m:?} right now"),
+        ),
+        NoWorker::NoHardware => ApiError::from_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_matching_hardware",
+            format!("no worker for model {m:?} has hardware {:?}", meta.hardware.as_deref().unwrap_or("")),
+        ),
+        NoWorker::TooExpensive { cheapest } => ApiError::from_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "coefficient_too_low",
+            format!(
+                "cheapest worker for model {m:?} needs coefficient {cheapest}; max_coefficient is {}",
+                meta.max_coefficient
+            ),
+        ),
+        NoWorker::AllBusy => ApiError::from_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "all_workers_busy",
+            format!("all workers for model {m:?} are busy; retry later"),
+        ),
+    }
+}
