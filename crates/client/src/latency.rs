@@ -10,6 +10,7 @@ const FIRST_US: f64 = 10.0;
 const GROWTH: f64 = 1.1;
 const BUCKETS: usize = 190;
 
+/// Counts request durations in buckets 10% apart (10 µs to ~10 minutes), for the latency percentiles in `/stats`.
 pub struct Histogram {
     counts: Vec<AtomicU64>,
 }
@@ -32,10 +33,12 @@ fn upper_bound_us(bucket: usize) -> f64 {
 }
 
 impl Histogram {
+    /// Counts one duration in its bucket.
     pub fn record(&self, d: Duration) {
         self.counts[bucket_of(d.as_secs_f64() * 1e6)].fetch_add(1, Relaxed);
     }
 
+    /// How many durations have been recorded.
     pub fn count(&self) -> u64 {
         self.counts.iter().map(|c| c.load(Relaxed)).sum()
     }
@@ -58,6 +61,7 @@ impl Histogram {
         None
     }
 
+    /// The count and the p50, p90 and p99 in milliseconds, as JSON (`null` percentiles before any sample).
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({
             "count": self.count(),

@@ -22,6 +22,7 @@ use cocoon_transport::{build_identity, build_policy, TlsDialer};
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
+/// Why a client could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("invalid config: {0}")]
@@ -40,12 +41,19 @@ pub enum ClientError {
 
 /// State shared by the API handlers.
 pub struct Shared {
+    /// This client's public key (hex): its identity and its account at every proxy.
     pub client_id: String,
+    /// The address the local API is bound to (the actual port when the config said 0).
     pub api_addr: SocketAddr,
+    /// The links to the proxies that requests are sent over, with failover.
     pub pool: Arc<pool::Pool>,
+    /// Request, token and latency counters, reported by `/stats`.
     pub stats: stats::ClientStats,
+    /// Largest request body the API accepts from the app, in bytes.
     pub max_body: usize,
+    /// Timeout for a request that sets no `timeout`, in seconds.
     pub default_timeout_secs: f64,
+    /// Highest worker price coefficient (per-mille) accepted for a request that sets no `max_coefficient`.
     pub default_max_coefficient: u32,
     /// This client's charge vouchers, one book per proxy.
     pub wallet: Arc<cocoon_voucher::VoucherWallet>,

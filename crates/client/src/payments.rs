@@ -68,6 +68,8 @@ pub async fn follow_vouchers(
     }
 }
 
+/// The `?proxy=N` query of the payment routes: the index of the proxy whose account to use
+/// (default: the first one connected).
 #[derive(Deserialize)]
 pub struct Which {
     proxy: Option<usize>,
@@ -132,10 +134,13 @@ async fn call(s: &Shared, which: Which, method: http::Method, route: &'static st
     }
 }
 
+/// `GET /v1/payments/account`: this client's account at the chosen proxy, as that proxy reports it.
 pub async fn account(State(s): State<Arc<Shared>>, Query(which): Query<Which>) -> Response {
     call(&s, which, http::Method::GET, path::ACCOUNT, None).await
 }
 
+/// `POST /v1/payments/{op}` (deposit, stake, withdraw, close): moves money at the chosen proxy,
+/// through this client's wallet on chain when there is a chain.
 pub async fn operate(
     State(s): State<Arc<Shared>>,
     Path(op): Path<String>,

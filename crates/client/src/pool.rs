@@ -23,14 +23,22 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One configured proxy and its link.
 pub struct ProxySlot {
+    /// The proxy's address as configured or listed by the root (what the link dials).
     pub address: String,
     send: Mutex<Option<SendRequest<Body>>>,
+    /// Whether the link is up and its hello done.
     pub connected: AtomicBool,
+    /// Requests using this link right now; the pool prefers the less busy of two proxies.
     pub in_flight: AtomicU32,
+    /// Inference requests routed to this proxy.
     pub requests: AtomicU64,
+    /// Requests whose sending failed on this link before an answer (and failed over).
     pub failures: AtomicU64,
+    /// Successful connections (hello included) to this proxy since start.
     pub connects: AtomicU64,
+    /// The public key (hex) the proxy attested with on the current or last connection.
     pub proxy_key: Mutex<Option<String>>,
+    /// Why the link last went down or could not connect.
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -74,6 +82,7 @@ impl Drop for InFlight {
 }
 
 impl InFlight {
+    /// The proxy this request is counted on.
     pub fn slot(&self) -> &Arc<ProxySlot> {
         &self.0
     }
@@ -88,15 +97,24 @@ pub struct Pool {
     slots: std::sync::RwLock<Vec<Arc<ProxySlot>>>,
 }
 
+/// One proxy link's state as listed under `proxies` by `/stats`.
 #[derive(Serialize)]
 pub struct SlotView {
+    /// The proxy's address as dialed.
     pub address: String,
+    /// Whether the link is up right now.
     pub connected: bool,
+    /// The public key (hex) the proxy attested with, once connected.
     pub proxy_key: Option<String>,
+    /// Requests using the link right now.
     pub in_flight: u32,
+    /// Inference requests routed to this proxy.
     pub requests: u64,
+    /// Requests that failed on this link before an answer.
     pub failures: u64,
+    /// Successful connections since start.
     pub connects: u64,
+    /// Why the link last went down or could not connect.
     pub last_error: Option<String>,
 }
 
@@ -133,6 +151,7 @@ impl Pool {
         self.slots.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// How many proxies are connected right now.
     pub fn connected(&self) -> usize {
         self.slots().iter().filter(|s| s.connected.load(Relaxed)).count()
     }
@@ -179,6 +198,7 @@ impl Pool {
         Some((i, send, InFlight(slot.clone())))
     }
 
+    /// Every proxy link's state, in the order they were added, for `/stats`.
     pub fn views(&self) -> Vec<SlotView> {
         self.slots()
             .iter()

@@ -100,6 +100,8 @@ async fn read_form(mut form: Multipart) -> Result<Form, ApiError> {
     Ok(Form { params, audio, format, routing })
 }
 
+/// `POST /v1/audio/transcriptions`: reads the multipart form, sends the audio through the network
+/// and renders the transcript in the requested `response_format`.
 pub async fn transcriptions(
     State(s): State<Arc<Shared>>,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,

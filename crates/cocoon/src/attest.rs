@@ -14,6 +14,7 @@ use cocoon_tdx::{collateral_from_file, validity, verify_quote, TdxAttester, TdxP
 use serde_json::{json, Value};
 use std::{path::PathBuf, time::SystemTime};
 
+/// The `cocoon attest` subcommands: offline checks of TDX quotes and RA-TLS certificates.
 #[derive(Subcommand)]
 pub enum AttestCmd {
     /// Verify a raw TDX quote offline against a collateral file.
@@ -28,6 +29,7 @@ pub enum AttestCmd {
     },
 }
 
+/// The flags that loosen or tighten the TDX policy a quote is verified under.
 #[derive(Args)]
 pub struct PolicyArgs {
     /// A TCB status to accept besides UpToDate (repeat), e.g. SWHardeningNeeded.
@@ -58,6 +60,7 @@ impl PolicyArgs {
     }
 }
 
+/// Arguments of `cocoon attest verify`.
 #[derive(Args)]
 pub struct VerifyArgs {
     /// The raw quote (binary, or hex text).
@@ -68,6 +71,7 @@ pub struct VerifyArgs {
     /// Verify as of this Unix time (default: now), e.g. for a recorded quote.
     #[arg(long)]
     pub now: Option<u64>,
+    /// The TDX policy the quote must satisfy.
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Print JSON.
@@ -75,6 +79,7 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+/// Arguments of `cocoon attest show`.
 #[derive(Args)]
 pub struct ShowArgs {
     /// An RA-TLS certificate (PEM or DER) or a raw TDX quote (binary or hex).
@@ -85,6 +90,7 @@ pub struct ShowArgs {
     /// With --collateral: verify as of this Unix time.
     #[arg(long)]
     pub now: Option<u64>,
+    /// The TDX policy applied when `--collateral` is given.
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Print JSON.
@@ -92,6 +98,7 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
+/// Runs one `cocoon attest` subcommand (synchronously: no async runtime is needed).
 pub fn run(cmd: AttestCmd) -> Result<()> {
     match cmd {
         AttestCmd::Verify(a) => verify(a),

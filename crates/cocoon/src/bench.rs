@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
+/// Arguments of `cocoon bench`.
 #[derive(Args)]
 pub struct BenchArgs {
     /// Requests per run.
@@ -44,10 +45,15 @@ pub struct BenchArgs {
 /// What `hey` reports.
 #[derive(Debug, Default, Clone)]
 pub struct HeyResult {
+    /// Requests per second over the run.
     pub rps: f64,
+    /// Median latency, in milliseconds.
     pub p50_ms: f64,
+    /// 90th-percentile latency, in milliseconds.
     pub p90_ms: f64,
+    /// 99th-percentile latency, in milliseconds.
     pub p99_ms: f64,
+    /// Responses with a status other than 200.
     pub non_200: usize,
 }
 
@@ -105,6 +111,8 @@ async fn hey(url: &str, n: usize, c: usize, body: &str) -> Result<HeyResult> {
     parse_hey(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// Runs `cocoon bench`: starts a local network on the synthetic backend, runs `hey` against the
+/// backend and through the network for each round, and prints the medians and their ratio.
 pub async fn run(a: BenchArgs) -> Result<()> {
     which_hey()?;
     let port = network::free_ports(1)?[0];

@@ -20,6 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Arguments of `cocoon bench-engine`.
 #[derive(Args)]
 pub struct BenchEngineArgs {
     /// The GGUF model (fetched by scripts/fetch-models.sh when it is the default one).
@@ -242,6 +243,8 @@ fn print_row(name: &str, r: &Report) {
     );
 }
 
+/// Runs `cocoon bench-engine`: measures prompt and generation speed in-process, then (unless
+/// `--in-process-only`) through a local network, and prints both.
 pub async fn run(a: BenchEngineArgs) -> Result<()> {
     if a.streams == 0 || a.max_tokens < 2 {
         bail!("--streams must be at least 1 and --max-tokens at least 2");

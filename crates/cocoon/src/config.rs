@@ -12,10 +12,12 @@ use toml::{Table, Value};
 pub struct Overrides(Vec<(&'static str, Value)>);
 
 impl Overrides {
+    /// An empty set of overrides, to add flags to with [`Overrides::set`] and [`Overrides::list`].
     pub fn new() -> Self {
         Self(Vec::new())
     }
 
+    /// Replaces the top-level key `key` with `v` when a flag or variable gave one; `None` leaves the file's value.
     pub fn set(mut self, key: &'static str, v: Option<impl Into<Value>>) -> Self {
         if let Some(v) = v {
             self.0.push((key, v.into()));
@@ -23,6 +25,7 @@ impl Overrides {
         self
     }
 
+    /// Replaces the array `key` with `v` when it is not empty; an empty list leaves the file's value.
     pub fn list(mut self, key: &'static str, v: &[String]) -> Self {
         if !v.is_empty() {
             self.0.push((key, Value::Array(v.iter().cloned().map(Value::String).collect())));

@@ -20,6 +20,7 @@ use tokio::process::{Child, Command};
 /// The loud line: every devnet banner carries it.
 const WARNING: &str = "DEVNET: local emulator, not a real chain, coins are worthless";
 
+/// Arguments of `cocoon devnet`.
 #[derive(Args)]
 pub struct DevnetArgs {
     /// Port of the TON HTTP API (bound on 127.0.0.1 only).
@@ -104,6 +105,8 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     }
 }
 
+/// Runs `cocoon devnet`: starts the local TON emulator and its HTTP API as a Node.js child, and
+/// keeps it up until Ctrl-C or until the emulator exits.
 pub async fn run(a: DevnetArgs) -> Result<()> {
     let contracts = contracts_dir(a.contracts_dir.as_deref())?;
     check_prerequisites(&contracts)?;

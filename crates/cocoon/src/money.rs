@@ -35,6 +35,7 @@ pub fn ton(n: u64) -> String {
     format!("{}.{:09} TON", n / NANO, n % NANO)
 }
 
+/// The money subcommands of `cocoon client`, each sent to a running client's payments API.
 #[derive(Subcommand)]
 pub enum ClientAction {
     /// Show this client's account at a proxy.
@@ -51,6 +52,7 @@ pub enum ClientAction {
     ForceRefund(Target),
 }
 
+/// Which running client, which of its proxies and which API token a `cocoon client` money command uses.
 #[derive(Args)]
 pub struct Target {
     /// The client's local API.
@@ -71,6 +73,7 @@ pub struct Target {
     pub json: bool,
 }
 
+/// An amount for deposit, stake or withdraw, and the client it applies to.
 #[derive(Args)]
 pub struct Amount {
     /// TON, e.g. 1.5 (or nanotons with --nano).
@@ -78,6 +81,7 @@ pub struct Amount {
     /// The amount is in nanotons.
     #[arg(long)]
     pub nano: bool,
+    /// The client and proxy the amount is for.
     #[command(flatten)]
     pub target: Target,
 }
@@ -100,6 +104,7 @@ fn token(t: &Target) -> Result<String> {
     }
 }
 
+/// Runs a `cocoon client` money subcommand and prints the account as the proxy reports it.
 pub async fn client(action: ClientAction) -> Result<()> {
     match action {
         ClientAction::Balance(t) => {
@@ -178,12 +183,15 @@ fn show_account(t: &Target, (status, v): (u16, Value)) -> Result<()> {
     Ok(())
 }
 
+/// The subcommands of `cocoon worker` that read a running worker instead of starting one.
 #[derive(Subcommand)]
 pub enum WorkerAction {
     /// What the proxies' latest vouchers say this worker has earned.
     Earnings(NodeTarget),
 }
 
+/// The subcommands of `cocoon proxy` that inspect a running proxy or act on its TON contract
+/// instead of starting one.
 #[derive(Subcommand)]
 pub enum ProxyAction {
     /// Every client and worker account, and the books' totals.
@@ -208,6 +216,7 @@ pub enum ProxyAction {
     },
 }
 
+/// Which running worker or proxy to read, through its local stats endpoint.
 #[derive(Args)]
 pub struct NodeTarget {
     /// The node's local stats endpoint (worker default 127.0.0.1:9200, proxy 127.0.0.1:8800).
@@ -235,6 +244,7 @@ fn short(key: &str) -> &str {
     key.get(..16).unwrap_or(key)
 }
 
+/// Runs `cocoon worker earnings`: reads `/earnings` from the worker and prints the tokens earned per proxy.
 pub async fn worker(action: WorkerAction) -> Result<()> {
     let WorkerAction::Earnings(t) = action;
     let Some(v) = fetch(&t, "http://127.0.0.1:9200", "/earnings").await? else { return Ok(()) };
@@ -248,6 +258,7 @@ pub async fn worker(action: WorkerAction) -> Result<()> {
     Ok(())
 }
 
+/// Runs a `cocoon proxy` subcommand: prints the books from `/accounts`, or acts on the proxy's contract.
 pub async fn proxy(action: ProxyAction) -> Result<()> {
     let t = match action {
         ProxyAction::Accounts(t) => t,

@@ -20,13 +20,19 @@ use tokio::process::{Child, Command};
 
 /// What to start.
 pub struct Spec {
+    /// LLM workers to start (a speech worker is added when `speech` is set).
     pub workers: usize,
+    /// Proxies to start; every worker and the client connect to all of them.
     pub proxies: usize,
     /// Where the workers' answers come from.
     pub backend: BackendSpec,
+    /// Model name the workers serve (default: from the model file, `bench-model` when synthetic, `default` for a URL).
     pub model: Option<String>,
+    /// Loopback port of the client's OpenAI-compatible API; it must be free.
     pub client_port: u16,
+    /// Where the roles' configs (`config/`), logs (`logs/`), data and `network.json` go.
     pub data_dir: PathBuf,
+    /// Each worker's limit of concurrent requests.
     pub max_active: u32,
     /// Settings of the synthetic backend, when it is started: chunks, bytes, delay.
     pub bench: (usize, usize, u64),
@@ -59,16 +65,25 @@ const TON: u64 = 1_000_000_000;
 
 /// One running child process.
 pub struct Proc {
+    /// The role's name (`proxy-0`, `worker-1`, `client`, ...), also its log file's name.
     pub name: String,
+    /// The process; killed if the handle is dropped.
     pub child: Child,
+    /// The file its stdout and stderr go to.
     pub log: PathBuf,
 }
 
+/// A local network started by [`Network::start`]: its child processes and where to reach it.
 pub struct Network {
+    /// Every child process, in start order ([`Network::stop`] stops them in reverse).
     pub procs: Vec<Proc>,
+    /// The client's OpenAI-compatible base URL (`http://127.0.0.1:<port>/v1`).
     pub api: String,
+    /// The backend's base URL the workers use; empty for the embedded engine.
     pub backend_url: String,
+    /// The model name the LLM workers serve.
     pub model: String,
+    /// What `network.json` holds: each role's pid and addresses, the backend, model and chain.
     pub info: Value,
     /// The local chain, when payments settle on it.
     pub chain: Option<crate::up_chain::LocalChain>,
@@ -92,6 +107,8 @@ fn check_port_free(port: u16, flag: &str) -> Result<()> {
 }
 
 impl Network {
+    /// Starts every role of `spec` as a child process, waits until each proxy sees every worker and
+    /// the client reaches every proxy (and has its deposit), then writes `network.json`.
     pub async fn start(spec: Spec) -> Result<Self> {
         if spec.workers == 0 || spec.proxies == 0 {
             bail!("need at least one worker and one proxy");

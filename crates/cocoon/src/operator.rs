@@ -12,6 +12,7 @@ use cocoon_ton::{address, root_state_init, HashBytes, SendOptions, StdAddr, TonA
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
+/// Which TON HTTP API a chain command talks to, and whether it prints JSON.
 #[derive(Args, Clone)]
 pub struct Chain {
     /// The TON HTTP API v2 (toncenter, or `cocoon devnet`).
@@ -25,6 +26,7 @@ pub struct Chain {
     pub json: bool,
 }
 
+/// The `cocoon root` subcommands, sent from the root owner's wallet.
 #[derive(Subcommand)]
 pub enum RootCmd {
     /// Deploy a new root owned by this key's wallet (default params: Cocoon's test prices).
@@ -74,6 +76,7 @@ pub enum RootCmd {
     },
 }
 
+/// The root's owner key, the root's address and the chain, for commands that change the root.
 #[derive(Args)]
 pub struct Owner {
     /// The root's owner's identity key.
@@ -82,10 +85,12 @@ pub struct Owner {
     /// The root's address.
     #[arg(long, env = "COCOON_ROOT")]
     pub root: String,
+    /// The TON API the owner's wallet sends through.
     #[command(flatten)]
     pub chain: Chain,
 }
 
+/// Which of the root's allowlists `cocoon root allow` changes.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ListArg {
     /// Image hashes a proxy may attest.
@@ -96,6 +101,7 @@ pub enum ListArg {
     Model,
 }
 
+/// A proxy operator's identity and data dir, and the chain, for commands on the proxy's TON contract.
 #[derive(Args)]
 pub struct ProxyOp {
     /// The proxy's payments data dir (holds ton.json, and key.pem unless --key-file).
@@ -104,6 +110,7 @@ pub struct ProxyOp {
     /// The proxy's identity key (default: <data-dir>/key.pem).
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+    /// The TON API the operator's wallet sends through.
     #[command(flatten)]
     pub chain: Chain,
 }
@@ -140,6 +147,7 @@ async fn send(api: &TonApi, wallet: &WalletV4, what: &str, t: Transfer, json_out
     Ok(v)
 }
 
+/// Runs a `cocoon root` subcommand: deploys, shows or changes the root contract.
 pub async fn root(cmd: RootCmd) -> Result<()> {
     match cmd {
         RootCmd::Deploy { key_file, unique_id, production, chain } => {

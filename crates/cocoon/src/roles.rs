@@ -13,8 +13,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
+/// Arguments of `cocoon proxy`: the flags that override its config, or a subcommand for a running proxy.
 #[derive(Args)]
 pub struct ProxyArgs {
+    /// Inspect a running proxy or its contract instead of starting one.
     #[command(subcommand)]
     pub action: Option<crate::money::ProxyAction>,
     /// TOML config file (see config/proxy.example.toml).
@@ -31,6 +33,7 @@ pub struct ProxyArgs {
     pub stats_listen: Option<String>,
 }
 
+/// Runs `cocoon proxy`: a subcommand if one was given, else a proxy until SIGINT/SIGTERM.
 pub async fn proxy(a: ProxyArgs) -> Result<()> {
     if let Some(action) = a.action {
         return crate::money::proxy(action).await;
@@ -43,8 +46,10 @@ pub async fn proxy(a: ProxyArgs) -> Result<()> {
     cocoon_proxy::run(cfg, shutdown::on_signal()).await.context("proxy")
 }
 
+/// Arguments of `cocoon worker`: the flags that override its config, or a subcommand for a running worker.
 #[derive(Args)]
 pub struct WorkerArgs {
+    /// Read a running worker instead of starting one.
     #[command(subcommand)]
     pub action: Option<crate::money::WorkerAction>,
     /// TOML config file (see config/worker.example.toml).
@@ -82,6 +87,7 @@ pub struct WorkerArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// Runs `cocoon worker`: a subcommand if one was given, else a worker until SIGINT/SIGTERM.
 pub async fn worker(a: WorkerArgs) -> Result<()> {
     if let Some(action) = a.action {
         return crate::money::worker(action).await;
@@ -101,8 +107,10 @@ pub async fn worker(a: WorkerArgs) -> Result<()> {
     cocoon_worker::run(cfg, shutdown::on_signal()).await.context("worker")
 }
 
+/// Arguments of `cocoon client`: the flags that override its config, or a money subcommand.
 #[derive(Args)]
 pub struct ClientArgs {
+    /// Act on a running client's account instead of starting one.
     #[command(subcommand)]
     pub action: Option<crate::money::ClientAction>,
     /// TOML config file (see config/client.example.toml).
@@ -119,6 +127,7 @@ pub struct ClientArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// Runs `cocoon client`: a money subcommand if one was given, else a client until SIGINT/SIGTERM.
 pub async fn client(a: ClientArgs) -> Result<()> {
     if let Some(action) = a.action {
         return crate::money::client(action).await;
@@ -131,6 +140,7 @@ pub async fn client(a: ClientArgs) -> Result<()> {
     cocoon_client::run(cfg, shutdown::on_signal()).await.context("client")
 }
 
+/// Arguments of `cocoon bench-backend`: the shape of the synthetic answers.
 #[derive(Args)]
 pub struct BenchBackendArgs {
     /// Port to listen on (127.0.0.1).
@@ -150,6 +160,7 @@ pub struct BenchBackendArgs {
     pub model: String,
 }
 
+/// Runs `cocoon bench-backend`: the synthetic OpenAI-compatible backend on 127.0.0.1 until SIGINT/SIGTERM.
 pub async fn bench_backend(a: BenchBackendArgs) -> Result<()> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], a.port));
     let listener = tokio::net::TcpListener::bind(addr)

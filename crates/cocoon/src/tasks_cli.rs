@@ -10,6 +10,7 @@ use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde_json::{json, Value};
 use std::io::{BufRead, Read, Write};
 
+/// Which running client the task commands talk to, the model, and whether to print JSON.
 #[derive(Args)]
 pub struct Api {
     /// The client's local API.
@@ -23,6 +24,7 @@ pub struct Api {
     pub json: bool,
 }
 
+/// Arguments of `cocoon translate`.
 #[derive(Args)]
 pub struct TranslateArgs {
     /// Target language, e.g. fr or French.
@@ -34,10 +36,12 @@ pub struct TranslateArgs {
     /// Texts to translate; "-" reads one text per line from stdin.
     #[arg(required = true)]
     pub texts: Vec<String>,
+    /// The client API and model to use.
     #[command(flatten)]
     pub api: Api,
 }
 
+/// Arguments of `cocoon summarize`.
 #[derive(Args)]
 pub struct SummarizeArgs {
     /// A file, or "-" for stdin.
@@ -45,10 +49,12 @@ pub struct SummarizeArgs {
     /// Language of the summary.
     #[arg(long)]
     pub language: Option<String>,
+    /// The client API and model to use.
     #[command(flatten)]
     pub api: Api,
 }
 
+/// Arguments of `cocoon transcribe`.
 #[derive(Args)]
 pub struct TranscribeArgs {
     /// The audio file (WAV, MP3, OGG/Vorbis or FLAC).
@@ -59,10 +65,12 @@ pub struct TranscribeArgs {
     /// Output: text, json, verbose_json, srt or vtt.
     #[arg(long, default_value = "text")]
     pub format: String,
+    /// The client API and model to use.
     #[command(flatten)]
     pub api: Api,
 }
 
+/// Arguments of `cocoon chat`.
 #[derive(Args)]
 pub struct ChatArgs {
     /// A system prompt.
@@ -71,6 +79,7 @@ pub struct ChatArgs {
     /// Most tokens per answer.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,
+    /// The client API and model to use.
     #[command(flatten)]
     pub api: Api,
 }
@@ -87,6 +96,7 @@ fn fail(status: u16, v: &Value) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cocoon translate` through the client's `/v1/tasks/translate`: prints one translation (or error) per line.
 pub async fn translate(a: TranslateArgs) -> Result<()> {
     let texts: Vec<String> = if a.texts == ["-"] {
         std::io::stdin().lock().lines().collect::<Result<Vec<_>, _>>()?.into_iter().filter(|l| !l.is_empty()).collect()
@@ -114,6 +124,7 @@ pub async fn translate(a: TranslateArgs) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cocoon summarize` through the client's `/v1/tasks/summarize` and prints the summary.
 pub async fn summarize(a: SummarizeArgs) -> Result<()> {
     let text = if a.file == "-" {
         let mut s = String::new();

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 
+/// Arguments of `cocoon up`.
 #[derive(Args)]
 pub struct UpArgs {
     /// Number of workers.
@@ -58,6 +59,8 @@ pub struct UpArgs {
     pub embedded_settlement: bool,
 }
 
+/// Runs `cocoon up`: starts the whole network on loopback, prints where it is, and runs until
+/// Ctrl-C or until a role exits.
 pub async fn run(a: UpArgs) -> Result<()> {
     let backend = match (&a.backend, a.synthetic) {
         (Some(url), _) => network::BackendSpec::Url(url.clone()),

@@ -8,6 +8,7 @@ use cocoon_ton::{address, SendOptions, TonApi, Transfer};
 use serde_json::json;
 use std::path::PathBuf;
 
+/// The `cocoon wallet` subcommands: a role's TON wallet, derived from its identity key.
 #[derive(Subcommand)]
 pub enum WalletCmd {
     /// Print the wallet's address (creates the key file if it is missing).
@@ -18,6 +19,7 @@ pub enum WalletCmd {
     Send(SendArgs),
 }
 
+/// Which identity key's wallet to use, and whether to print JSON.
 #[derive(Args)]
 pub struct KeyArgs {
     /// The role's identity key (PKCS#8 PEM): `<data_dir>/key.pem` of a client or worker,
@@ -29,8 +31,10 @@ pub struct KeyArgs {
     pub json: bool,
 }
 
+/// A wallet's key and the TON HTTP API to reach the chain through.
 #[derive(Args)]
 pub struct ChainArgs {
+    /// The wallet's identity key.
     #[command(flatten)]
     pub key: KeyArgs,
     /// The TON HTTP API v2 (toncenter, or `cocoon devnet`).
@@ -41,8 +45,10 @@ pub struct ChainArgs {
     pub api_key: Option<String>,
 }
 
+/// Arguments of `cocoon wallet send`.
 #[derive(Args)]
 pub struct SendArgs {
+    /// The sending wallet's key and the TON API.
     #[command(flatten)]
     pub chain: ChainArgs,
     /// Where to (any address form).
@@ -73,6 +79,7 @@ fn api(a: &ChainArgs) -> Result<TonApi> {
     crate::operator::api_client(&a.api, a.api_key.clone())
 }
 
+/// Runs one `cocoon wallet` subcommand.
 pub async fn run(cmd: WalletCmd) -> Result<()> {
     match cmd {
         WalletCmd::Address(k) => {

@@ -310,3 +310,42 @@ async fn a_worker_that_sends_a_nonsense_status_is_dropped() {
     let stats = wait_for(&net.proxy_stats[0], 10, |v| v["workers"].as_array().is_some_and(Vec::is_empty)).await;
     assert_eq!(enabled_workers(&stats), 0);
 }
+
+/// Dials like [`dial`] but gives up after `secs`: `None` when the handshake did not complete.
+async fn try_dial(proxy: &str, secs: u64) -> Option<Link> {
+    tokio::time::timeout(Duration::from_secs(secs), dial(proxy)).await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn links_are_bounded_in_number_and_must_say_hello() {
+    let mut procs = Procs::new("attack-links");
+    let [c, w, st] = free_ports(3)[..] else { unreachable!() };
+    let cfg = procs.dir.join("proxy.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "client_listen = \"127.0.0.1:{c}\"\nworker_listen = \"127.0.0.1:{w}\"\nstats_listen = \"127.0.0.1:{st}\"\nmax_connections = 2\n"
+        ),
+    )
+    .unwrap();
+    procs.spawn("proxy", &["proxy".into(), "--config".into(), cfg.display().to_string()]);
+    wait_for(&format!("http://127.0.0.1:{st}/stats"), 30, |_| true).await;
+    let addr = format!("127.0.0.1:{c}");
+    let started = std::time::Instant::now();
+    let first = try_dial(&addr, 5).await.expect("first link");
+    let _second = try_dial(&addr, 5).await.expect("second link");
+    // A third waits in the listen queue: no handshake while two links are open.
+    assert!(try_dial(&addr, 2).await.is_none(), "the cap of 2 connections held");
+    // The links said nothing: closed after the hello deadline, which frees the permits.
+    let mut first = first;
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        while first.send.ready().await.is_ok() && !first.send.is_closed() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a link without a hello is closed");
+    assert!(started.elapsed() >= cocoon_proxy::client_link::HELLO_DEADLINE);
+    let mut late = try_dial(&addr, 10).await.expect("a permit came free");
+    late.hello().await;
+}

@@ -163,6 +163,9 @@ struct State {
     on_chain: Option<HashMap<AccountId, u64>>,
 }
 
+/// Client accounts visited per lock hold by a scan (see `Ledger::scan_clients`).
+pub const SCAN_BATCH: usize = 512;
+
 /// The proxy's ledger (see the module doc).
 pub struct Ledger {
     state: Mutex<State>,
@@ -285,13 +288,37 @@ impl Ledger {
 
     /// Clients whose close delay has passed by `now`.
     pub fn closes_due(&self, now: u64) -> Vec<AccountId> {
-        let s = lock(&self.state);
-        s.books
-            .clients
-            .iter()
-            .filter(|(_, a)| matches!(a.state, crate::AccountState::Closing { at } if at <= now))
-            .map(|(id, _)| *id)
-            .collect()
+        let mut due = Vec::new();
+        self.scan_clients(|_, id, a| {
+            if matches!(a.state, crate::AccountState::Closing { at } if at <= now) {
+                due.push(*id);
+            }
+        });
+        due
+    }
+
+    /// Visits every client account, [`SCAN_BATCH`] at a time, taking the lock once per batch so
+    /// that a scan of many accounts never stalls the request path for long. Accounts added or
+    /// changed during the scan may or may not be seen, as with any snapshot taken in parts.
+    fn scan_clients(&self, mut visit: impl FnMut(&State, &AccountId, &ClientAccount)) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let mut after: Option<AccountId> = None;
+        loop {
+            let s = lock(&self.state);
+            let range = match after {
+                None => s.books.clients.range::<AccountId, _>(..),
+                Some(k) => s.books.clients.range((Excluded(k), Unbounded)),
+            };
+            let mut seen = 0;
+            for (id, a) in range.take(SCAN_BATCH) {
+                seen += 1;
+                after = Some(*id);
+                visit(&s, id, a);
+            }
+            if seen < SCAN_BATCH {
+                return;
+            }
+        }
     }
 
     /// Holds `amount` for a request in flight (memory only). With settlement on chain
@@ -570,18 +597,13 @@ impl Ledger {
 
     /// Every account, for the operator.
     pub fn accounts(&self) -> Accounts {
-        let s = lock(&self.state);
-        let clients = s
-            .books
-            .clients
-            .iter()
-            .map(|(id, a)| {
-                let view =
-                    ClientView { account: a.clone(), available: s.books.available(id), reserved: s.books.reserved(id) };
-                (*id, view)
-            })
-            .collect();
-        let workers = s.books.workers.iter().map(|(id, w)| (*id, w.clone())).collect();
+        let mut clients = Vec::new();
+        self.scan_clients(|s, id, a| {
+            let view =
+                ClientView { account: a.clone(), available: s.books.available(id), reserved: s.books.reserved(id) };
+            clients.push((*id, view));
+        });
+        let workers = lock(&self.state).books.workers.iter().map(|(id, w)| (*id, w.clone())).collect();
         Accounts { clients, workers }
     }
 

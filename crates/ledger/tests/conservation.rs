@@ -258,3 +258,25 @@ fn a_grant_refund_voucher_carries_the_charged_tokens_for_the_client_contract() {
     assert_eq!(refund.voucher.contract, charge.voucher.contract, "one client contract takes both");
     ledger.check_presented(&client, &refund).unwrap();
 }
+
+#[test]
+fn scans_of_many_accounts_see_every_account_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(&dir.path().join("ledger.redb"), &SigningKey::from_bytes(&[3; 32]));
+    let n = 2 * cocoon_ledger::ledger::SCAN_BATCH + 7;
+    let mut closing = Vec::new();
+    for i in 0..n {
+        let mut a = [0u8; 32];
+        a[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        ledger.deposit(&a, 1_000).unwrap();
+        if i % 300 == 0 {
+            ledger.close(&a, 5).unwrap();
+            closing.push(a);
+        }
+    }
+    assert_eq!(ledger.accounts().clients.len(), n);
+    let mut due = ledger.closes_due(10);
+    due.sort();
+    assert_eq!(due, closing, "every due close, across batch boundaries");
+    assert!(ledger.closes_due(4).is_empty(), "none before its time");
+}

@@ -14,6 +14,8 @@ const SUCCESS_ALPHA: f64 = 0.2;
 /// Latency assumed for a worker we have not measured yet.
 pub const DEFAULT_LATENCY_MS: f64 = 50.0;
 
+/// One worker's decayed latency and success estimates, fed by its requests and read by
+/// worker selection.
 #[derive(Debug, Clone)]
 pub struct Health {
     latency_ms: f64,
@@ -54,6 +56,7 @@ impl Health {
         self.latency_ms * weight(now.saturating_duration_since(self.updated), LATENCY_DECAY)
     }
 
+    /// The decayed success rate, in [0, 1] (1.0 until a request fails).
     pub fn success(&self) -> f64 {
         self.success
     }

@@ -50,16 +50,25 @@ pub enum ProxyError {
 
 /// State shared by every task of a proxy.
 pub struct Shared {
+    /// This proxy's public key (hex): its identity to clients and workers, and the key its books are kept under.
     pub proxy_id: String,
+    /// The workers connected right now, grouped by model; requests are routed from it.
     pub registry: registry::Registry,
+    /// Request and connection counters, reported by `/stats`.
     pub stats: stats::ProxyStats,
+    /// Checks, holds and charges each request: the payments object when payments are on, else [`billing::Free`].
     pub billing: Arc<dyn billing::Billing>,
     /// Present when payments are on (the same object as `billing`).
     pub payments: Option<Arc<payments::Payments>>,
+    /// Largest request body a client may send, in bytes.
     pub max_body: usize,
+    /// Upper bound applied to every request's own timeout (at least one second).
     pub max_timeout: Duration,
+    /// The address the client listener is bound to (the actual port when the config said 0).
     pub client_addr: SocketAddr,
+    /// The address the worker listener is bound to (the actual port when the config said 0).
     pub worker_addr: SocketAddr,
+    /// Cancelled to shut the proxy down; listeners, links and background tasks watch it to drain.
     pub stop: CancellationToken,
     /// Model weights workers may serve (SHA-256 hex); empty: any.
     pub model_hashes: Vec<String>,

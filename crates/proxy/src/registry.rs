@@ -28,18 +28,29 @@ pub struct WorkerEntry {
     pub worker_id: String,
     /// The same key: the worker's account for earnings.
     pub worker_key: [u8; 32],
+    /// The worker's TCP peer address as the proxy saw it, for logs and `/stats`.
     pub address: String,
+    /// The model it serves (announced, and checked against its attested claim).
     pub model: String,
+    /// The hardware it announced, matched against a request's `hardware` constraint.
     pub hardware: HardwareProfile,
+    /// Most requests it takes at once, as announced in its hello.
     pub max_active: u32,
+    /// Hash of its attested image (hex), when its measurements are known.
     pub image_hash: Option<String>,
     /// SHA-256 of its model weights, from its attested claims.
     pub model_sha256: Option<String>,
+    /// Its latest status (enabled, coefficient, reason), replaced by each frame of its status stream.
     pub status: Mutex<WorkerStatus>,
+    /// Requests this proxy has on it right now; held up by [`Running`] guards.
     pub running: AtomicU32,
+    /// Decayed latency and success estimates that worker selection scores it by.
     pub health: Mutex<Health>,
+    /// Requests that finished without an error on this link.
     pub served: AtomicU64,
+    /// Requests that failed on this link.
     pub failed: AtomicU64,
+    /// The HTTP/2 handle requests and vouchers are sent to the worker on.
     pub send: SendRequest<Body>,
 }
 
@@ -49,15 +60,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl WorkerEntry {
+    /// A copy of the worker's latest status.
     pub fn status(&self) -> WorkerStatus {
         lock(&self.status).clone()
     }
+    /// Replaces the worker's status with a frame from its status stream.
     pub fn set_status(&self, s: WorkerStatus) {
         *lock(&self.status) = s;
     }
+    /// Feeds a time to first byte into the worker's latency estimate.
     pub fn observe_latency(&self, rtt: std::time::Duration) {
         lock(&self.health).observe_latency(rtt, Instant::now());
     }
+    /// Counts a finished request as served or failed and feeds its success rate.
     pub fn observe_outcome(&self, ok: bool) {
         if ok {
             self.served.fetch_add(1, Relaxed);
@@ -86,10 +101,12 @@ impl WorkerEntry {
 pub struct Running(Arc<WorkerEntry>);
 
 impl Running {
+    /// Counts one more running request on `w` until the guard is dropped.
     pub fn new(w: Arc<WorkerEntry>) -> Self {
         w.running.fetch_add(1, Relaxed);
         Self(w)
     }
+    /// The worker this request is counted on.
     pub fn worker(&self) -> &Arc<WorkerEntry> {
         &self.0
     }
@@ -101,36 +118,54 @@ impl Drop for Running {
     }
 }
 
+/// The workers connected right now, grouped by the model they serve.
 #[derive(Default)]
 pub struct Registry {
     by_model: RwLock<HashMap<String, Vec<Arc<WorkerEntry>>>>,
 }
 
+/// One connected worker's state as listed under `workers` by `/stats`.
 #[derive(Serialize)]
 pub struct WorkerView {
+    /// The worker's public key (hex).
     pub worker_id: String,
+    /// Its TCP peer address as the proxy saw it.
     pub address: String,
     pub model: String,
+    /// Its announced hardware profile, as text.
     pub hardware: String,
+    /// Hash of its attested image (hex), when known.
     pub image_hash: Option<String>,
+    /// SHA-256 of its model weights (hex), from its attested claims.
     pub model_sha256: Option<String>,
+    /// Whether its latest status says it takes requests.
     pub enabled: bool,
+    /// Why it says it is disabled, when it is and gave a reason.
     pub disabled_reason: Option<String>,
+    /// Its price coefficient, per-mille (1000 = 1.0x).
     pub coefficient: u32,
+    /// Requests this proxy has on it right now.
     pub running: u32,
+    /// Most requests it takes at once.
     pub max_active: u32,
+    /// Decayed peak latency to first byte, in milliseconds (rounded to two decimals).
     pub latency_ms: f64,
+    /// Decayed success rate in [0, 1] (rounded to three decimals).
     pub success_rate: f64,
+    /// Requests it finished without an error on this link.
     pub served: u64,
+    /// Requests that failed on it on this link.
     pub failed: u64,
 }
 
 impl Registry {
+    /// Registers a worker whose hello succeeded, under its model.
     pub fn add(&self, w: Arc<WorkerEntry>) {
         let mut map = self.by_model.write().unwrap_or_else(|p| p.into_inner());
         map.entry(w.model.clone()).or_default().push(w);
     }
 
+    /// Forgets the worker on link `link_id` (its link ended); returns it if it was registered.
     pub fn remove(&self, link_id: u64) -> Option<Arc<WorkerEntry>> {
         let mut map = self.by_model.write().unwrap_or_else(|p| p.into_inner());
         let mut removed = None;
@@ -161,6 +196,7 @@ impl Registry {
         Ok((ws[i].clone(), cands[i].coefficient))
     }
 
+    /// The models served right now, each with its workers' price, load and hardware, sorted by id.
     pub fn models(&self) -> ModelList {
         let map = self.by_model.read().unwrap_or_else(|p| p.into_inner());
         let mut models: Vec<ModelsEntry> = map
@@ -187,6 +223,7 @@ impl Registry {
         ModelList { models }
     }
 
+    /// Every connected worker's state, sorted by worker id, for `/stats`.
     pub fn views(&self) -> Vec<WorkerView> {
         let map = self.by_model.read().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<WorkerView> = map
@@ -218,10 +255,12 @@ impl Registry {
         out
     }
 
+    /// How many workers are connected, over all models.
     pub fn len(&self) -> usize {
         self.by_model.read().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum()
     }
 
+    /// Whether no worker is connected.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

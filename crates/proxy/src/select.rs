@@ -11,14 +11,19 @@ use rand::Rng;
 /// What selection needs to know about one worker.
 #[derive(Debug, Clone)]
 pub struct Candidate {
+    /// Whether the worker's latest status says it takes requests.
     pub enabled: bool,
+    /// Requests this proxy has on the worker right now.
     pub running: u32,
+    /// Most requests the worker takes at once; at `running == max_active` it is full.
     pub max_active: u32,
+    /// The worker's price coefficient, per-mille (1000 = 1.0x); compared with the client's `max_coefficient`.
     pub coefficient: u32,
     /// Decayed peak latency to first byte, in milliseconds.
     pub latency_ms: f64,
     /// Decayed success rate in [0, 1].
     pub success: f64,
+    /// Whether the worker meets the request's hardware constraint (true when the request sets none).
     pub hardware_ok: bool,
     /// Already tried for this request (retries go elsewhere).
     pub excluded: bool,

@@ -6,29 +6,45 @@ use std::sync::{
     Mutex,
 };
 
+/// The proxy's counters since it started, served as JSON on `/stats`.
 #[derive(Default)]
 pub struct ProxyStats {
+    /// Inference requests received from clients.
     pub requests: AtomicU64,
+    /// Requests whose answer was relayed to its end without an error.
     pub succeeded: AtomicU64,
+    /// Requests that failed on a worker or in the proxy (client mistakes go to `rejected_invalid`).
     pub failed: AtomicU64,
+    /// Requests sent to a second worker after the first failed before its first byte.
     pub retried: AtomicU64,
+    /// Requests no connected worker could take (unknown model, none enabled, too expensive, all busy).
     pub no_worker: AtomicU64,
+    /// Requests refused as the client's fault (a 4xx other than 404 and 429).
     pub rejected_invalid: AtomicU64,
+    /// Requests whose client went away before the answer ended (the answer was still read and charged).
     pub cancelled: AtomicU64,
+    /// Answer body bytes relayed to clients.
     pub bytes_out: AtomicU64,
+    /// Prompt tokens of finished requests, as bounded and billed by the proxy.
     pub prompt_tokens: AtomicU64,
+    /// Completion tokens of finished requests, as bounded and billed by the proxy.
     pub completion_tokens: AtomicU64,
+    /// Client links open right now (a gauge: decremented when a link ends).
     pub clients_connected: AtomicU64,
+    /// Client and worker connections refused during admission (TLS/attestation or the worker's claims).
     pub handshakes_refused: AtomicU64,
+    /// Why the most recent connection was refused, prefixed with its role and address.
     pub last_refusal: Mutex<Option<String>>,
 }
 
 impl ProxyStats {
+    /// Counts one refused client or worker connection and keeps `why` as the last refusal.
     pub fn refused(&self, why: String) {
         self.handshakes_refused.fetch_add(1, Relaxed);
         *self.last_refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
 
+    /// The counters as one JSON object, for `/stats`.
     pub fn snapshot(&self) -> serde_json::Value {
         #[derive(Serialize)]
         struct S {

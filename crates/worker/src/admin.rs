@@ -19,15 +19,23 @@ use std::sync::{atomic::Ordering::Relaxed, Arc};
 
 /// What the local endpoints show and control.
 pub struct Admin {
+    /// The worker's live status and counters; the controls change it.
     pub state: Arc<WorkerState>,
+    /// One context per configured proxy, for their connection state and load in `/health` and `/stats`.
     pub links: Vec<Arc<LinkCtx>>,
+    /// The model name this worker serves, as announced to proxies.
     pub model: String,
+    /// The worker's hardware profile, as text.
     pub hardware: String,
+    /// The backend's description (see [`crate::backend::Backend::describe`]).
     pub backend: String,
     /// SHA-256 of the weights served, when known (attested as `model_sha256`).
     pub model_sha256: Option<String>,
+    /// This worker's public key (hex): its identity and its earnings account.
     pub worker_id: String,
+    /// Most requests the worker runs at once, over all its proxies.
     pub max_active: u32,
+    /// The payout vouchers received from proxies, reported as earnings.
     pub wallet: Arc<cocoon_voucher::VoucherWallet>,
     /// Where the controls listen (shown in `/stats`).
     pub admin_addr: std::net::SocketAddr,

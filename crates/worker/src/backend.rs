@@ -12,19 +12,25 @@ use futures::future::BoxFuture;
 
 /// A validated request, ready to execute.
 pub struct BackendRequest {
+    /// Which OpenAI endpoint the request is for (chat, completions, transcriptions, ...).
     pub endpoint: Endpoint,
     /// The OpenAI JSON body (validated; `stream_options.include_usage` forced on streams).
     pub body: Bytes,
+    /// Whether the client asked for a streamed (SSE) answer.
     pub stream: bool,
 }
 
 /// The start of a backend's answer; the body streams.
 pub struct BackendResponse {
+    /// The backend's HTTP status; anything but 2xx is passed back as the backend's refusal.
     pub status: http::StatusCode,
+    /// The backend's `content-type`, copied onto the answer when present.
     pub content_type: Option<http::HeaderValue>,
+    /// The answer body, streamed as the backend produces it.
     pub body: Body,
 }
 
+/// What executes inference requests for the worker: an HTTP server, or an engine run in-process.
 pub trait Backend: Send + Sync + 'static {
     /// Human-readable description for logs and stats.
     fn describe(&self) -> String;

@@ -236,4 +236,31 @@ mod tests {
         #[cfg(not(feature = "embedded"))]
         assert!(c.validate().unwrap_err().contains("cargo feature `embedded`"));
     }
+
+    #[test]
+    fn under_tdx_prompts_do_not_leave_the_machine_in_plaintext() {
+        let tdx = |backend: &str| {
+            let c: WorkerConfig =
+                toml::from_str(&format!("{BASE}backend = \"{backend}\"\n\n[attestation]\nmode = \"tdx\"\n")).unwrap();
+            c.validate()
+        };
+        assert!(tdx("http://10.0.0.5:8000").unwrap_err().contains("must not leave the TEE"));
+        tdx("http://127.0.0.1:8000").unwrap();
+        tdx("http://localhost:8000").unwrap();
+        // Dev attestation proves nothing anyway: a remote backend is the operator's business.
+        let c: WorkerConfig = toml::from_str(&format!("{BASE}backend = \"http://10.0.0.5:8000\"\n")).unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn open_on_a_public_address_is_named() {
+        let c: WorkerConfig = toml::from_str(&format!("{BASE}backend = \"http://127.0.0.1:1\"\n")).unwrap();
+        assert!(c.openings(&["127.0.0.1:8802".into()]).is_empty());
+        let open = c.openings(&["203.0.113.7:8802".into()]);
+        assert!(open.len() == 1 && open[0].contains("proxy_policy"), "{open:?}");
+        let c: WorkerConfig =
+            toml::from_str(&format!("{BASE}backend = \"http://127.0.0.1:1\"\nadmin_listen = \"0.0.0.0:9201\"\n"))
+                .unwrap();
+        assert!(c.openings(&["127.0.0.1:8802".into()])[0].contains("admin_listen"));
+    }
 }

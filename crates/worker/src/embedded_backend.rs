@@ -15,11 +15,13 @@ use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use std::sync::Arc;
 
+/// A [`Backend`] that runs a llama.cpp model inside the worker process.
 pub struct EmbeddedBackend {
     engine: Arc<Engine>,
 }
 
 impl EmbeddedBackend {
+    /// Wraps an engine that is already loaded.
     pub fn new(engine: Arc<Engine>) -> Self {
         Self { engine }
     }
@@ -33,6 +35,7 @@ impl EmbeddedBackend {
         Ok(Self::new(engine))
     }
 
+    /// The loaded engine behind this backend.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }

@@ -15,6 +15,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long in-flight requests get to finish on shutdown.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// Keeps the link to one proxy up until `stop`: dials, serves its requests, and redials with
+/// backoff (up to 5 s) when the connection dies.
 pub async fn run(ctx: Arc<LinkCtx>, dialer: TlsDialer, stop: CancellationToken) {
     let mut backoff = MIN_BACKOFF;
     let mut failures = 0u32;

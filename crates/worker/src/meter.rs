@@ -54,6 +54,8 @@ impl Drop for Slot {
 /// Largest non-streaming body we buffer to find its usage.
 const MAX_BUFFERED: usize = 4 * 1024 * 1024;
 
+/// Watches one backend answer on its way to the proxy: counts its bytes and tokens, reports the
+/// usage and outcome in the trailers, and holds the request's [`Slot`] until it ends.
 pub struct Meter {
     state: Arc<WorkerState>,
     _slot: Slot,
@@ -65,6 +67,7 @@ pub struct Meter {
 }
 
 impl Meter {
+    /// Meters a request holding `slot`; `stream` says whether its usage comes from SSE events or the JSON body.
     pub fn new(state: Arc<WorkerState>, slot: Slot, stream: bool, request_id: String) -> Self {
         Self {
             state,

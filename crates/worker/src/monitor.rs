@@ -4,6 +4,8 @@ use crate::{backend::Backend, state::WorkerState};
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
+/// Checks the backend's health every `every` (each check given at least 2 s) and marks the worker
+/// enabled or disabled to match, until `stop`.
 pub async fn run(backend: Arc<dyn Backend>, state: Arc<WorkerState>, every: Duration, stop: CancellationToken) {
     let timeout = every.max(Duration::from_secs(2));
     loop {

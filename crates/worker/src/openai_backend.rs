@@ -12,6 +12,8 @@ use std::time::Duration;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
+/// A [`Backend`] that forwards requests to an OpenAI-compatible HTTP server (vLLM, SGLang,
+/// llama.cpp server, Ollama).
 pub struct OpenAiBackend {
     base: String,
     client: HttpClient,

@@ -21,16 +21,23 @@ use std::{
 
 /// Everything one proxy link needs to answer requests.
 pub struct LinkCtx {
+    /// The proxy's address as configured (what the link dials).
     pub proxy: String,
+    /// The worker's live status and counters, shared by all links.
     pub state: Arc<WorkerState>,
+    /// What executes this link's requests (shared by all links).
     pub backend: Arc<dyn Backend>,
     /// Worker id, model and hardware; status and share are filled in at hello time.
     pub announce: WorkerAnnounce,
     /// This link's share of the worker's concurrency.
     pub share: u32,
+    /// Most requests the worker runs at once over all links (its configured `max_active`).
     pub max_active: u32,
+    /// Largest request body accepted from the proxy, in bytes.
     pub max_body: usize,
+    /// Requests running on this link right now, bounded by `share`.
     pub running: Arc<AtomicU32>,
+    /// Whether the link to this proxy is up right now.
     pub connected: std::sync::atomic::AtomicBool,
     /// This worker's payout vouchers, one book per proxy.
     pub wallet: Arc<VoucherWallet>,
@@ -44,6 +51,7 @@ impl LinkCtx {
     }
 }
 
+/// Answers one request from the proxy on this link: inference, the status stream, hello or a payout voucher.
 pub async fn handle(ctx: Arc<LinkCtx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let resp = match (req.method(), req.uri().path()) {
         (&Method::POST, path::INFER) => infer(&ctx, req).await.unwrap_or_else(|e| error_response(&e)),

@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use http::{HeaderValue, StatusCode};
 use std::sync::Arc;
 
+/// A [`Backend`] that transcribes audio in-process with Whisper; it serves `/v1/audio/transcriptions` only.
 pub struct SpeechBackend {
     transcriber: Arc<Transcriber>,
 }

@@ -9,46 +9,75 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use tokio::sync::watch;
 
+/// The worker's run-time state: operator switch, backend health, price coefficient, load and
+/// counters; status changes are published to every proxy link.
 pub struct WorkerState {
     admin_enabled: AtomicBool,
     backend_up: AtomicBool,
     coefficient: AtomicU32,
     status: watch::Sender<WorkerStatus>,
+    /// Requests running right now over all proxy links.
     pub running: AtomicU32,
+    /// Request and token counters since start, shown by `/stats`.
     pub counters: Counters,
 }
 
+/// The worker's request and token counters since start.
 #[derive(Default)]
 pub struct Counters {
+    /// Inference requests received from proxies.
     pub requests: AtomicU64,
+    /// Requests whose answer ended without an error.
     pub succeeded: AtomicU64,
+    /// Requests that failed in the backend (errors, timeouts, non-2xx, or an error mid-stream).
     pub failed: AtomicU64,
+    /// Requests refused because the link's share or the worker's `max_active` was full.
     pub rejected_busy: AtomicU64,
+    /// Requests refused as bad: terms that disagree with the body, failed validation, or a 4xx from the backend.
     pub rejected_invalid: AtomicU64,
+    /// Requests dropped by the proxy before their answer ended.
     pub cancelled: AtomicU64,
+    /// Answer body bytes sent to proxies.
     pub bytes_out: AtomicU64,
+    /// Prompt tokens reported in the backends' usage.
     pub prompt_tokens: AtomicU64,
+    /// Prompt tokens the backend served from its cache, as reported in its usage.
     pub cached_tokens: AtomicU64,
+    /// Completion tokens reported in the backends' usage.
     pub completion_tokens: AtomicU64,
+    /// Reasoning tokens (part of the completion) reported in the backends' usage.
     pub reasoning_tokens: AtomicU64,
 }
 
+/// A copy of [`Counters`] at one moment, serialized under `counters` in `/stats`.
 #[derive(Serialize)]
 pub struct CountersSnapshot {
+    /// Inference requests received from proxies.
     pub requests: u64,
+    /// Requests whose answer ended without an error.
     pub succeeded: u64,
+    /// Requests that failed in the backend.
     pub failed: u64,
+    /// Requests refused because the worker or the link was at its concurrency limit.
     pub rejected_busy: u64,
+    /// Requests refused as bad (terms, validation, or a 4xx from the backend).
     pub rejected_invalid: u64,
+    /// Requests dropped by the proxy before their answer ended.
     pub cancelled: u64,
+    /// Answer body bytes sent to proxies.
     pub bytes_out: u64,
+    /// Prompt tokens reported in the backends' usage.
     pub prompt_tokens: u64,
+    /// Prompt tokens served from the backend's cache.
     pub cached_tokens: u64,
+    /// Completion tokens reported in the backends' usage.
     pub completion_tokens: u64,
+    /// Reasoning tokens (part of the completion) reported in the backends' usage.
     pub reasoning_tokens: u64,
 }
 
 impl Counters {
+    /// Adds one answer's token usage to the token counters.
     pub fn add_usage(&self, u: &Usage) {
         self.prompt_tokens.fetch_add(u.prompt_tokens, Relaxed);
         self.cached_tokens.fetch_add(u.cached_tokens, Relaxed);
@@ -56,6 +85,7 @@ impl Counters {
         self.reasoning_tokens.fetch_add(u.reasoning_tokens, Relaxed);
     }
 
+    /// Reads every counter into a [`CountersSnapshot`].
     pub fn snapshot(&self) -> CountersSnapshot {
         CountersSnapshot {
             requests: self.requests.load(Relaxed),
@@ -74,6 +104,7 @@ impl Counters {
 }
 
 impl WorkerState {
+    /// A worker at `coefficient` (per-mille), enabled by its operator but disabled until the backend is checked.
     pub fn new(coefficient: u32) -> Self {
         let (tx, _) = watch::channel(WorkerStatus {
             enabled: false,
@@ -102,6 +133,7 @@ impl WorkerState {
         WorkerStatus { enabled: admin && backend, coefficient: self.coefficient.load(Relaxed), reason }
     }
 
+    /// A receiver of the status as proxies should see it; a link streams each change to its proxy.
     pub fn subscribe(&self) -> watch::Receiver<WorkerStatus> {
         self.status.subscribe()
     }
@@ -118,22 +150,26 @@ impl WorkerState {
         });
     }
 
+    /// The operator's switch: enables or disables the worker and publishes the change.
     pub fn set_enabled(&self, on: bool) {
         self.admin_enabled.store(on, Relaxed);
         self.publish();
     }
 
+    /// Records whether the backend is up and publishes the change; returns whether it changed.
     pub fn set_backend_up(&self, up: bool) -> bool {
         let was = self.backend_up.swap(up, Relaxed);
         self.publish();
         was != up
     }
 
+    /// Sets the price coefficient (per-mille, 1000 = 1.0x) and publishes it to the proxies.
     pub fn set_coefficient(&self, c: u32) {
         self.coefficient.store(c, Relaxed);
         self.publish();
     }
 
+    /// Whether the worker takes requests: enabled by its operator and its backend up.
     pub fn is_enabled(&self) -> bool {
         self.admin_enabled.load(Relaxed) && self.backend_up.load(Relaxed)
     }

@@ -36,6 +36,7 @@ async fn parse<T: serde::de::DeserializeOwned>(body: AxumBody) -> Result<T, ApiE
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))
 }
 
+/// `POST /v1/tasks/translate`: translates a batch of texts in one chat completion.
 pub async fn translate(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
     let result = async {
         let r: TranslateRequest = parse(body).await?;
@@ -58,6 +59,7 @@ pub async fn translate(State(s): State<Arc<Shared>>, body: AxumBody) -> Response
     result.map(|v| Json(v).into_response()).unwrap_or_else(error)
 }
 
+/// `POST /v1/tasks/summarize`: summarizes one text in 2 to 3 sentences.
 pub async fn summarize(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
     let result = async {
         let r: SummarizeRequest = parse(body).await?;

@@ -22,10 +22,12 @@ pub struct TranslateRequest {
     /// Source language, if known; when it equals `to`, every text is reported as same-language.
     #[serde(default)]
     pub from: Option<String>,
+    /// The texts to translate (1 to [`MAX_TEXTS`]); one that is empty or over [`MAX_TEXT`] bytes gets its own error.
     pub texts: Vec<String>,
     /// Model to use (default: the first model the network offers).
     #[serde(default)]
     pub model: Option<String>,
+    /// Output budget for the whole batch (default: twice the batch's JSON length in bytes, 64 to 2048).
     #[serde(default)]
     pub max_tokens: Option<u32>,
 }
@@ -34,12 +36,15 @@ pub struct TranslateRequest {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SummarizeRequest {
+    /// The text to summarize, at most 8 × [`MAX_TEXT`] bytes.
     pub text: String,
     /// Language of the summary (default: the text's own).
     #[serde(default)]
     pub language: Option<String>,
+    /// Model to use (default: the first model the network offers).
     #[serde(default)]
     pub model: Option<String>,
+    /// Output budget for the summary (default 160).
     #[serde(default)]
     pub max_tokens: Option<u32>,
 }
@@ -47,14 +52,18 @@ pub struct SummarizeRequest {
 /// One translated text, or why not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Translation {
+    /// The translation, when there is one.
     pub text: Option<String>,
+    /// Why this text has no translation.
     pub error: Option<TextError>,
 }
 
+/// Why one text of a batch was not translated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TextError {
     /// `bad_input`, `same_language`, `malformed_output`.
     pub code: &'static str,
+    /// A human-readable explanation.
     pub message: String,
 }
 

@@ -44,7 +44,9 @@ pub enum PaymentsError {
 
 /// The proxy's payments: its ledger, the settlement backend, and their schedule.
 pub struct Payments {
+    /// The books: balances, reservations, charges and earnings, and the vouchers signed for them.
     pub ledger: Arc<Ledger>,
+    /// Where deposits, charges and payouts are settled: the embedded backend or TON.
     pub settlement: Arc<dyn Settlement>,
     /// The same backend as `settlement` when it is on TON.
     pub ton: Option<Arc<cocoon_onchain::TonSettlement>>,
@@ -164,6 +166,7 @@ impl Payments {
         })
     }
 
+    /// The price table requests are charged by.
     pub fn prices(&self) -> &Prices {
         self.ledger.prices()
     }

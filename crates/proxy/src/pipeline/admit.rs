@@ -17,7 +17,9 @@ pub const MAX_BODY_READ: Duration = Duration::from_secs(60);
 
 /// A request the proxy has agreed to route: its metadata (terms filled in) and body.
 pub struct Admitted {
+    /// The request's metadata: timeout capped, output bound defaulted, coefficient cleared for selection to set.
     pub meta: InferMeta,
+    /// The whole request body, read within the proxy's size limit.
     pub body: Bytes,
     /// When the whole request must be over, streaming included.
     pub deadline: Instant,

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 /// The worker a request goes to, and the coefficient it is priced at.
 pub struct Chosen {
+    /// The worker picked for the request.
     pub worker: Arc<WorkerEntry>,
+    /// Its price coefficient (per-mille) at the moment it was chosen: the price the request is charged at.
     pub coefficient: u32,
 }
 

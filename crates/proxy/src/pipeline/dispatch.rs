@@ -16,8 +16,11 @@ use std::time::{Duration, Instant};
 
 /// A worker's answer whose first frame (if the body is not empty) has arrived.
 pub struct Answer {
+    /// The worker's response status and headers.
     pub parts: http::response::Parts,
+    /// The first body frame, already read to know the worker started; `None` when the body was empty.
     pub first: Option<Frame<Bytes>>,
+    /// The rest of the worker's body, still to be relayed.
     pub rest: Incoming,
     /// Counts the request on the worker's load until the answer is over.
     pub running: Running,
