@@ -340,6 +340,9 @@ impl Network {
             .stdout(file.try_clone()?)
             .stderr(file)
             .kill_on_drop(true)
+            // Its own process group: a Ctrl-C in the terminal reaches only `up`, which reads
+            // the books from the running roles and then stops them in order.
+            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {name}"))?;
         self.procs.push(Proc { name: name.to_string(), child, log });

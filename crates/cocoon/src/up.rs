@@ -131,16 +131,10 @@ pub async fn run(a: UpArgs) -> Result<()> {
         println!("payments: on a local TON chain (DEVNET: its coins are worthless)");
         println!("  TON API:  {}/api/v2/   root: {}", chain.api, chain.root);
         println!("  the client topped up its client contract from its wallet; the proxy credits what the chain shows");
-        println!(
-            "  balance:  cargo run --release -p cocoon -- client balance --url http://127.0.0.1:{}",
-            a.client_port
-        );
+        println!("  balance:  {}", balance_command(a.client_port, &a.data_dir));
     } else if !a.no_payments {
         println!("payments: on (embedded settlement, NOT a blockchain); the client has a deposit at each proxy");
-        println!(
-            "  balance:  cargo run --release -p cocoon -- client balance --url http://127.0.0.1:{}",
-            a.client_port
-        );
+        println!("  balance:  {}", balance_command(a.client_port, &a.data_dir));
     }
     println!("press Ctrl-C to stop");
 
@@ -228,4 +222,15 @@ pub(crate) fn ensure_model(path: &std::path::Path) -> Result<()> {
         bail!("fetching the model failed ({status}); see the output above");
     }
     Ok(())
+}
+
+/// The command that shows the client's balance in this network (with its token file unless
+/// it is where `cocoon client` looks by default).
+fn balance_command(client_port: u16, data_dir: &std::path::Path) -> String {
+    let mut cmd = format!("cargo run --release -p cocoon -- client balance --url http://127.0.0.1:{client_port}");
+    let token = data_dir.join("client").join(cocoon_client::api_token::TOKEN_FILE);
+    if token != std::path::Path::new("data/up/client/api-token") {
+        cmd.push_str(&format!(" --token-file {}", token.display()));
+    }
+    cmd
 }
