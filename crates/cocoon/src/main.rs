@@ -4,6 +4,8 @@
 mod attest;
 mod bench;
 mod bench_engine;
+mod bench_translate;
+mod chrf;
 mod config;
 mod devnet;
 mod money;
@@ -56,6 +58,8 @@ enum Command {
     /// Benchmark the embedded engine: prompt and generation tok/s, 1 and N streams, in-process
     /// and through a local network.
     BenchEngine(bench_engine::BenchEngineArgs),
+    /// Translation quality: chrF per direction on the built-in evaluation set, through a running client.
+    BenchTranslate(bench_translate::BenchTranslateArgs),
     /// Translate texts through a running client (`cocoon up`).
     Translate(tasks_cli::TranslateArgs),
     /// Summarize a text in 2-3 sentences through a running client.
@@ -110,6 +114,7 @@ fn main() -> Result<()> {
             Command::BenchBackend(a) => roles::bench_backend(a).await,
             Command::Bench(a) => bench::run(a).await,
             Command::BenchEngine(a) => bench_engine::run(a).await,
+            Command::BenchTranslate(a) => bench_translate::run(a).await,
             Command::Translate(a) => tasks_cli::translate(a).await,
             Command::Summarize(a) => tasks_cli::summarize(a).await,
             Command::Chat(a) => tasks_cli::chat(a).await,

@@ -1,8 +1,9 @@
 //! Task endpoints on the client's API: `POST /v1/tasks/translate` and `POST /v1/tasks/summarize`,
-//! JSON in and out. Each is one chat completion through the network (temperature 0); prompts
+//! JSON in and out, through the network at temperature 0; prompts
 //! and output parsing live in [`prompt`].
 //!
-//! Translate: `{"to": "fr", "texts": ["..."], "from"?, "model"?, "max_tokens"?}` →
+//! Translate: `{"to": "fr", "texts": ["..."], "from"?, "model"?, "max_tokens"?}` (each text its
+//! own chat completion, a few at a time) →
 //! `{"translations": [{"text": "..."} | {"error": {"code", "message"}}], "model", "usage"}`.
 //! Summarize: `{"text": "...", "language"?, "model"?, "max_tokens"?}` →
 //! `{"summary": "...", "model", "usage"}`.
@@ -18,12 +19,16 @@ use axum::{
 };
 use cocoon_openai::{ApiError, Endpoint};
 use cocoon_transport::{full, read_limited};
+use futures::StreamExt;
 use http::StatusCode;
 use prompt::{SummarizeRequest, TranslateRequest};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 const MAX_TASK_BODY: usize = 1024 * 1024;
+
+/// Texts of one batch translated at once.
+const TRANSLATE_CONCURRENCY: usize = 4;
 
 fn error(e: ApiError) -> Response {
     (e.status, Json(serde_json::from_slice::<Value>(&e.to_json()).unwrap_or_default())).into_response()
@@ -42,15 +47,33 @@ pub async fn translate(State(s): State<Arc<Shared>>, body: AxumBody) -> Response
         let r: TranslateRequest = parse(body).await?;
         prompt::check_translate(&r).map_err(|m| ApiError::bad_request("invalid_request", m))?;
         let model = model_or_default(&s, r.model.clone()).await?;
-        let (results, todo, chat) = prompt::translate_plan(&r, &model);
-        let (translations, usage) = match chat {
-            None => (prompt::translate_finish(results, &todo, &r.texts, ""), Value::Null),
-            Some(chat) => {
-                let answer = ask(&s, chat).await?;
-                let text = prompt::answer_text(&answer).unwrap_or_default();
-                (prompt::translate_finish(results, &todo, &r.texts, text), answer["usage"].clone())
+        let (results, todo, chats) = prompt::translate_plan(&r, &model);
+        // Each text is its own request; a few at a time, answers kept in order.
+        let answers: Vec<Result<Value, ApiError>> = futures::stream::iter(chats.into_iter().map(|chat| ask(&s, chat)))
+            .buffered(TRANSLATE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut usage = json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0});
+        let mut texts = Vec::with_capacity(answers.len());
+        for a in &answers {
+            match a {
+                Ok(answer) => {
+                    for k in ["prompt_tokens", "completion_tokens", "total_tokens"] {
+                        usage[k] = json!(usage[k].as_u64().unwrap_or(0) + answer["usage"][k].as_u64().unwrap_or(0));
+                    }
+                    if let Some(c) = answer["usage"]["total_cost"].as_u64() {
+                        usage["total_cost"] = json!(usage["total_cost"].as_u64().unwrap_or(0) + c);
+                    }
+                    texts.push(Ok(prompt::answer_text(answer).unwrap_or_default().to_string()));
+                }
+                Err(e) => texts.push(Err(format!("{}: {}", e.code, e.message))),
             }
-        };
+        }
+        // A request-wide refusal (no money, no worker) is the answer when nothing got through.
+        if let (Some(Err(first)), true) = (answers.first(), answers.iter().all(Result::is_err)) {
+            return Err(first.clone());
+        }
+        let translations = prompt::translate_finish(results, &todo, &r.texts, &texts);
         Ok::<_, ApiError>(
             json!({"object": "translation", "model": model, "to": r.to, "translations": translations, "usage": usage}),
         )

@@ -2,8 +2,9 @@
 //! are built here and model output is parsed here, with no I/O, so that whatever a (small) model
 //! answers becomes either a result or a clear per-text error, never a crash.
 //!
-//! Translation sends the batch as a JSON array and asks for a JSON array back, at temperature 0,
-//! keeping HTML, Markdown and emoji as they are.
+//! Translation sends each text of a batch as its own chat completion (sent concurrently; small
+//! models translate one message far more reliably than a JSON array of them), at temperature 0,
+//! asking for the translation alone and keeping HTML, Markdown and emoji as they are.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -27,7 +28,7 @@ pub struct TranslateRequest {
     /// Model to use (default: the first model the network offers).
     #[serde(default)]
     pub model: Option<String>,
-    /// Output budget for the whole batch (default: twice the batch's JSON length in bytes, 64 to 2048).
+    /// Output budget per text (default: twice the text's length in bytes, 64 to 2048).
     #[serde(default)]
     pub max_tokens: Option<u32>,
 }
@@ -61,7 +62,7 @@ pub struct Translation {
 /// Why one text of a batch was not translated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TextError {
-    /// `bad_input`, `same_language`, `malformed_output`.
+    /// `bad_input`, `same_language`, `malformed_output`, `failed` (its request failed).
     pub code: &'static str,
     /// A human-readable explanation.
     pub message: String,
@@ -87,9 +88,10 @@ pub fn check_translate(r: &TranslateRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// What to send to the model: the indices of texts that need translating, and the chat body.
-/// Texts that are empty, too long or already in the target language get their error here.
-pub fn translate_plan(r: &TranslateRequest, model: &str) -> (Vec<Option<Translation>>, Vec<usize>, Option<Value>) {
+/// What to send to the model: the indices of texts that need translating, and one chat body
+/// for each. Texts that are empty, too long or already in the target language get their error
+/// here.
+pub fn translate_plan(r: &TranslateRequest, model: &str) -> (Vec<Option<Translation>>, Vec<usize>, Vec<Value>) {
     let same = r.from.as_deref().is_some_and(|f| same_language(f, &r.to));
     let mut results: Vec<Option<Translation>> = Vec::with_capacity(r.texts.len());
     let mut todo = Vec::new();
@@ -105,64 +107,63 @@ pub fn translate_plan(r: &TranslateRequest, model: &str) -> (Vec<Option<Translat
             todo.push(i);
         }
     }
-    if todo.is_empty() {
-        return (results, todo, None);
-    }
-    let batch: Vec<&str> = todo.iter().map(|&i| r.texts[i].as_str()).collect();
-    let system = format!(
-        "You are a translation engine. Translate every string of the JSON array the user sends into {to}. \
-         Keep HTML tags, Markdown, emoji, links, numbers and placeholders exactly as they are. \
-         Answer with only a JSON array of {n} strings, the translations in the same order, and nothing else.",
-        to = r.to,
-        n = batch.len()
-    );
-    let input = serde_json::to_string(&batch).unwrap_or_default();
-    let body = chat_body(model, &system, &input, r.max_tokens.unwrap_or(default_budget(&input)));
-    (results, todo, Some(body))
+    let bodies = todo.iter().map(|&i| translate_body(r, model, &r.texts[i])).collect();
+    (results, todo, bodies)
 }
 
-/// Fills in the model's answers: a JSON array of the right length (found anywhere in the
-/// answer, fenced or not), else a `malformed_output` error for every text that was sent.
+/// The chat body that translates one text. The text goes as a one-string JSON array, which
+/// small models treat as data to translate rather than a message to answer (measured with
+/// `cocoon bench-translate`: a plain-text prompt made Qwen2.5 0.5B reply to the messages).
+fn translate_body(r: &TranslateRequest, model: &str, text: &str) -> Value {
+    let from = r.from.as_deref().map(|f| format!(" from {f}")).unwrap_or_default();
+    let system = format!(
+        "You are a translation engine. Translate every string of the JSON array the user sends{from} into {to}. \
+         Keep HTML tags, Markdown, emoji, links, numbers and placeholders exactly as they are. \
+         Answer with only a JSON array of 1 string, the translation, and nothing else.",
+        to = r.to
+    );
+    let input = serde_json::to_string(&[text]).unwrap_or_default();
+    let budget = r.max_tokens.unwrap_or(default_budget(&input));
+    chat_body(model, &system, &input, budget)
+}
+
+/// Fills in the model's answers, one per text sent (`None`: that request failed, with why):
+/// the translation alone (plain, fenced, quoted or as a one-string JSON array), else a
+/// per-text error.
 pub fn translate_finish(
     mut results: Vec<Option<Translation>>,
     todo: &[usize],
     sent: &[String],
-    answer: &str,
+    answers: &[Result<String, String>],
 ) -> Vec<Translation> {
-    let parsed = parse_string_array(answer).filter(|a| a.len() == todo.len()).or_else(|| {
-        if todo.len() == 1 {
-            plain_answer(answer, sent.get(todo[0])).map(|t| vec![t])
-        } else {
-            None
-        }
-    });
-    match parsed {
-        Some(out) => {
-            for (&i, text) in todo.iter().zip(out) {
-                let source = sent.get(i).map(String::as_str).unwrap_or_default();
-                results[i] = Some(if text.trim().is_empty() {
-                    Translation::err("malformed_output", "the model answered an empty string")
-                } else if text.trim() == source.trim() && source.chars().any(char::is_alphabetic) {
-                    Translation::err(
-                        "same_language",
-                        "the model returned the text unchanged: it is probably already in the target language",
-                    )
-                } else {
-                    Translation::ok(text)
-                });
-            }
-        }
-        None => {
-            let snippet: String = answer.chars().take(200).collect();
-            for &i in todo {
-                results[i] = Some(Translation::err(
-                    "malformed_output",
-                    format!("the model did not answer a JSON array of {} strings: {snippet:?}", todo.len()),
-                ));
-            }
-        }
+    for (&i, answer) in todo.iter().zip(answers) {
+        let source = sent.get(i).map(String::as_str).unwrap_or_default();
+        results[i] = Some(match answer {
+            Err(why) => Translation::err("failed", why.clone()),
+            Ok(answer) => one_answer(answer, source),
+        });
     }
     results.into_iter().map(|r| r.unwrap_or_else(|| Translation::err("malformed_output", "no answer"))).collect()
+}
+
+/// One text's translation in the model's answer, or why there is none.
+fn one_answer(answer: &str, source: &str) -> Translation {
+    let text = parse_string_array(answer)
+        .filter(|a| a.len() == 1)
+        .and_then(|mut a| a.pop())
+        .or_else(|| plain_answer(answer, source));
+    match text {
+        None => {
+            let snippet: String = answer.chars().take(200).collect();
+            Translation::err("malformed_output", format!("the model answered no translation: {snippet:?}"))
+        }
+        Some(t) if t.trim().is_empty() => Translation::err("malformed_output", "the model answered an empty string"),
+        Some(t) if t.trim() == source.trim() && source.chars().any(char::is_alphabetic) => Translation::err(
+            "same_language",
+            "the model returned the text unchanged: it is probably already in the target language",
+        ),
+        Some(t) => Translation::ok(t),
+    }
 }
 
 /// The chat body for a summary of 2-3 sentences.
@@ -198,7 +199,7 @@ fn chat_body(model: &str, system: &str, user: &str, max_tokens: u32) -> Value {
     })
 }
 
-/// Room for the translation: about twice the input, within sane bounds.
+/// Room for one translation: about twice the input's bytes, within sane bounds.
 fn default_budget(input: &str) -> u32 {
     (input.len() as u32).saturating_mul(2).clamp(64, 2048)
 }
@@ -221,8 +222,7 @@ fn parse_string_array(s: &str) -> Option<Vec<String>> {
 /// A one-text translation answered as plain text instead of a JSON array (small models often
 /// do): the text without code fences or surrounding quotes, unless it rambles (many times the
 /// source's length, or several paragraphs where the source had one).
-fn plain_answer(answer: &str, source: Option<&String>) -> Option<String> {
-    let source = source?;
+fn plain_answer(answer: &str, source: &str) -> Option<String> {
     let mut t = answer.trim();
     if let Some(inner) = t.strip_prefix("```").and_then(|r| r.strip_suffix("```")) {
         t = inner.split_once('\n').map_or(inner, |(_, body)| body).trim();
@@ -257,68 +257,58 @@ mod tests {
         }
     }
 
+    fn ok(s: &str) -> Result<String, String> {
+        Ok(s.to_string())
+    }
+
     #[test]
-    fn a_batch_goes_out_as_json_and_comes_back_in_order() {
+    fn each_text_goes_out_alone_and_comes_back_in_order() {
         let r = req(&["Hello <b>world</b> 👋", "", "Good night"]);
-        let (results, todo, body) = translate_plan(&r, "m");
+        let (results, todo, bodies) = translate_plan(&r, "m");
         assert_eq!(todo, vec![0, 2]);
-        let body = body.unwrap();
-        assert_eq!(body["temperature"], 0);
-        let user = body["messages"][1]["content"].as_str().unwrap();
-        assert_eq!(serde_json::from_str::<Vec<String>>(user).unwrap(), vec!["Hello <b>world</b> 👋", "Good night"]);
-        let out =
-            translate_finish(results, &todo, &r.texts, "```json\n[\"Bonjour <b>monde</b> 👋\", \"Bonne nuit\"]\n```");
+        assert_eq!(bodies.len(), 2);
+        assert_eq!(bodies[0]["temperature"], 0);
+        let user = bodies[0]["messages"][1]["content"].as_str().unwrap();
+        assert_eq!(serde_json::from_str::<Vec<String>>(user).unwrap(), vec!["Hello <b>world</b> 👋"]);
+        assert!(bodies[1]["messages"][0]["content"].as_str().unwrap().contains("into fr"));
+        let out = translate_finish(results, &todo, &r.texts, &[ok("Bonjour <b>monde</b> 👋"), ok("[\"Bonne nuit\"]")]);
         assert_eq!(out[0].text.as_deref(), Some("Bonjour <b>monde</b> 👋"));
         assert_eq!(out[1].error.as_ref().map(|e| e.code), Some("bad_input"));
         assert_eq!(out[2].text.as_deref(), Some("Bonne nuit"));
     }
 
     #[test]
-    fn malformed_output_is_a_per_text_error() {
+    fn bad_answers_are_per_text_errors() {
         let r = req(&["one", "two"]);
         let (results, todo, _) = translate_plan(&r, "m");
-        let out = translate_finish(results.clone(), &todo, &r.texts, "I cannot do that.");
-        assert!(out.iter().all(|t| t.error.as_ref().map(|e| e.code) == Some("malformed_output")));
-        // Wrong length is malformed too.
-        let out = translate_finish(results, &todo, &r.texts, "[\"un\"]");
-        assert!(out.iter().all(|t| t.text.is_none()));
+        let essay = "Here is a long explanation of numbers in French. ".repeat(5);
+        let out = translate_finish(results, &todo, &r.texts, &[ok(&essay), Err("proxy_failed".into())]);
+        assert_eq!(out[0].error.as_ref().unwrap().code, "malformed_output");
+        assert_eq!(out[1].error.as_ref().unwrap().code, "failed");
     }
 
     #[test]
-    fn a_single_text_may_come_back_as_plain_text() {
+    fn an_answer_may_be_plain_fenced_or_quoted() {
         let r = req(&["Good morning"]);
         let (results, todo, _) = translate_plan(&r, "m");
-        for answer in ["Bonjour", "  \"Bonjour\"\n", "```\nBonjour\n```", "«Bonjour»"] {
-            let out = translate_finish(results.clone(), &todo, &r.texts, answer);
+        for answer in ["Bonjour", "  \"Bonjour\"\n", "```\nBonjour\n```", "«Bonjour»", "[\"Bonjour\"]"] {
+            let out = translate_finish(results.clone(), &todo, &r.texts, &[ok(answer)]);
             assert_eq!(out[0].text.as_deref(), Some("Bonjour"), "{answer:?}");
         }
-        // Unchanged, rambling or empty plain answers are still errors.
-        let out = translate_finish(results.clone(), &todo, &r.texts, "Good morning");
+        // Unchanged or empty answers are still errors.
+        let out = translate_finish(results.clone(), &todo, &r.texts, &[ok("Good morning")]);
         assert_eq!(out[0].error.as_ref().unwrap().code, "same_language");
-        let essay = "Here is a long explanation of greetings in French. ".repeat(5);
-        let out = translate_finish(results.clone(), &todo, &r.texts, &essay);
+        let out = translate_finish(results, &todo, &r.texts, &[ok("  ")]);
         assert_eq!(out[0].error.as_ref().unwrap().code, "malformed_output");
-        let out = translate_finish(results, &todo, &r.texts, "  ");
-        assert_eq!(out[0].error.as_ref().unwrap().code, "malformed_output");
-        // Several texts still need the JSON array.
-        let r = req(&["one", "two"]);
-        let (results, todo, _) = translate_plan(&r, "m");
-        let out = translate_finish(results, &todo, &r.texts, "un deux");
-        assert!(out.iter().all(|t| t.text.is_none()));
     }
 
     #[test]
     fn same_language_is_reported() {
         let mut r = req(&["Bonjour"]);
         r.from = Some("FR".into());
-        let (results, todo, body) = translate_plan(&r, "m");
-        assert!(todo.is_empty() && body.is_none());
+        let (results, todo, bodies) = translate_plan(&r, "m");
+        assert!(todo.is_empty() && bodies.is_empty());
         assert_eq!(results[0].as_ref().unwrap().error.as_ref().unwrap().code, "same_language");
-        // An unchanged answer means the same.
-        let r = req(&["Bonjour"]);
-        let (results, todo, _) = translate_plan(&r, "m");
-        let out = translate_finish(results, &todo, &r.texts, "[\"Bonjour\"]");
-        assert_eq!(out[0].error.as_ref().unwrap().code, "same_language");
     }
 
     #[test]
@@ -342,7 +332,8 @@ mod tests {
             let texts: Vec<String> = (0..n).map(|i| format!("text {i}")).collect();
             let r = TranslateRequest { to: "de".into(), from: None, texts: texts.clone(), model: None, max_tokens: None };
             let (results, todo, _) = translate_plan(&r, "m");
-            let out = translate_finish(results, &todo, &texts, &answer);
+            let answers: Vec<Result<String, String>> = todo.iter().map(|_| Ok(answer.clone())).collect();
+            let out = translate_finish(results, &todo, &texts, &answers);
             prop_assert_eq!(out.len(), n);
             prop_assert!(out.iter().all(|t| t.text.is_some() != t.error.is_some()));
         }
