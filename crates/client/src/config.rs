@@ -72,11 +72,7 @@ fn default_policy() -> PeerPolicy {
 impl ClientConfig {
     /// Why talking to `proxies` would expose the prompts (empty: it would not).
     pub fn openings(&self, proxies: &[String]) -> Vec<String> {
-        let remote: Vec<&String> = proxies.iter().filter(|p| !cocoon_transport::is_loopback_host(p)).collect();
-        match (remote.first(), cocoon_transport::exposure::open_policy("proxy_policy", &self.proxy_policy)) {
-            (Some(p), Some(why)) => vec![format!("{why}, and the proxy {p} is not on this machine")],
-            _ => Vec::new(),
-        }
+        cocoon_transport::exposure::remote_proxy_open(&self.proxy_policy, proxies).into_iter().collect()
     }
 
     /// Checks values serde cannot.

@@ -79,11 +79,6 @@ async fn discover(cfg: &mut ClientConfig, chain: &cocoon_onchain::ChainConfig) -
     Ok(from_root)
 }
 
-/// Whether the client may dial `proxy` under its config (closed by default).
-fn cfg_open(cfg: &ClientConfig, insecure_dev: bool, proxy: &str) -> bool {
-    insecure_dev || cfg.openings(&[proxy.to_string()]).is_empty()
-}
-
 /// Reads the root's registry every `registry_refresh_secs` and dials the proxies it newly
 /// lists (those `allowed` admits).
 fn spawn_refresh(
@@ -159,8 +154,8 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
     let pool = pool::Pool::start(&cfg.proxies, dialer, wallet.clone(), stop.clone());
     if let (true, Some(chain)) = (discovered, cfg.chain.clone()) {
         // A proxy the root lists later is dialed only if the policy would let us dial it now.
-        let (cfg_policy, insecure) = (cfg.clone(), cfg.insecure_dev);
-        let allowed = move |p: &str| cfg_open(&cfg_policy, insecure, p);
+        let (cfg, insecure) = (cfg.clone(), cfg.insecure_dev);
+        let allowed = move |p: &str| insecure || cfg.openings(&[p.to_string()]).is_empty();
         spawn_refresh(pool.clone(), chain, stop.clone(), allowed);
     }
     let shared = Arc::new(Shared {

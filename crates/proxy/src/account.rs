@@ -7,7 +7,7 @@ use bytes::Bytes;
 use cocoon_ledger::AccountId;
 use cocoon_openai::ApiError;
 use cocoon_proto::{path, AmountRequest, EventCodec, VoucherEvent};
-use cocoon_transport::{error_response, json_response, read_limited, Body, BoxError};
+use cocoon_transport::{error_response, json_response, read_within, Body, BoxError};
 use cocoon_voucher::{SignedVoucher, VoucherKind};
 use futures::StreamExt;
 use http::{Response, StatusCode};
@@ -53,9 +53,8 @@ async fn operate(
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
     let p = payments(shared)?.clone();
-    let bytes = tokio::time::timeout(std::time::Duration::from_secs(10), read_limited(body, MAX_ACCOUNT_BODY))
+    let bytes = read_within(body, MAX_ACCOUNT_BODY, std::time::Duration::from_secs(10))
         .await
-        .map_err(|_| ApiError::bad_request("bad_body", "the body took too long"))?
         .map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
     let amount = || -> Result<u64, ApiError> {
         serde_json::from_slice::<AmountRequest>(&bytes)

@@ -12,8 +12,8 @@ use cocoon_proto::InferMeta;
 
 /// How the request path pays: checks, holds and charges.
 pub trait Billing: Send + Sync + 'static {
-    /// Refuses a request `client` cannot pay even its output bound for (HTTP 402), before
-    /// its body is read.
+    /// Refuses a request `client` cannot pay even its output bound for (HTTP 402), or a
+    /// client that may not be served at all, before its body is read. Runs before [`Billing::hold`].
     fn precheck(&self, client: &AccountId, meta: &InferMeta) -> Result<(), ApiError>;
 
     /// Holds the request's maximum cost for `client` (`None` when payments are off), or

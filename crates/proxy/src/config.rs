@@ -128,7 +128,8 @@ fn default_payout_threshold() -> u64 {
 fn default_commit_interval() -> u64 {
     250
 }
-fn default_max_tokens() -> u64 {
+/// The output bound of a request that sets none (also without payments).
+pub(crate) fn default_max_tokens() -> u64 {
     4096
 }
 

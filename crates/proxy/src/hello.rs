@@ -4,7 +4,7 @@
 use crate::{payments::Payments, Shared};
 use cocoon_ledger::{AccountId, LedgerError};
 use cocoon_openai::ApiError;
-use cocoon_transport::{answer_hello_body, error_response, read_limited, Body};
+use cocoon_transport::{answer_hello_body, error_response, read_within, Body};
 use cocoon_voucher::SignedVoucher;
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
@@ -17,10 +17,9 @@ const HELLO_READ: Duration = Duration::from_secs(10);
 /// proves this proxy's state was rolled back: the proxy refuses it and stops serving paid
 /// requests (fail-stop).
 pub async fn hello(shared: &Arc<Shared>, client: &AccountId, body: Incoming) -> Response<Body> {
-    let bytes = match tokio::time::timeout(HELLO_READ, read_limited(body, 64 * 1024)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
-        Err(_) => return error_response(&ApiError::bad_request("bad_hello", "hello body took too long")),
+    let bytes = match read_within(body, 64 * 1024, HELLO_READ).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&ApiError::bad_request("bad_hello", e.to_string())),
     };
     let (hello, resp) = answer_hello_body(&bytes, None);
     if let Some(p) = shared.payments.as_ref().filter(|p| p.ton.is_some()) {

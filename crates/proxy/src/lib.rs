@@ -171,7 +171,10 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         worker_addr: local(&worker_l, cfg.worker_listen),
         stop: stop.clone(),
         model_hashes,
-        default_max_tokens: cfg.payments.as_ref().map_or(4096, |p| p.default_max_tokens.max(1)),
+        default_max_tokens: cfg
+            .payments
+            .as_ref()
+            .map_or_else(config::default_max_tokens, |p| p.default_max_tokens.max(1)),
         max_streams_per_link: cfg.max_streams_per_link.max(1),
         exposure,
     });

@@ -22,13 +22,21 @@ static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The worker's model hash, as attested in its certificate (claim `model_sha256`), checked
-/// against what it announced and against the registry's allowlist (when not empty).
-pub fn check_model_hash(
+/// The worker's model as attested in its certificate: the announced model must be the
+/// attested one (claim `model`), and the announced hash the attested one (claim
+/// `model_sha256`), which must be on the registry's allowlist (when not empty). Returns the hash.
+pub fn check_attested_model(
     allowed: &[String],
     announce: &WorkerAnnounce,
     attested: &BTreeMap<String, String>,
 ) -> Result<Option<String>, String> {
+    if attested.get(CLAIM_MODEL) != Some(&announce.model) {
+        return Err(format!(
+            "announced model {:?} differs from the attested one {:?}",
+            announce.model,
+            attested.get(CLAIM_MODEL)
+        ));
+    }
     let claimed = attested.get(CLAIM_MODEL_SHA256);
     if announce.model_sha256.as_ref() != claimed {
         return Err(format!(
@@ -90,18 +98,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         conn_task.abort();
         return;
     }
-    if peer.extra.get(CLAIM_MODEL) != Some(&announce.model) {
-        let why = format!(
-            "announced model {:?} differs from the attested one {:?}",
-            announce.model,
-            peer.extra.get(CLAIM_MODEL)
-        );
-        tracing::warn!(peer = %addr, worker = %short(&announce.worker_id), "refusing a worker: {why}");
-        shared.stats.refused(format!("worker {addr}: {why}"));
-        conn_task.abort();
-        return;
-    }
-    let model_sha256 = match check_model_hash(&shared.model_hashes, &announce, &peer.extra) {
+    let model_sha256 = match check_attested_model(&shared.model_hashes, &announce, &peer.extra) {
         Ok(h) => h,
         Err(why) => {
             tracing::warn!(peer = %addr, worker = %short(&announce.worker_id), model = %announce.model, "refusing a worker: {why}");
@@ -271,25 +268,35 @@ mod tests {
     }
 
     fn claims(hash: Option<&str>) -> BTreeMap<String, String> {
-        hash.map(|h| BTreeMap::from([(CLAIM_MODEL_SHA256.to_string(), h.to_string())])).unwrap_or_default()
+        let mut c = BTreeMap::from([(CLAIM_MODEL.to_string(), "m".to_string())]);
+        if let Some(h) = hash {
+            c.insert(CLAIM_MODEL_SHA256.to_string(), h.to_string());
+        }
+        c
     }
 
     #[test]
-    fn model_hash_must_match_the_claims_and_the_allowlist() {
+    fn model_and_hash_must_match_the_claims_and_the_allowlist() {
+        // The announced model must be the attested one.
+        let mut other = claims(None);
+        other.insert(CLAIM_MODEL.to_string(), "other".to_string());
+        let e = check_attested_model(&[], &announce(None), &other).unwrap_err();
+        assert!(e.contains("announced model \"m\" differs from the attested one"), "{e}");
+        assert!(check_attested_model(&[], &announce(None), &BTreeMap::new()).is_err());
         // No allowlist: any model, with or without a hash.
-        assert_eq!(check_model_hash(&[], &announce(None), &claims(None)), Ok(None));
-        assert_eq!(check_model_hash(&[], &announce(Some(A)), &claims(Some(A))), Ok(Some(A.to_string())));
+        assert_eq!(check_attested_model(&[], &announce(None), &claims(None)), Ok(None));
+        assert_eq!(check_attested_model(&[], &announce(Some(A)), &claims(Some(A))), Ok(Some(A.to_string())));
         // The announcement must say what the certificate attests.
-        let e = check_model_hash(&[], &announce(Some(A)), &claims(Some(B))).unwrap_err();
+        let e = check_attested_model(&[], &announce(Some(A)), &claims(Some(B))).unwrap_err();
         assert!(e.contains("differs from the attested"), "{e}");
-        assert!(check_model_hash(&[], &announce(Some(A)), &claims(None)).is_err());
-        assert!(check_model_hash(&[], &announce(Some("xyz")), &claims(Some("xyz"))).is_err());
+        assert!(check_attested_model(&[], &announce(Some(A)), &claims(None)).is_err());
+        assert!(check_attested_model(&[], &announce(Some("xyz")), &claims(Some("xyz"))).is_err());
         // With an allowlist: listed hashes only, and a hash is required.
         let allowed = vec![A.to_string()];
-        assert_eq!(check_model_hash(&allowed, &announce(Some(A)), &claims(Some(A))), Ok(Some(A.to_string())));
-        let e = check_model_hash(&allowed, &announce(Some(B)), &claims(Some(B))).unwrap_err();
+        assert_eq!(check_attested_model(&allowed, &announce(Some(A)), &claims(Some(A))), Ok(Some(A.to_string())));
+        let e = check_attested_model(&allowed, &announce(Some(B)), &claims(Some(B))).unwrap_err();
         assert!(e.contains("not in the registry's allowlist"), "{e}");
-        let e = check_model_hash(&allowed, &announce(None), &claims(None)).unwrap_err();
+        let e = check_attested_model(&allowed, &announce(None), &claims(None)).unwrap_err();
         assert!(e.contains("attests no model hash"), "{e}");
     }
 }

@@ -19,6 +19,18 @@ pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
+/// [`read_limited`] within `timeout`: a peer that sends its body too slowly gets
+/// [`crate::TransportError::Timeout`].
+pub async fn read_within<B>(body: B, limit: usize, timeout: std::time::Duration) -> Result<Bytes, crate::TransportError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    tokio::time::timeout(timeout, read_limited(body, limit))
+        .await
+        .map_err(|_| crate::TransportError::Timeout(timeout))?
+}
+
 /// Reads a whole body into memory, failing as soon as it grows past `limit` bytes.
 pub async fn read_limited<B>(body: B, limit: usize) -> Result<Bytes, crate::TransportError>
 where

@@ -36,6 +36,14 @@ pub fn open_policy(name: &str, policy: &PeerPolicy) -> Option<String> {
     }
 }
 
+/// Why dialing `proxies` under `policy` (the config's `proxy_policy`) would expose the
+/// prompts: an open policy and a proxy on another machine, which anyone could pose as.
+pub fn remote_proxy_open(policy: &PeerPolicy, proxies: &[String]) -> Option<String> {
+    let remote = proxies.iter().find(|p| !is_loopback_host(p))?;
+    let open = open_policy("proxy_policy", policy)?;
+    Some(format!("{open}, and the proxy {remote} is not on this machine: anyone could pose as it"))
+}
+
 /// Why this node's own attestation proves nothing to its peers, if it does not.
 pub fn weak_attestation(cfg: &AttestationConfig) -> Option<String> {
     match cfg.mode {

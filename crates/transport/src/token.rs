@@ -8,24 +8,32 @@
 use http::{header, HeaderMap};
 use std::{path::Path, sync::Arc};
 
-/// A secret a caller must present as `Authorization: Bearer <token>`.
+/// A secret a caller must present as `Authorization: Bearer <token>`, and where it lives (for
+/// the refusal's message).
 #[derive(Clone)]
-pub struct AccessToken(Arc<str>);
+pub struct AccessToken {
+    secret: Arc<str>,
+    /// What the token guards and where to find it, e.g. "the controls (/admin/*): the token
+    /// is in the worker's data_dir/admin-token".
+    hint: Arc<str>,
+}
 
 impl AccessToken {
     /// Reads the token from `data_dir/file`, creating it (and saying so, once) when absent;
     /// `guards` names what it protects in the log.
     pub fn load_or_create(data_dir: Option<&Path>, file: &str, guards: &str) -> std::io::Result<Self> {
         let fresh = || hex::encode(rand::random::<[u8; 32]>());
+        let token = |secret: &str, hint: String| AccessToken { secret: secret.into(), hint: hint.into() };
         let Some(dir) = data_dir else {
             let t = fresh();
             tracing::warn!(token = %t, "no data_dir: {guards} take this token for this run only \
                 (header `Authorization: Bearer <token>`)");
-            return Ok(AccessToken(t.into()));
+            return Ok(token(&t, format!("{guards}: the token is in this run's start-up log")));
         };
         let path = dir.join(file);
+        let hint = format!("{guards}: the token is in {}", path.display());
         match std::fs::read_to_string(&path) {
-            Ok(t) if !t.trim().is_empty() => return Ok(AccessToken(t.trim().into())),
+            Ok(t) if !t.trim().is_empty() => return Ok(token(t.trim(), hint)),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -35,7 +43,30 @@ impl AccessToken {
         write_private(&path, &t)?;
         tracing::info!(file = %path.display(), token = %t,
             "created the token for {guards}: send `Authorization: Bearer <token>`; it stays in this file");
-        Ok(AccessToken(t.into()))
+        Ok(token(&t, hint))
+    }
+
+    /// Admits a request to the routes this token guards, or says why not: 401 without the
+    /// token, 415 when `needs_json` and the body is not declared JSON.
+    pub fn check(&self, headers: &HeaderMap, needs_json: bool) -> Result<(), cocoon_openai::ApiError> {
+        use http::StatusCode;
+        if !self.admits(headers) {
+            return Err(cocoon_openai::ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "missing_token",
+                format!("these routes need `Authorization: Bearer <token>`; {}", self.hint),
+            ));
+        }
+        if needs_json && !is_json(headers) {
+            return Err(cocoon_openai::ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                "json_required",
+                "send `content-type: application/json`",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether `headers` carry this token.
@@ -45,12 +76,12 @@ impl AccessToken {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
-        same(given.trim().as_bytes(), self.0.as_bytes())
+        same(given.trim().as_bytes(), self.secret.as_bytes())
     }
 
     /// The token itself (for a test or a CLI that read it from the file).
     pub fn secret(&self) -> &str {
-        &self.0
+        &self.secret
     }
 }
 
@@ -102,8 +133,13 @@ mod tests {
         h.insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
         assert!(!a.admits(&h));
         assert!(!is_json(&h));
+        assert_eq!(a.check(&h, false).unwrap_err().code, "missing_token");
+        h.insert(header::AUTHORIZATION, format!("Bearer {}", a.secret()).parse().unwrap());
+        assert!(a.check(&h, false).is_ok());
+        assert_eq!(a.check(&h, true).unwrap_err().code, "json_required");
         h.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().unwrap());
         assert!(is_json(&h));
+        assert!(a.check(&h, true).is_ok());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -12,7 +12,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use cocoon_transport::{is_json, AccessToken};
+use cocoon_transport::AccessToken;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::{atomic::Ordering::Relaxed, Arc};
@@ -71,22 +71,10 @@ async fn require(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let refuse = |status: StatusCode, code: &str, msg: &str| {
-        (status, Json(json!({"error": {"message": msg, "type": "invalid_request_error", "code": code}})))
-            .into_response()
-    };
-    if !token.admits(req.headers()) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing_token",
-            "the controls need `Authorization: Bearer <token>` (the token is in the worker's data_dir/admin-token)",
-        );
+    match token.check(req.headers(), true) {
+        Ok(()) => next.run(req).await,
+        Err(e) => cocoon_transport::error_response(&e).map(axum::body::Body::new),
     }
-    if !is_json(req.headers()) {
-        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required", "send `content-type: application/json`");
-    }
-    next.run(req).await
 }
 
 async fn health(State(a): State<Arc<Admin>>) -> (StatusCode, Json<Value>) {

@@ -141,12 +141,8 @@ impl WorkerConfig {
     /// What would leave this worker open (empty: closed): an insecure `proxy_policy` towards
     /// proxies on other machines, or local endpoints on non-loopback addresses.
     pub fn openings(&self, proxies: &[String]) -> Vec<String> {
-        use cocoon_transport::exposure::{is_loopback, is_loopback_host, open_policy};
-        let mut why = Vec::new();
-        let remote = proxies.iter().find(|p| !is_loopback_host(p));
-        if let (Some(p), Some(open)) = (remote, open_policy("proxy_policy", &self.proxy_policy)) {
-            why.push(format!("{open}, and the proxy {p} is not on this machine: anyone could pose as it"));
-        }
+        use cocoon_transport::exposure::{is_loopback, remote_proxy_open};
+        let mut why: Vec<String> = remote_proxy_open(&self.proxy_policy, proxies).into_iter().collect();
         for (name, addr) in [("stats_listen", self.stats_listen), ("admin_listen", self.admin_listen)] {
             if !is_loopback(&addr) {
                 why.push(format!("`{name}` {addr} is reachable from other machines"));

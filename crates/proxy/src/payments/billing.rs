@@ -39,8 +39,8 @@ impl Billing for Payments {
         }
     }
 
+    /// Runs after [`Billing::precheck`], which refused a quarantined client already.
     fn hold(&self, client: &AccountId, meta: &InferMeta, prompt_bytes: usize) -> Result<Option<Hold>, ApiError> {
-        self.admitted(client)?;
         let tokens = self.output_bound(meta).saturating_add(prompt_bytes as u64);
         let amount = self.prices().max_cost(tokens, meta.max_coefficient);
         let hold = self.ledger.reserve(client, amount).map_err(|e| match e {

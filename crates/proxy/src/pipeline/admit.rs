@@ -6,7 +6,7 @@ use bytes::Bytes;
 use cocoon_ledger::AccountId;
 use cocoon_openai::ApiError;
 use cocoon_proto::InferMeta;
-use cocoon_transport::{read_limited, TransportError};
+use cocoon_transport::{read_within, TransportError};
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use std::time::Duration;
@@ -37,24 +37,17 @@ pub async fn admit(shared: &Shared, client: &AccountId, req: Request<Incoming>) 
     meta.terms.coefficient = None;
     // A client that cannot pay even for the output does not get to upload a body.
     shared.billing.precheck(client, &meta)?;
-    let read = read_limited(req.into_body(), shared.max_body);
-    let body = match tokio::time::timeout(meta.timeout.min(MAX_BODY_READ), read).await {
-        Err(_) => {
-            return Err(ApiError::from_status(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                "request body took too long",
-            ))
-        }
-        Ok(Err(TransportError::TooLarge(n))) => {
-            return Err(ApiError::from_status(
+    let body =
+        read_within(req.into_body(), shared.max_body, meta.timeout.min(MAX_BODY_READ)).await.map_err(|e| match e {
+            TransportError::Timeout(_) => {
+                ApiError::from_status(StatusCode::REQUEST_TIMEOUT, "body_timeout", "request body took too long")
+            }
+            TransportError::TooLarge(n) => ApiError::from_status(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!("request body over {n} bytes"),
-            ))
-        }
-        Ok(Err(other)) => return Err(ApiError::from_status(StatusCode::BAD_REQUEST, "bad_body", other.to_string())),
-        Ok(Ok(b)) => b,
-    };
+            ),
+            other => ApiError::from_status(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
+        })?;
     Ok(Admitted { deadline: started + meta.timeout, meta, body })
 }

@@ -49,7 +49,6 @@ pub fn relay(
     let settle = Settle {
         shared: shared.clone(),
         running,
-        count_events: stream,
         reservation: Some(reservation),
         coefficient,
         request_id: request_id.to_string(),
@@ -123,8 +122,6 @@ struct Settle {
     request_id: String,
     ended: bool,
     stream: bool,
-    /// Whether to count SSE events (streams).
-    count_events: bool,
     /// SSE events relayed so far: what bounds a stream's completion tokens.
     events: u64,
     /// Set when the client went away and the answer is read in the background.
@@ -158,8 +155,8 @@ impl Settle {
         }
     }
 
-    fn charge(&mut self, reported: Option<&Usage>) -> Option<u64> {
-        let usage = self.usage(reported);
+    /// Settles the reservation for `usage` (already bounded by [`Settle::usage`]).
+    fn charge(&mut self, usage: Option<Usage>) -> Option<u64> {
         let r = self.reservation.take()?;
         let worker = self.running.worker();
         r.settle(usage.as_ref(), &worker.worker_key, self.coefficient).map(|c| c.client)
@@ -192,7 +189,7 @@ impl Observer for Settle {
         if !self.detached.load(Relaxed) {
             self.shared.stats.bytes_out.fetch_add(data.len() as u64, Relaxed);
         }
-        if self.count_events {
+        if self.stream {
             self.events += EVENT.find_iter(data).count() as u64;
         }
     }
@@ -230,7 +227,7 @@ impl Observer for Settle {
             stats.completion_tokens.fetch_add(u.completion_tokens, Relaxed);
         }
         outcome.usage = usage;
-        outcome.cost = self.charge(usage.as_ref());
+        outcome.cost = self.charge(usage);
         Some(Frame::trailers(outcome.to_trailers()))
     }
 }
@@ -240,7 +237,8 @@ impl Drop for Settle {
         if !self.ended {
             // The relay itself was dropped (the runtime is shutting down): charge what was relayed.
             self.shared.stats.cancelled.fetch_add(1, Relaxed);
-            self.charge(None);
+            let usage = self.usage(None);
+            self.charge(usage);
         }
     }
 }
