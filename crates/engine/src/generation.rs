@@ -71,8 +71,9 @@ pub enum GenEvent {
     /// Generated text: whole UTF-8 characters, never part of a stop string.
     Text(String),
     /// The end. `completion_tokens` counts every token sampled, including the end-of-turn
-    /// token when the model stopped by itself.
-    Done { prompt_tokens: u32, completion_tokens: u32, finish_reason: FinishReason },
+    /// token when the model stopped by itself. `cached_tokens` counts the prompt tokens whose
+    /// KV cache was reused from an earlier generation instead of being computed again.
+    Done { prompt_tokens: u32, cached_tokens: u32, completion_tokens: u32, finish_reason: FinishReason },
     /// Inference failed; nothing follows.
     Error(String),
 }

@@ -37,7 +37,7 @@ async fn run(engine: &Engine, req: GenRequest) -> (String, u32, u32, FinishReaso
     let announced = generation.prompt_tokens();
     let (text, end) = generation.collect_text().await;
     match end {
-        GenEvent::Done { prompt_tokens, completion_tokens, finish_reason } => {
+        GenEvent::Done { prompt_tokens, completion_tokens, finish_reason, .. } => {
             assert_eq!(prompt_tokens, announced);
             (text, prompt_tokens, completion_tokens, finish_reason)
         }
@@ -209,4 +209,42 @@ async fn openai_json_has_usage() {
     .await
     .unwrap_err();
     assert_eq!(err.status.as_u16(), 400);
+}
+
+/// Runs a generation to its end and returns its text and `Done` counts.
+async fn run_counted(engine: &Engine, req: GenRequest) -> (String, u32, u32) {
+    let (text, end) = engine.generate(req).unwrap().collect_text().await;
+    match end {
+        GenEvent::Done { prompt_tokens, cached_tokens, .. } => (text, prompt_tokens, cached_tokens),
+        other => panic!("generation failed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_shared_prompt_prefix_is_decoded_once_and_changes_nothing() {
+    let system = "You translate chat messages. Answer with the translation only, keep emoji, \
+                  names, numbers and formatting exactly as they are.";
+    let ask = |e: &Engine, text: &str| {
+        let msgs = [ChatMessage::new("system", system), ChatMessage::new("user", text)];
+        GenRequest::greedy(e.render_chat(&msgs).unwrap(), 8)
+    };
+    let warm = load(2, 4);
+    let (_, _, cached) = run_counted(&warm, ask(&warm, "Good morning!")).await;
+    assert_eq!(cached, 0, "nothing is cached in a fresh engine");
+
+    // A second message with the same instructions reuses them.
+    let second = ask(&warm, "The train is late.");
+    let (text, prompt_tokens, cached) = run_counted(&warm, second.clone()).await;
+    assert!(cached > 10, "the system prompt is reused: {cached} of {prompt_tokens}");
+    assert!(cached < prompt_tokens, "the new message itself is decoded");
+
+    // The answer is the one a fresh engine gives.
+    let fresh = load(1, 1);
+    let (expected, expected_prompt, fresh_cached) = run_counted(&fresh, second.clone()).await;
+    assert_eq!(fresh_cached, 0);
+    assert_eq!((text, prompt_tokens), (expected, expected_prompt));
+
+    // The same prompt again reuses all but its last token.
+    let (_, prompt_tokens, cached) = run_counted(&warm, second).await;
+    assert_eq!(cached, prompt_tokens - 1);
 }

@@ -5,7 +5,13 @@
 //! the last sampled token of every generating sequence, then prompt chunks of newly admitted
 //! ones with whatever batch room is left. After one `llama_decode` it samples a token for every
 //! sequence that produced logits and sends its text. A sequence's position in the batch is its
-//! llama.cpp sequence id (its slot), and its KV cache is cleared when it ends.
+//! llama.cpp sequence id (its slot).
+//!
+//! A slot keeps its KV cache when its generation ends, with the tokens it holds. A new job
+//! takes the free slot whose cached tokens share the longest prefix with its prompt, drops the
+//! rest of that cache, and decodes only what follows the shared prefix: the instructions a
+//! translation or a chat history repeats in every request are computed once, as llama.cpp's
+//! server does with `cache_prompt`. The cache is cleared only when a decode fails.
 
 use super::Job;
 use crate::{
@@ -47,8 +53,13 @@ struct Seq {
     id: i32,
     tx: tmpsc::UnboundedSender<GenEvent>,
     prompt: Vec<LlamaToken>,
-    /// Prompt tokens already decoded.
+    /// Prompt tokens already decoded (or reused from the slot's cache).
     fed: usize,
+    /// Prompt tokens reused from the slot's cache.
+    cached: usize,
+    /// Generated tokens decoded into the KV cache, in order (the cache holds
+    /// `prompt[..fed]` then these).
+    decoded: Vec<LlamaToken>,
     /// Tokens in this sequence's KV cache (= position of the next token).
     n_past: i32,
     /// The last sampled token, decoded in the next step.
@@ -65,15 +76,18 @@ struct Seq {
 }
 
 impl Seq {
-    fn new(id: i32, job: Job) -> Self {
+    /// A sequence in slot `id` whose first `cached` prompt tokens are already in its KV cache.
+    fn new(id: i32, job: Job, cached: usize) -> Self {
         let sampler = sampler(job.req.temperature, job.req.top_p, job.req.seed);
         let stop = StopFilter::new(&job.req.stop);
         Self {
             id,
             tx: job.tx,
             prompt: job.tokens,
-            fed: 0,
-            n_past: 0,
+            fed: cached,
+            cached,
+            decoded: Vec::new(),
+            n_past: cached as i32,
             next: None,
             generated: 0,
             max_tokens: job.max_tokens,
@@ -90,6 +104,18 @@ impl Seq {
             let _ = self.tx.send(GenEvent::Text(text));
         }
     }
+
+    /// The tokens this sequence's KV cache holds, in position order.
+    fn into_cached_tokens(mut self) -> Vec<LlamaToken> {
+        self.prompt.truncate(self.fed);
+        self.prompt.append(&mut self.decoded);
+        self.prompt
+    }
+}
+
+/// Tokens `a` and `b` share from the start.
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Greedy at temperature 0; otherwise temperature, then top-p, then a seeded draw.
@@ -162,6 +188,7 @@ pub(super) fn run(
         open: true,
         waiting: VecDeque::new(),
         slots: (0..settings.parallel).map(|_| None).collect(),
+        cache: (0..settings.parallel).map(|_| Vec::new()).collect(),
         load,
         piece: Vec::with_capacity(32),
     };
@@ -177,6 +204,8 @@ struct Runner<'m> {
     open: bool,
     waiting: VecDeque<Job>,
     slots: Vec<Option<Seq>>,
+    /// Per slot, the tokens its KV cache holds while no sequence runs in it.
+    cache: Vec<Vec<LlamaToken>>,
     load: Arc<Load>,
     piece: Vec<u8>,
 }
@@ -229,22 +258,46 @@ impl Runner<'_> {
             if self.slots[i].as_ref().is_some_and(|s| s.tx.is_closed()) {
                 if let Some(seq) = self.slots[i].take() {
                     tracing::debug!(seq = seq.id, generated = seq.generated, "generation cancelled");
-                    self.release(seq.id);
+                    self.release(seq);
                 }
             }
         }
     }
 
-    /// Gives free slots to waiting jobs, oldest first.
+    /// Gives free slots to waiting jobs, oldest first, each to the free slot whose cache
+    /// shares the longest prefix with its prompt.
     fn admit(&mut self) {
-        for i in 0..self.slots.len() {
-            if self.slots[i].is_some() {
-                continue;
-            }
+        while !self.waiting.is_empty() {
+            let free = (0..self.slots.len()).filter(|&i| self.slots[i].is_none());
+            let Some((slot, shared)) = free
+                .map(|i| (i, common_prefix(&self.cache[i], &self.waiting[0].tokens)))
+                .max_by_key(|&(i, shared)| (shared, std::cmp::Reverse(i)))
+            else {
+                return;
+            };
             let Some(job) = self.waiting.pop_front() else { return };
+            // At least the prompt's last token is decoded: its logits give the first sample.
+            let reuse = shared.min(job.tokens.len().saturating_sub(1));
+            let reuse = self.truncate_cache(slot, reuse);
             self.load.started();
-            self.slots[i] = Some(Seq::new(i as i32, job));
+            tracing::trace!(slot, reuse, prompt = job.tokens.len(), "sequence admitted");
+            self.slots[slot] = Some(Seq::new(slot as i32, job, reuse));
         }
+    }
+
+    /// Keeps the first `keep` cached tokens of `slot` and drops the rest; returns how many were
+    /// kept (0 when llama.cpp cannot drop part of a sequence, as for recurrent models).
+    fn truncate_cache(&mut self, slot: usize, keep: usize) -> usize {
+        self.cache[slot].clear();
+        let id = u32::try_from(slot).ok();
+        let partial = u32::try_from(keep).ok().filter(|_| keep > 0);
+        if let Some(p0) = partial {
+            if matches!(self.ctx.clear_kv_cache_seq(id, Some(p0), None), Ok(true)) {
+                return keep;
+            }
+        }
+        let _ = self.ctx.clear_kv_cache_seq(id, None, None);
+        0
     }
 
     /// Builds this step's batch; false when there is nothing to decode.
@@ -293,8 +346,9 @@ impl Runner<'_> {
             if seq.added == 0 {
                 continue;
             }
-            if seq.next.take().is_none() {
-                seq.fed += seq.added;
+            match seq.next.take() {
+                Some(token) => seq.decoded.push(token),
+                None => seq.fed += seq.added,
             }
             seq.n_past += seq.added as i32;
             let Some(idx) = seq.logits_at else { continue };
@@ -338,13 +392,16 @@ impl Runner<'_> {
                 seq.send_text(rest);
             }
         }
-        // Free the sequence first, so whoever sees `Done` also sees the engine's load drop.
-        self.release(seq.id);
-        let _ = seq.tx.send(GenEvent::Done {
+        let done = GenEvent::Done {
             prompt_tokens: seq.prompt.len() as u32,
+            cached_tokens: seq.cached as u32,
             completion_tokens: seq.generated,
             finish_reason: reason,
-        });
+        };
+        let tx = seq.tx.clone();
+        // Free the sequence first, so whoever sees `Done` also sees the engine's load drop.
+        self.release(seq);
+        let _ = tx.send(done);
     }
 
     /// A failed decode ends every sequence that was in the batch.
@@ -353,16 +410,23 @@ impl Runner<'_> {
         for i in 0..self.slots.len() {
             if self.slots[i].as_ref().is_some_and(|s| s.added > 0) {
                 if let Some(seq) = self.slots[i].take() {
-                    self.release(seq.id);
+                    // What the failed decode left in the cache is unknown: forget all of it.
+                    let _ = self.ctx.clear_kv_cache_seq(u32::try_from(seq.id).ok(), None, None);
+                    self.load.finished();
                     let _ = seq.tx.send(GenEvent::Error(format!("inference failed: {error}")));
                 }
             }
         }
     }
 
-    /// Clears a sequence's KV cache and counts it finished.
-    fn release(&mut self, id: i32) {
-        let _ = self.ctx.clear_kv_cache_seq(u32::try_from(id).ok(), None, None);
+    /// Frees a sequence's slot, keeping its KV cache (and the tokens it holds) for the next
+    /// prompt that starts the same way, and counts it finished.
+    fn release(&mut self, seq: Seq) {
+        let slot = seq.id as usize;
+        let tokens = seq.into_cached_tokens();
+        if let Some(c) = self.cache.get_mut(slot) {
+            *c = tokens;
+        }
         self.load.finished();
     }
 }

@@ -99,11 +99,12 @@ impl ResponseMeta {
     }
 }
 
-fn usage(prompt: u32, completion: u32) -> Value {
+fn usage(prompt: u32, cached: u32, completion: u32) -> Value {
     json!({
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": u64::from(prompt) + u64::from(completion),
+        "prompt_tokens_details": {"cached_tokens": cached.min(prompt)},
     })
 }
 
@@ -143,11 +144,11 @@ pub fn sse(generation: Generation, meta: ResponseMeta) -> ByteStream {
                     Some(GenEvent::Text(t)) => {
                         return Some((event(&meta.chunk(Some(&t), false, None)), (generation, meta, Phase::Running)))
                     }
-                    Some(GenEvent::Done { prompt_tokens, completion_tokens, finish_reason }) => {
+                    Some(GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason }) => {
                         let mut out = event(&meta.chunk(None, false, Some(finish_reason.as_str()))).to_vec();
                         if meta.include_usage {
                             let mut u = meta.envelope(true, json!([]));
-                            u["usage"] = usage(prompt_tokens, completion_tokens);
+                            u["usage"] = usage(prompt_tokens, cached_tokens, completion_tokens);
                             out.extend_from_slice(&event(&u));
                         }
                         out.extend_from_slice(DONE);
@@ -175,7 +176,7 @@ pub async fn collect(mut body: ByteStream) -> Bytes {
 /// The JSON body of a non-streaming answer, once generation is complete.
 pub async fn json(generation: Generation, meta: &ResponseMeta) -> Result<Bytes, ApiError> {
     let (text, end) = generation.collect_text().await;
-    let GenEvent::Done { prompt_tokens, completion_tokens, finish_reason } = end else {
+    let GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason } = end else {
         let msg = match end {
             GenEvent::Error(m) => m,
             _ => "generation ended without a result".into(),
@@ -197,7 +198,7 @@ pub async fn json(generation: Generation, meta: &ResponseMeta) -> Result<Bytes, 
         }),
     };
     let mut v = meta.envelope(false, json!([choice]));
-    v["usage"] = usage(prompt_tokens, completion_tokens);
+    v["usage"] = usage(prompt_tokens, cached_tokens, completion_tokens);
     Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
 }
 
@@ -229,7 +230,7 @@ mod tests {
     }
 
     fn done() -> GenEvent {
-        GenEvent::Done { prompt_tokens: 3, completion_tokens: 2, finish_reason: FinishReason::Length }
+        GenEvent::Done { prompt_tokens: 3, cached_tokens: 0, completion_tokens: 2, finish_reason: FinishReason::Length }
     }
 
     #[tokio::test]
