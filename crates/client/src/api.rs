@@ -1,7 +1,7 @@
 //! The local OpenAI-compatible HTTP API that apps talk to.
 //!
 //! `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`,
-//! `POST /v1/audio/transcriptions` (multipart, [`crate::transcribe`]), the tasks, plus
+//! `POST /v1/audio/transcriptions` and `/v1/audio/translations` (multipart, [`crate::transcribe`]), the tasks, plus
 //! `GET /health` and `GET /stats`. Errors are OpenAI-style JSON. CORS is open on the
 //! inference routes only, as for any local OpenAI-compatible server; the money routes
 //! (`/v1/payments/*`) need the API token ([`crate::api_token`]) and JSON, and never answer
@@ -35,6 +35,10 @@ pub fn router(shared: Arc<Shared>, token: AccessToken) -> Router {
         .route(
             "/v1/audio/transcriptions",
             post(crate::transcribe::transcriptions).layer(axum::extract::DefaultBodyLimit::max(max_body)),
+        )
+        .route(
+            "/v1/audio/translations",
+            post(crate::transcribe::translations).layer(axum::extract::DefaultBodyLimit::max(max_body)),
         )
         .route("/v1/tasks/translate", post(crate::tasks::translate))
         .route("/v1/tasks/summarize", post(crate::tasks::summarize))

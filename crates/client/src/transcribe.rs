@@ -1,8 +1,9 @@
-//! `POST /v1/audio/transcriptions`: OpenAI's speech-to-text endpoint on the client's API.
+//! `POST /v1/audio/transcriptions` and `POST /v1/audio/translations`: OpenAI's speech-to-text
+//! endpoints on the client's API (a translation is English text of speech in any language).
 //!
-//! The app sends a multipart form (`file`, `model`, optional `language`, `prompt`,
-//! `temperature`, `response_format`, and the network's `max_coefficient`, `timeout`,
-//! `hardware`). The form is read here once, the request travels the network in the simpler
+//! The app sends a multipart form (`file`, `model`, optional `language` (transcriptions only,
+//! as OpenAI has it), `prompt`, `temperature`, `response_format`, and the network's
+//! `max_coefficient`, `timeout`, `hardware`). The form is read here once, the request travels the network in the simpler
 //! form of [`cocoon_openai::transcription`], and the worker's verbose JSON answer (with usage
 //! and the network's `total_cost`) is rendered as `json`, `verbose_json`, `text`, `srt` or `vtt`.
 
@@ -12,7 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use cocoon_openai::{
-    transcription::{self, ResponseFormat, Transcript, TranscriptionParams},
+    transcription::{self, ResponseFormat, Task, Transcript, TranscriptionParams},
     ApiError, Endpoint, RoutingFields,
 };
 use cocoon_transport::{error_response, read_limited};
@@ -40,7 +41,7 @@ fn multipart_error(e: MultipartError) -> ApiError {
     }
 }
 
-async fn read_form(mut form: Multipart) -> Result<Form, ApiError> {
+async fn read_form(mut form: Multipart, task: Task) -> Result<Form, ApiError> {
     let mut audio = None;
     let mut filename = None;
     let mut fields = std::collections::BTreeMap::new();
@@ -53,6 +54,12 @@ async fn read_form(mut form: Multipart) -> Result<Form, ApiError> {
         }
         let known =
             ["model", "language", "prompt", "temperature", "response_format", "max_coefficient", "timeout", "hardware"];
+        if task == Task::Translate && name == "language" {
+            return Err(bad(
+                "unsupported_field",
+                "translations take no `language`: the spoken language is detected (as OpenAI's API has it)",
+            ));
+        }
         if !known.contains(&name.as_str()) {
             return Err(bad(
                 "unsupported_field",
@@ -72,6 +79,7 @@ async fn read_form(mut form: Multipart) -> Result<Form, ApiError> {
     };
     let params = TranscriptionParams {
         model: text("model").ok_or_else(|| bad("missing_model", "the form needs a `model`"))?,
+        task,
         language: text("language"),
         prompt: text("prompt"),
         temperature: number("temperature")?.map(|t| t as f32),
@@ -100,17 +108,26 @@ async fn read_form(mut form: Multipart) -> Result<Form, ApiError> {
     Ok(Form { params, audio, format, routing })
 }
 
+/// The upload as axum hands it over.
+type Upload = Result<Multipart, axum::extract::multipart::MultipartRejection>;
+
 /// `POST /v1/audio/transcriptions`: reads the multipart form, sends the audio through the network
 /// and renders the transcript in the requested `response_format`.
-pub async fn transcriptions(
-    State(s): State<Arc<Shared>>,
-    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
+pub async fn transcriptions(State(s): State<Arc<Shared>>, form: Upload) -> Response {
+    speech_to_text(s, form, Task::Transcribe).await
+}
+
+/// `POST /v1/audio/translations`: as [`transcriptions`], the text in English.
+pub async fn translations(State(s): State<Arc<Shared>>, form: Upload) -> Response {
+    speech_to_text(s, form, Task::Translate).await
+}
+
+async fn speech_to_text(s: Arc<Shared>, form: Upload, task: Task) -> Response {
     let result = async {
         let form = form.map_err(|e| {
             bad("invalid_multipart", format!("the request must be a multipart form: {}", e.body_text()))
         })?;
-        let form = read_form(form).await?;
+        let form = read_form(form, task).await?;
         let body = transcription::encode(&form.params, &form.audio);
         let resp = forward::routed(&s, Endpoint::AudioTranscriptions, form.routing, body).await;
         let status = resp.status();

@@ -1,12 +1,14 @@
 //! `cocoon bench-engine`: prompt-processing and generation speed of the embedded engine, with
-//! one stream and with N concurrent streams, measured twice: in-process (the engine alone) and
-//! through a local network (client API → proxy → worker, RA-TLS, payments on). The difference
-//! is what the network costs per token.
+//! one stream and with N concurrent streams, measured in-process (the engine alone) and through
+//! a local network (client API → proxy → worker, RA-TLS, payments on); the difference is what
+//! the network costs per token. With `--peer`, llama.cpp's own `llama-server` is measured first
+//! on the same model, threads and sequences ([`crate::bench_peer`]), in the same run.
 //!
-//! Both runs ask the same questions and measure from the caller's side: time to the first
-//! generated text, time to the end, and the exact token counts the engine reports.
+//! Every run asks the same questions and measures from the caller's side: time to the first
+//! generated text, time to the end, and the exact token counts the engine reports. The runs
+//! take turns, never overlapping, so each has the cores to itself.
 
-use crate::network;
+use crate::{bench_peer, network};
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
@@ -45,6 +47,10 @@ pub struct BenchEngineArgs {
     /// (in-process).
     #[arg(long)]
     pub speech_model: Option<PathBuf>,
+    /// Also measure llama.cpp's own server (this `llama-server` binary, built by
+    /// scripts/build-llama-server.sh) on the same model, threads and sequences.
+    #[arg(long)]
+    pub peer: Option<PathBuf>,
 }
 
 /// One generation as the caller saw it.
@@ -238,9 +244,16 @@ fn print_row(name: &str, r: &Report) {
         r.pp_rate,
         r.one.gen_rate(),
         r.one.first.as_secs_f64() * 1000.0,
-        r.multi_tokens as f64 / r.multi_wall.max(1e-9),
+        r.multi_rate(),
         r.multi_per_stream,
     );
+}
+
+impl Report {
+    /// Tokens per second of all streams together.
+    fn multi_rate(&self) -> f64 {
+        self.multi_tokens as f64 / self.multi_wall.max(1e-9)
+    }
 }
 
 /// Runs `cocoon bench-engine`: measures prompt and generation speed in-process, then (unless
@@ -252,8 +265,28 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
     crate::up::ensure_model(&a.model_file)?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
 
-    eprintln!("[1/2] in-process: loading {} ({threads} threads, {} sequences)...", a.model_file.display(), a.streams);
     let cfg = EngineConfig { threads: Some(threads), parallel: a.streams, ..EngineConfig::new(&a.model_file) };
+    let peer = match &a.peer {
+        None => None,
+        Some(binary) => {
+            eprintln!("[0/2] llama-server (peer): starting {} ...", binary.display());
+            let settings = bench_peer::PeerSettings {
+                binary,
+                model: &a.model_file,
+                threads,
+                parallel: a.streams,
+                context: cfg.context,
+            };
+            let server = bench_peer::Peer::start(settings).await?;
+            eprintln!("[0/2] llama-server (peer): measuring...");
+            let target = Target::Network { api: server.api.clone(), model: "peer".into() };
+            let r = measure(&target, a.streams, a.max_tokens).await;
+            drop(server);
+            Some(r.context("measuring llama-server")?)
+        }
+    };
+
+    eprintln!("[1/2] in-process: loading {} ({threads} threads, {} sequences)...", a.model_file.display(), a.streams);
     let engine = tokio::task::spawn_blocking(move || Engine::load(cfg)).await??;
     eprintln!("[1/2] in-process: measuring...");
     let local = measure(&Target::InProcess(engine.clone()), a.streams, a.max_tokens).await?;
@@ -300,9 +333,29 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
         format!("{} streams tok/s", local.streams),
         "per stream"
     );
+    if let Some(p) = &peer {
+        print_row("llama-server (peer)", p);
+    }
     print_row("in-process", &local);
     if let Some(r) = &remote {
         print_row("through the network", r);
+    }
+    if let Some(p) = &peer {
+        println!(
+            "embedded / llama-server: prompt {:.2}x, 1 stream {:.2}x, TTFT {:+.0} ms, {} streams {:.2}x",
+            local.pp_rate / p.pp_rate.max(1e-9),
+            local.one.gen_rate() / p.one.gen_rate().max(1e-9),
+            (local.one.first.as_secs_f64() - p.one.first.as_secs_f64()) * 1000.0,
+            local.streams,
+            local.multi_rate() / p.multi_rate().max(1e-9),
+        );
+    }
+    if let Some(r) = &remote {
+        println!(
+            "the network adds: {:+.1}% to 1-stream tok/s, {:+.0} ms to the first token",
+            (r.one.gen_rate() / local.one.gen_rate().max(1e-9) - 1.0) * 100.0,
+            (r.one.first.as_secs_f64() - local.one.first.as_secs_f64()) * 1000.0,
+        );
     }
     if let Some(dir) = &a.speech_model {
         speech(dir, threads).await?;
@@ -318,8 +371,14 @@ async fn speech(dir: &std::path::Path, threads: usize) -> Result<()> {
     let wav = speak(&sentence.repeat(6)).map_err(anyhow::Error::msg)?;
     let cfg = SpeechConfig { threads: Some(threads), ..SpeechConfig::new(dir) };
     let t = tokio::task::spawn_blocking(move || Transcriber::load(cfg)).await??;
-    let params =
-        TranscriptionParams { model: "bench".into(), language: None, prompt: None, temperature: None, filename: None };
+    let params = TranscriptionParams {
+        model: "bench".into(),
+        task: Default::default(),
+        language: None,
+        prompt: None,
+        temperature: None,
+        filename: None,
+    };
     let mut times = Vec::new();
     let mut duration = 0.0;
     for _ in 0..3 {

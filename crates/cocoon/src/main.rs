@@ -4,10 +4,12 @@
 mod attest;
 mod bench;
 mod bench_engine;
+mod bench_peer;
 mod bench_translate;
 mod chrf;
 mod config;
 mod devnet;
+mod faithful;
 mod money;
 mod network;
 mod operator;

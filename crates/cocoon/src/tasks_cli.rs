@@ -59,9 +59,12 @@ pub struct SummarizeArgs {
 pub struct TranscribeArgs {
     /// The audio file (WAV, MP3, OGG/Vorbis or FLAC).
     pub file: std::path::PathBuf,
-    /// Language of the speech (ISO-639-1), when known.
-    #[arg(long)]
+    /// Language of the speech (ISO-639-1), when known (detected when not).
+    #[arg(long, conflicts_with = "translate")]
     pub language: Option<String>,
+    /// English text of speech in any language (`POST /v1/audio/translations`).
+    #[arg(long)]
+    pub translate: bool,
     /// Output: text, json, verbose_json, srt or vtt.
     #[arg(long, default_value = "text")]
     pub format: String,
@@ -215,7 +218,8 @@ async fn stream_answer(url: &str, body: &Value) -> Result<String> {
     Ok(answer)
 }
 
-/// Transcribes an audio file through a running client (`POST /v1/audio/transcriptions`).
+/// Transcribes an audio file through a running client (`POST /v1/audio/transcriptions`), or
+/// translates its speech to English (`POST /v1/audio/translations`).
 pub async fn transcribe(a: TranscribeArgs) -> Result<()> {
     let audio = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     let model = match &a.api.model {
@@ -240,7 +244,8 @@ pub async fn transcribe(a: TranscribeArgs) -> Result<()> {
     let name = a.file.file_name().and_then(|n| n.to_str()).unwrap_or("audio");
     let (content_type, body) = cocoon_openai::transcription::multipart_form(&fields, name, &audio);
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = http::Request::post(format!("{}/v1/audio/transcriptions", base(&a.api)))
+    let route = if a.translate { "translations" } else { "transcriptions" };
+    let req = http::Request::post(format!("{}/v1/audio/{route}", base(&a.api)))
         .header(http::header::CONTENT_TYPE, content_type)
         .body(Full::new(body))?;
     let resp = client.request(req).await.context("the client API is not reachable (is `cocoon up` running?)")?;

@@ -23,7 +23,7 @@ pub struct UpArgs {
     pub model_file: PathBuf,
     /// The Whisper model (CTranslate2 directory) of the speech-to-text worker that `up` adds
     /// when the model is there (fetched by scripts/fetch-models.sh).
-    #[arg(long, default_value = "models/whisper-tiny.en", env = "COCOON_SPEECH_MODEL")]
+    #[arg(long, default_value = "models/whisper-base", env = "COCOON_SPEECH_MODEL")]
     pub speech_model: PathBuf,
     /// Start no speech-to-text worker.
     #[arg(long)]

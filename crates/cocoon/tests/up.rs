@@ -1,5 +1,5 @@
 //! `cocoon up`: one command starts a whole network with a real model (the embedded llama.cpp
-//! engine on SmolLM2); Ctrl-C stops all of it.
+//! engine on SmolLM2, Whisper base for speech); Ctrl-C stops all of it.
 
 mod common;
 
@@ -30,7 +30,7 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let api = info["client"]["api"].as_str().unwrap();
     assert_eq!(api, format!("http://127.0.0.1:{port}/v1"));
     assert_eq!(info["workers"].as_array().unwrap().len(), 3, "two LLM workers and a speech worker");
-    assert_eq!(info["speech_model"], "whisper-tiny.en");
+    assert_eq!(info["speech_model"], "whisper-base");
     assert_eq!(info["proxies"].as_array().unwrap().len(), 1);
     let mut pids = vec![info["client"]["pid"].as_u64().unwrap()];
     for role in ["proxies", "workers"] {
@@ -94,16 +94,17 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     assert_eq!(status, 200, "{v}");
     assert!(!v["summary"].as_str().unwrap().trim().is_empty(), "{v}");
 
-    // Voice to text through the network: espeak-ng's speech, Whisper tiny.en on the speech worker.
+    // Voice to text through the network: espeak-ng's speech, multilingual Whisper base on the
+    // speech worker.
     let speech =
-        models["data"].as_array().unwrap().iter().find(|m| m["id"] == "whisper-tiny.en").expect("speech model listed");
+        models["data"].as_array().unwrap().iter().find(|m| m["id"] == "whisper-base").expect("speech model listed");
     assert_eq!(
         speech["workers"][0]["model_sha256"],
-        "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+        "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
     );
     let url = format!("{api}/audio/transcriptions");
     let wav = speak("hello world this is a test");
-    let (status, body) = post_form(&url, &[("model", "whisper-tiny.en")], "hello.wav", &wav).await;
+    let (status, body) = post_form(&url, &[("model", "whisper-base")], "hello.wav", &wav).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let text = v["text"].as_str().unwrap().to_lowercase();
@@ -121,18 +122,38 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let printed = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(out.status.success() && printed.contains("hello"), "{printed} {}", String::from_utf8_lossy(&out.stderr));
     let (status, srt) =
-        post_form(&url, &[("model", "whisper-tiny.en"), ("response_format", "srt")], "hello.wav", &wav).await;
+        post_form(&url, &[("model", "whisper-base"), ("response_format", "srt")], "hello.wav", &wav).await;
     assert_eq!(status, 200);
     let srt = String::from_utf8_lossy(&srt);
     assert!(srt.starts_with("1\n00:00:00,000 --> 00:00:0"), "{srt}");
     // Not audio, truncated audio, no file: clear 4xx.
-    let (status, body) = post_form(&url, &[("model", "whisper-tiny.en")], "notes.wav", b"these are not sounds").await;
+    let (status, body) = post_form(&url, &[("model", "whisper-base")], "notes.wav", b"these are not sounds").await;
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("invalid_audio"), "{}", String::from_utf8_lossy(&body));
-    let (status, _) = post_form(&url, &[("model", "whisper-tiny.en")], "cut.wav", &wav[..40]).await;
+    let (status, _) = post_form(&url, &[("model", "whisper-base")], "cut.wav", &wav[..40]).await;
     assert_eq!(status, 400);
-    let (status, _) = post_form(&url, &[("model", "whisper-tiny.en")], "empty.wav", b"").await;
+    let (status, _) = post_form(&url, &[("model", "whisper-base")], "empty.wav", b"").await;
     assert_eq!(status, 400);
+    // Spanish speech: its language detected and reported in verbose_json, and translated to
+    // English at /v1/audio/translations (which takes no `language`, as OpenAI's does).
+    let spanish = speak_at("es", 150, "Buenos días a todos. Mañana por la mañana vamos a la playa con mis amigos.");
+    let form = [("model", "whisper-base"), ("response_format", "verbose_json")];
+    let (status, body) = post_form(&url, &form, "hola.wav", &spanish).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((v["language"].as_str(), v["task"].as_str()), (Some("es"), Some("transcribe")), "{v}");
+    assert!(v["text"].as_str().unwrap().to_lowercase().contains("playa"), "{v}");
+    let translations = format!("{api}/audio/translations");
+    let (status, body) = post_form(&translations, &form, "hola.wav", &spanish).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((v["language"].as_str(), v["task"].as_str()), (Some("es"), Some("translate")), "{v}");
+    assert!(v["text"].as_str().unwrap().to_lowercase().contains("beach"), "{v}");
+    assert!(v["usage"]["total_cost"].as_u64().unwrap() > 0, "translations are billed: {v}");
+    let (status, body) =
+        post_form(&translations, &[("model", "whisper-base"), ("language", "es")], "hola.wav", &spanish).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("unsupported_field"), "{}", String::from_utf8_lossy(&body));
 
     // Ctrl-C.
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.id().unwrap() as i32), nix::sys::signal::Signal::SIGINT)

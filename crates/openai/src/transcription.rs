@@ -1,5 +1,7 @@
-//! Speech to text (`POST /v1/audio/transcriptions`): the request as it travels the network, and
-//! the answer in each of OpenAI's `response_format`s.
+//! Speech to text (`POST /v1/audio/transcriptions`, and `POST /v1/audio/translations`: speech in
+//! any language to English text): the request as it travels the network, and the answer in each
+//! of OpenAI's `response_format`s. Both travel as [`crate::Endpoint::AudioTranscriptions`]; the
+//! [`Task`] in the header line says which.
 //!
 //! Apps send a multipart form. The client parses it once and sends on a simpler body: one line
 //! of JSON with the form's fields ([`TranscriptionParams`]), a `\n`, then the audio file's
@@ -22,13 +24,41 @@ pub const MAX_HEADER: usize = 16 * 1024;
 /// Audio tokens per second of audio, for billing.
 pub const AUDIO_TOKENS_PER_SECOND: f64 = 50.0;
 
+/// What a speech model is asked to do with the audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Text in the language that is spoken (`/v1/audio/transcriptions`).
+    #[default]
+    Transcribe,
+    /// English text, whatever language is spoken (`/v1/audio/translations`).
+    Translate,
+}
+
+impl Task {
+    /// `"transcribe"` or `"translate"`, as Whisper and OpenAI's `verbose_json` name them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transcribe => "transcribe",
+            Self::Translate => "translate",
+        }
+    }
+
+    fn is_transcribe(&self) -> bool {
+        *self == Self::Transcribe
+    }
+}
+
 /// The form fields of a transcription request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranscriptionParams {
     /// `model` as the app sent it: the routing name of the speech model.
     pub model: String,
-    /// ISO-639-1 language of the audio, when the caller knows it.
+    /// Transcribe (the default, left out on the wire) or translate to English.
+    #[serde(default, skip_serializing_if = "Task::is_transcribe")]
+    pub task: Task,
+    /// ISO-639-1 language of the audio, when the caller knows it; the model detects it when not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     /// Text to guide the model's style or continue a previous segment.
@@ -180,9 +210,9 @@ pub struct Segment {
 /// The worker's answer (OpenAI's `verbose_json`, plus token `usage`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {
-    /// Always `"transcribe"`.
+    /// `"transcribe"` or `"translate"` ([`Task::as_str`]).
     pub task: String,
-    /// ISO-639-1 code of the language the audio was decoded as.
+    /// ISO-639-1 code of the language spoken: as the caller gave it, or as the model detected it.
     pub language: String,
     /// Seconds of audio.
     pub duration: f64,
@@ -195,11 +225,11 @@ pub struct Transcript {
 
 impl Transcript {
     /// Builds the answer; usage counts audio tokens for the duration and the text tokens.
-    pub fn new(language: &str, duration: f64, segments: Vec<Segment>, text_tokens: u64) -> Self {
+    pub fn new(task: Task, language: &str, duration: f64, segments: Vec<Segment>, text_tokens: u64) -> Self {
         let text = segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
         let audio_tokens = audio_tokens(duration);
         Self {
-            task: "transcribe".into(),
+            task: task.as_str().into(),
             language: language.into(),
             duration,
             text,
@@ -267,6 +297,7 @@ mod tests {
     fn params() -> TranscriptionParams {
         TranscriptionParams {
             model: "whisper".into(),
+            task: Task::Transcribe,
             language: Some("en".into()),
             prompt: None,
             temperature: None,
@@ -280,6 +311,12 @@ mod tests {
         let body = encode(&params(), audio);
         let (p, a) = decode(&body).unwrap();
         assert_eq!((p, a), (params(), &audio[..]));
+        // Transcribing is the default and is left out; translating is said.
+        assert!(!String::from_utf8_lossy(&body).contains("task"));
+        let translate = TranscriptionParams { task: Task::Translate, ..params() };
+        let body = encode(&translate, audio);
+        assert!(body.starts_with(br#"{"model":"whisper","task":"translate","#), "{body:?}");
+        assert_eq!(decode(&body).unwrap().0, translate);
 
         for (bad_body, code) in [
             (&b"no newline at all"[..], "invalid_request"),
@@ -288,6 +325,7 @@ mod tests {
             (b"{\"model\":\"\"}\nxx", "missing_model"),
             (b"{\"model\":\"m\",\"language\":\"English\"}\nxx", "invalid_field"),
             (b"{\"model\":\"m\",\"temperature\":3}\nxx", "invalid_field"),
+            (b"{\"model\":\"m\",\"task\":\"summarise\"}\nxx", "invalid_request"),
         ] {
             let e = decode(bad_body).unwrap_err();
             assert_eq!((e.status.as_u16(), e.code.as_str()), (400, code), "{:?}", String::from_utf8_lossy(bad_body));
@@ -302,7 +340,7 @@ mod tests {
             Segment { id: 0, start: 0.0, end: 30.0, text: " Hello world.".into() },
             Segment { id: 1, start: 30.0, end: 3725.5, text: " Bye.".into() },
         ];
-        let t = Transcript::new("en", 3725.5, segs, 7);
+        let t = Transcript::new(Task::Transcribe, "en", 3725.5, segs, 7);
         assert_eq!(t.text, "Hello world. Bye.");
         assert_eq!(t.usage["prompt_tokens"], 186_275);
         assert_eq!(t.usage["total_tokens"], 186_282);

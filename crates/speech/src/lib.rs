@@ -4,6 +4,8 @@
 //! - [`mel`] computes Whisper's log-mel features of each 30 s window;
 //! - the model (cargo feature `ct2`: CTranslate2 through ct2rs) generates tokens per window,
 //!   which [`bpe`] turns back into text;
+//! - [`languages`] reads which languages the model knows (multilingual models detect the spoken
+//!   one when the caller does not say it);
 //! - [`Transcriber`] ties them together and answers a [`Transcript`] with exact usage.
 //!
 //! Without the `ct2` feature everything builds and [`Transcriber::load`] returns
@@ -14,6 +16,7 @@ pub mod bpe;
 mod config;
 mod error;
 mod hash;
+pub mod languages;
 pub mod mel;
 pub mod testing;
 mod transcriber;
@@ -25,7 +28,7 @@ mod backend;
 #[path = "stub.rs"]
 mod backend;
 
-pub use cocoon_openai::transcription::{Segment, Transcript, TranscriptionParams};
+pub use cocoon_openai::transcription::{Segment, Task, Transcript, TranscriptionParams};
 pub use config::SpeechConfig;
 pub use error::SpeechError;
 pub use transcriber::Transcriber;

@@ -17,6 +17,10 @@ impl Model {
         false
     }
 
+    pub(crate) fn detect_language(&self, _features: &mut [f32]) -> Result<(String, f32), SpeechError> {
+        Err(SpeechError::NotBuilt(crate::NOT_BUILT))
+    }
+
     pub(crate) fn generate(
         &self,
         _features: &mut [f32],

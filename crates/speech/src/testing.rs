@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// The speech model tests run on, unless `COCOON_TEST_SPEECH_MODEL` names another directory.
-pub const DEFAULT_TEST_MODEL: &str = "models/whisper-tiny.en";
+pub const DEFAULT_TEST_MODEL: &str = "models/whisper-base";
 
 /// The test model's directory (relative paths from the workspace root); an error saying how to
 /// get it when it is missing: tests that need it fail, they do not skip.
@@ -21,10 +21,21 @@ pub fn test_model() -> Result<PathBuf, String> {
     }
 }
 
-/// `text` spoken by espeak-ng (120 words per minute) as a WAV file.
+/// `text` spoken by espeak-ng in English (120 words per minute) as a WAV file.
 pub fn speak(text: &str) -> Result<Vec<u8>, String> {
+    speak_in("en", text)
+}
+
+/// `text` spoken by espeak-ng with its `voice` (a language: `ru`, `es`, `id`, ...) at 120 words
+/// per minute, as a WAV file.
+pub fn speak_in(voice: &str, text: &str) -> Result<Vec<u8>, String> {
+    speak_at(voice, 120, text)
+}
+
+/// `text` spoken by espeak-ng with its `voice` at `wpm` words per minute, as a WAV file.
+pub fn speak_at(voice: &str, wpm: u32, text: &str) -> Result<Vec<u8>, String> {
     let out = std::process::Command::new("espeak-ng")
-        .args(["-s", "120", "--stdout", text])
+        .args(["-v", voice, "-s", &wpm.to_string(), "--stdout", text])
         .output()
         .map_err(|e| format!("running espeak-ng (install it: ./scripts/install-deps.sh): {e}"))?;
     if !out.status.success() || out.stdout.len() < 44 {

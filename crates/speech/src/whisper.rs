@@ -38,6 +38,21 @@ impl Model {
         self.whisper.is_multilingual()
     }
 
+    /// The language spoken in the 30 s window `features` (`80 x 3000`): its code (`"en"`) and
+    /// the model's probability for it.
+    pub(crate) fn detect_language(&self, features: &mut [f32]) -> Result<(String, f32), SpeechError> {
+        let view = StorageView::new(&[1, crate::mel::N_MELS, crate::mel::FRAMES], features, Device::CPU)
+            .map_err(|e| SpeechError::Inference(e.to_string()))?;
+        let results = self.whisper.detect_language(&view).map_err(|e| SpeechError::Inference(e.to_string()))?;
+        let best = results
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .ok_or_else(|| SpeechError::Inference("language detection gave no result".into()))?;
+        let code = best.language.trim_start_matches("<|").trim_end_matches("|>").to_string();
+        Ok((code, best.probability))
+    }
+
     /// Decodes every 30 s window of `features` (`windows x 80 x 3000`) after `prompt`; the
     /// generated tokens of each window.
     pub(crate) fn generate(

@@ -77,7 +77,11 @@ impl Backend for OpenAiBackend {
         let client = self.client.clone();
         let uri = self.uri(req.endpoint.path());
         if req.endpoint == cocoon_openai::Endpoint::AudioTranscriptions {
-            return Box::pin(async move { crate::speech_upstream::transcribe(client, uri?, req.body).await });
+            let translations = self.uri("/v1/audio/translations");
+            return Box::pin(async move {
+                let uris = crate::speech_upstream::SpeechUris { transcriptions: uri?, translations: translations? };
+                crate::speech_upstream::transcribe(client, uris, req.body).await
+            });
         }
         Box::pin(async move {
             let http_req = http::Request::post(uri?)

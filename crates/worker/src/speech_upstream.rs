@@ -1,6 +1,7 @@
 //! Transcriptions through an external OpenAI-compatible speech server (faster-whisper-server,
 //! vLLM's audio API, ...): the network's transcription body is turned back into OpenAI's
-//! multipart form, the server is asked for `verbose_json`, and its answer becomes the network's
+//! multipart form, the server is asked for `verbose_json` (at `/v1/audio/transcriptions`, or at
+//! `/v1/audio/translations` for [`Task::Translate`]), and its answer becomes the network's
 //! [`Transcript`] with token usage.
 //!
 //! Usage: audio tokens from the duration (as the embedded engine counts them); text tokens
@@ -10,7 +11,7 @@
 use crate::backend::BackendResponse;
 use bytes::Bytes;
 use cocoon_openai::{
-    transcription::{self, Segment, Transcript},
+    transcription::{self, Segment, Task, Transcript},
     ApiError,
 };
 use cocoon_transport::full;
@@ -26,18 +27,33 @@ fn bad_gateway(code: &str, msg: impl Into<String>) -> ApiError {
     ApiError::from_status(StatusCode::BAD_GATEWAY, code.to_string(), msg)
 }
 
-/// Sends one transcription (the network's body) to `uri` (`<server>/v1/audio/transcriptions`).
+/// The speech server's endpoints.
+pub struct SpeechUris {
+    /// `<server>/v1/audio/transcriptions`
+    pub transcriptions: Uri,
+    /// `<server>/v1/audio/translations`
+    pub translations: Uri,
+}
+
+/// Sends one transcription or translation (the network's body) to the speech server.
 pub async fn transcribe(
     client: Client<HttpConnector, Full<Bytes>>,
-    uri: Uri,
+    uris: SpeechUris,
     body: Bytes,
 ) -> Result<BackendResponse, ApiError> {
     let (params, audio) = transcription::decode(&body)?;
     let temperature = params.temperature.map(|t| t.to_string());
     let mut fields = vec![("model", params.model.as_str()), ("response_format", "verbose_json")];
-    if let Some(lang) = &params.language {
-        fields.push(("language", lang));
-    }
+    let uri = match params.task {
+        Task::Transcribe => {
+            if let Some(lang) = &params.language {
+                fields.push(("language", lang));
+            }
+            uris.transcriptions
+        }
+        // OpenAI's translation form has no `language`: the server detects it.
+        Task::Translate => uris.translations,
+    };
     if let Some(prompt) = &params.prompt {
         fields.push(("prompt", prompt));
     }
@@ -65,7 +81,7 @@ pub async fn transcribe(
     }
     let answer: Value = serde_json::from_slice(&bytes)
         .map_err(|e| bad_gateway("malformed_output", format!("the speech server's answer is not JSON: {e}")))?;
-    let transcript = from_verbose_json(&answer, params.language.as_deref().unwrap_or("en"))?;
+    let transcript = from_verbose_json(&answer, params.task, params.language.as_deref().unwrap_or("en"))?;
     let body = serde_json::to_vec(&transcript).map_err(|e| ApiError::internal("internal", e.to_string()))?;
     Ok(BackendResponse {
         status: StatusCode::OK,
@@ -74,8 +90,9 @@ pub async fn transcribe(
     })
 }
 
-/// OpenAI's `verbose_json` (or plain `json` with a duration) as the network's transcript.
-pub fn from_verbose_json(v: &Value, language: &str) -> Result<Transcript, ApiError> {
+/// OpenAI's `verbose_json` (or plain `json` with a duration) as the network's transcript;
+/// `language` is used when the server does not say which it heard.
+pub fn from_verbose_json(v: &Value, task: Task, language: &str) -> Result<Transcript, ApiError> {
     let duration = v["duration"]
         .as_f64()
         .or_else(|| v["usage"]["seconds"].as_f64())
@@ -110,7 +127,7 @@ pub fn from_verbose_json(v: &Value, language: &str) -> Result<Transcript, ApiErr
         }
     };
     let language = v["language"].as_str().filter(|l| !l.is_empty()).unwrap_or(language);
-    Ok(Transcript::new(language, duration, segments, text_tokens))
+    Ok(Transcript::new(task, language, duration, segments, text_tokens))
 }
 
 #[cfg(test)]
@@ -122,19 +139,23 @@ mod tests {
     fn verbose_json_becomes_a_billed_transcript() {
         let v = json!({"task": "transcribe", "language": "english", "duration": 2.5, "text": " Hello world.",
             "segments": [{"id": 0, "start": 0.0, "end": 2.5, "text": " Hello world.", "tokens": [50363, 2425, 995, 13]}]});
-        let t = from_verbose_json(&v, "en").unwrap();
+        let t = from_verbose_json(&v, Task::Transcribe, "en").unwrap();
         assert_eq!((t.text.as_str(), t.language.as_str()), ("Hello world.", "english"));
         assert_eq!(t.usage["prompt_tokens"], 125);
         assert_eq!(t.usage["completion_tokens"], 4);
 
         // Token usage reported by the server wins; no segments: one for the whole text.
         let v = json!({"text": "abc", "usage": {"type": "tokens", "output_tokens": 9, "seconds": 1.0}});
-        let t = from_verbose_json(&v, "en").unwrap();
+        let t = from_verbose_json(&v, Task::Transcribe, "en").unwrap();
         assert_eq!((t.segments.len(), t.usage["completion_tokens"].as_u64()), (1, Some(9)));
         // No token counts at all: estimated from the text.
-        let t = from_verbose_json(&json!({"duration": 1, "text": "twelve bytes"}), "en").unwrap();
+        let t = from_verbose_json(&json!({"duration": 1, "text": "twelve bytes"}), Task::Translate, "de").unwrap();
         assert_eq!(t.usage["completion_tokens"], 3);
+        assert_eq!((t.task.as_str(), t.language.as_str()), ("translate", "de"));
         // No duration: the answer cannot be billed.
-        assert_eq!(from_verbose_json(&json!({"text": "x"}), "en").unwrap_err().code, "malformed_output");
+        assert_eq!(
+            from_verbose_json(&json!({"text": "x"}), Task::Transcribe, "en").unwrap_err().code,
+            "malformed_output"
+        );
     }
 }

@@ -174,9 +174,15 @@ pub fn summarize_body(r: &SummarizeRequest, model: &str) -> Result<Value, String
     if r.text.len() > 8 * MAX_TEXT {
         return Err(format!("`text` is over {} bytes", 8 * MAX_TEXT));
     }
-    let lang = r.language.as_deref().map(|l| format!(" Write it in {l}.")).unwrap_or_default();
+    let lang = match r.language.as_deref() {
+        Some(l) => format!("Write it in {l}."),
+        None => "Write it in the language of the text.".to_string(),
+    };
+    // Faithfulness first (checked by `cocoon bench-translate`'s summary cases): only what the
+    // text states, with its names, numbers, dates and times as written.
     let system = format!(
-        "You summarize texts. Answer with a summary of the user's text in 2 to 3 sentences, and nothing else.{lang}"
+        "You summarize texts. Answer with a summary of the user's text in 2 to 3 sentences, and nothing else. \
+         State only facts the text states; keep names, numbers, dates and times exactly as written. {lang}"
     );
     Ok(chat_body(model, &system, &r.text, r.max_tokens.unwrap_or(160)))
 }

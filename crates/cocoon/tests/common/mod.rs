@@ -367,6 +367,11 @@ pub fn speak(text: &str) -> Vec<u8> {
     cocoon_speech::testing::speak(text).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `text` spoken by espeak-ng's `voice` (a language code) at `wpm` words per minute, as a WAV file.
+pub fn speak_at(voice: &str, wpm: u32, text: &str) -> Vec<u8> {
+    cocoon_speech::testing::speak_at(voice, wpm, text).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// POSTs and returns the response with its body still streaming.
 pub async fn post_stream(url: &str, body: impl Into<Bytes>) -> http::Response<hyper::body::Incoming> {
     let req = http::Request::post(url)
