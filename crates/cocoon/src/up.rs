@@ -5,6 +5,11 @@ use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 
+/// The LLM `cocoon up` serves unless told otherwise: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M), the
+/// best translator of the models fetched here (scripts/fetch-models.sh; README, "Translation
+/// quality").
+pub const DEFAULT_MODEL: &str = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+
 /// Arguments of `cocoon up`.
 #[derive(Args)]
 pub struct UpArgs {
@@ -19,7 +24,10 @@ pub struct UpArgs {
     #[arg(long, conflicts_with = "synthetic")]
     pub backend: Option<String>,
     /// The GGUF model the workers' embedded engine runs (fetched by scripts/fetch-models.sh).
-    #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf", env = "COCOON_MODEL_FILE")]
+    /// The default translates and summarises (measured with `cocoon bench-translate`: README,
+    /// "Translation quality"); `models/SmolLM2-135M-Instruct.Q4_1.gguf` is ten times faster
+    /// and cannot.
+    #[arg(long, default_value = DEFAULT_MODEL, env = "COCOON_MODEL_FILE")]
     pub model_file: PathBuf,
     /// The Whisper model (CTranslate2 directory) of the speech-to-text worker that `up` adds
     /// when the model is there (fetched by scripts/fetch-models.sh).
@@ -70,8 +78,10 @@ pub async fn run(a: UpArgs) -> Result<()> {
         }
         (None, false) => {
             ensure_model(&a.model_file)?;
-            // Workers share the machine: one thread each, two sequences at once.
-            network::BackendSpec::Embedded { model_file: a.model_file.clone(), threads: 1, parallel: 2 }
+            // Workers share the machine: its cores split between them, two sequences each.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let threads = (cores / a.workers.max(1)).max(1);
+            network::BackendSpec::Embedded { model_file: a.model_file.clone(), threads, parallel: 2 }
         }
     };
     // Speech to text: one more worker, when this binary has the engine and the model is here.

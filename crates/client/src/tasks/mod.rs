@@ -8,6 +8,7 @@
 //! Summarize: `{"text": "...", "language"?, "model"?, "max_tokens"?}` →
 //! `{"summary": "...", "model", "usage"}`.
 
+mod languages;
 pub mod prompt;
 
 use crate::{forward, Shared};

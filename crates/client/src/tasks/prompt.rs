@@ -6,6 +6,7 @@
 //! models translate one message far more reliably than a JSON array of them), at temperature 0,
 //! asking for the translation alone and keeping HTML, Markdown and emoji as they are.
 
+use super::languages;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -114,17 +115,31 @@ pub fn translate_plan(r: &TranslateRequest, model: &str) -> (Vec<Option<Translat
 /// The chat body that translates one text. The text goes as a one-string JSON array, which
 /// small models treat as data to translate rather than a message to answer (measured with
 /// `cocoon bench-translate`: a plain-text prompt made Qwen2.5 0.5B reply to the messages).
+/// Languages are named in English ([`languages::display_name`]), and for the languages listed
+/// there two example turns come first (few-shot): the system prompt and the examples depend
+/// only on the languages, so the engine's prompt-prefix cache computes them once.
 fn translate_body(r: &TranslateRequest, model: &str, text: &str) -> Value {
-    let from = r.from.as_deref().map(|f| format!(" from {f}")).unwrap_or_default();
+    let to = languages::display_name(&r.to);
+    let from = r.from.as_deref().map(|f| format!(" from {}", languages::display_name(f))).unwrap_or_default();
     let system = format!(
-        "You are a translation engine. Translate every string of the JSON array the user sends{from} into {to}. \
-         Keep HTML tags, Markdown, emoji, links, numbers and placeholders exactly as they are. \
-         Answer with only a JSON array of 1 string, the translation, and nothing else.",
-        to = r.to
+        "You are a translation engine for chat messages. Translate every string of the JSON array the user \
+         sends{from} into {to}, keeping the tone of the message. Keep HTML tags, Markdown, emoji, links, numbers \
+         and placeholders exactly as they are. Answer with only a JSON array of 1 string, the translation, and \
+         nothing else."
     );
-    let input = serde_json::to_string(&[text]).unwrap_or_default();
+    let as_array = |t: &str| serde_json::to_string(&[t]).unwrap_or_default();
+    let mut messages = vec![json!({"role": "system", "content": system})];
+    // Examples only when the source language is not pinned to another one than theirs.
+    if r.from.is_none() {
+        for (source, translation) in languages::examples_into(&r.to) {
+            messages.push(json!({"role": "user", "content": as_array(source)}));
+            messages.push(json!({"role": "assistant", "content": as_array(translation)}));
+        }
+    }
+    let input = as_array(text);
     let budget = r.max_tokens.unwrap_or(default_budget(&input));
-    chat_body(model, &system, &input, budget)
+    messages.push(json!({"role": "user", "content": input}));
+    json!({"model": model, "temperature": 0, "max_tokens": budget, "messages": messages})
 }
 
 /// Fills in the model's answers, one per text sent (`None`: that request failed, with why):
@@ -274,9 +289,21 @@ mod tests {
         assert_eq!(todo, vec![0, 2]);
         assert_eq!(bodies.len(), 2);
         assert_eq!(bodies[0]["temperature"], 0);
-        let user = bodies[0]["messages"][1]["content"].as_str().unwrap();
+        let messages = bodies[0]["messages"].as_array().unwrap();
+        let user = messages.last().unwrap()["content"].as_str().unwrap();
         assert_eq!(serde_json::from_str::<Vec<String>>(user).unwrap(), vec!["Hello <b>world</b> 👋"]);
-        assert!(bodies[1]["messages"][0]["content"].as_str().unwrap().contains("into fr"));
+        // "fr" is named in English, with two example turns before the text.
+        assert!(messages[0]["content"].as_str().unwrap().contains("into French,"));
+        let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user", "assistant", "user"]);
+        let prefix = |b: &Value| b["messages"].as_array().unwrap()[..5].to_vec();
+        assert_eq!(prefix(&bodies[0]), prefix(&bodies[1]), "one cacheable prefix per language");
+        // A language without examples: named as given, no examples.
+        let mut r = req(&["Hello"]);
+        r.to = "Klingon".into();
+        let (_, _, bodies) = translate_plan(&r, "m");
+        assert!(bodies[0]["messages"][0]["content"].as_str().unwrap().contains("into Klingon,"));
+        assert_eq!(bodies[0]["messages"].as_array().unwrap().len(), 2);
         let out = translate_finish(results, &todo, &r.texts, &[ok("Bonjour <b>monde</b> 👋"), ok("[\"Bonne nuit\"]")]);
         assert_eq!(out[0].text.as_deref(), Some("Bonjour <b>monde</b> 👋"));
         assert_eq!(out[1].error.as_ref().map(|e| e.code), Some("bad_input"));
