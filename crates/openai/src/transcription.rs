@@ -210,8 +210,8 @@ pub struct Segment {
 /// The worker's answer (OpenAI's `verbose_json`, plus token `usage`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {
-    /// `"transcribe"` or `"translate"` ([`Task::as_str`]).
-    pub task: String,
+    /// What was asked: `"transcribe"` or `"translate"` on the wire.
+    pub task: Task,
     /// ISO-639-1 code of the language spoken: as the caller gave it, or as the model detected it.
     pub language: String,
     /// Seconds of audio.
@@ -229,7 +229,7 @@ impl Transcript {
         let text = segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
         let audio_tokens = audio_tokens(duration);
         Self {
-            task: task.as_str().into(),
+            task,
             language: language.into(),
             duration,
             text,

@@ -23,13 +23,7 @@ pub fn test_model() -> Result<PathBuf, String> {
 
 /// `text` spoken by espeak-ng in English (120 words per minute) as a WAV file.
 pub fn speak(text: &str) -> Result<Vec<u8>, String> {
-    speak_in("en", text)
-}
-
-/// `text` spoken by espeak-ng with its `voice` (a language: `ru`, `es`, `id`, ...) at 120 words
-/// per minute, as a WAV file.
-pub fn speak_in(voice: &str, text: &str) -> Result<Vec<u8>, String> {
-    speak_at(voice, 120, text)
+    speak_at("en", 120, text)
 }
 
 /// `text` spoken by espeak-ng with its `voice` at `wpm` words per minute, as a WAV file.
