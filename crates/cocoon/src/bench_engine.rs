@@ -1,12 +1,13 @@
 //! `cocoon bench-engine`: prompt-processing and generation speed of the embedded engine, with
 //! one stream and with N concurrent streams, measured in-process (the engine alone) and through
 //! a local network (client API → proxy → worker, RA-TLS, payments on); the difference is what
-//! the network costs per token. With `--peer`, llama.cpp's own `llama-server` is measured first
+//! the network costs per token. With `--peer`, llama.cpp's own `llama-server` is measured too,
 //! on the same model, threads and sequences ([`crate::bench_peer`]), in the same run.
 //!
 //! Every run asks the same questions and measures from the caller's side: time to the first
-//! generated text, time to the end, and the exact token counts the engine reports. The runs
-//! take turns, never overlapping, so each has the cores to itself.
+//! generated text, time to the end, and the exact token counts the engine reports. All targets
+//! are started first and then take turns round by round, never overlapping, so each has the
+//! cores to itself and a slow minute of the machine falls on all of them.
 
 use crate::{bench_peer, network};
 use anyhow::{bail, Context, Result};
@@ -51,6 +52,12 @@ pub struct BenchEngineArgs {
     /// scripts/build-llama-server.sh) on the same model, threads and sequences.
     #[arg(long)]
     pub peer: Option<PathBuf>,
+    /// Rounds of every measurement (the targets take turns each round); medians are reported.
+    #[arg(long, default_value_t = ROUNDS)]
+    pub rounds: usize,
+    /// Print every generation's timing as it is measured.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// One generation as the caller saw it.
@@ -210,46 +217,65 @@ fn story(i: usize, max_tokens: u32) -> Ask {
     Ask { user: format!("Write a long story about dragon number {i}."), max_tokens, temperature: 0.8, seed: i as u64 }
 }
 
-async fn measure(target: &Target, streams: usize, max_tokens: u32) -> Result<Report> {
-    // Warm-up.
-    target.run(Ask { user: "Hello".into(), max_tokens: 4, temperature: 0.0, seed: 0 }).await?;
-
-    // Prompt processing: a long prompt, one token out; median of 3.
-    let mut pp = Vec::new();
-    let mut prompt_tokens = 0;
-    for i in 0..3 {
-        let r = target.run(Ask { user: long_prompt(i), max_tokens: 1, temperature: 0.0, seed: 0 }).await?;
-        prompt_tokens = r.prompt_tokens;
-        pp.push(r.prompt_tokens as f64 / r.total.as_secs_f64().max(1e-9));
-    }
-    pp.sort_by(f64::total_cmp);
-
-    // One stream, then `streams` at once: each the median of ROUNDS rounds (by generation
-    // speed), every round with stories of its own.
-    let mut ones = Vec::new();
-    for round in 0..ROUNDS {
-        ones.push(target.run(story(round * 100, max_tokens)).await?);
-    }
-    ones.sort_by(|a, b| a.gen_rate().total_cmp(&b.gen_rate()));
-    let one = ones.swap_remove(ROUNDS / 2);
-
-    let mut multis = Vec::new();
-    for round in 0..ROUNDS {
-        let started = Instant::now();
-        let stories = (0..streams).map(|i| target.run(story(round * 100 + i + 1, max_tokens)));
-        let runs = futures::future::try_join_all(stories).await?;
-        let wall = started.elapsed().as_secs_f64();
-        let tokens: u64 = runs.iter().map(|r| r.completion_tokens).sum();
-        let per_stream = runs.iter().map(Run::gen_rate).sum::<f64>() / runs.len().max(1) as f64;
-        multis.push((tokens, wall, per_stream));
-    }
-    multis.sort_by(|a, b| (a.0 as f64 / a.1).total_cmp(&(b.0 as f64 / b.1)));
-    let (multi_tokens, multi_wall, multi_per_stream) = multis[ROUNDS / 2];
-    Ok(Report { prompt_tokens, pp_rate: pp[pp.len() / 2], one, streams, multi_tokens, multi_wall, multi_per_stream })
+/// What one round measures on one target.
+struct Round {
+    /// Prompt tokens per second of an uncached long prompt with one token out.
+    pp_rate: f64,
+    prompt_tokens: u64,
+    one: Run,
+    /// All streams' tokens, wall time, and the mean of their own generation speeds.
+    multi: (u64, f64, f64),
 }
 
-/// Rounds of each measurement; the median is reported.
-const ROUNDS: usize = 3;
+/// One round on one target: an uncached long prompt, one story alone, then `streams` stories at
+/// once. Every target gets the same prompts and seeds in the same round.
+async fn round(target: &Target, round: usize, streams: usize, max_tokens: u32, verbose: bool) -> Result<Round> {
+    let r = target.run(Ask { user: long_prompt(round), max_tokens: 1, temperature: 0.0, seed: 0 }).await?;
+    let pp_rate = r.prompt_tokens as f64 / r.total.as_secs_f64().max(1e-9);
+    let one = target.run(story(round * 100, max_tokens)).await?;
+    let started = Instant::now();
+    let stories = (0..streams).map(|i| target.run(story(round * 100 + i + 1, max_tokens)));
+    let runs = futures::future::try_join_all(stories).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let tokens: u64 = runs.iter().map(|r| r.completion_tokens).sum();
+    let per_stream = runs.iter().map(Run::gen_rate).sum::<f64>() / runs.len().max(1) as f64;
+    if verbose {
+        let show = |r: &Run| {
+            format!("{} tokens, first at {:.0} ms, done at {:.0} ms", r.completion_tokens, r.first.as_secs_f64() * 1e3, r.total.as_secs_f64() * 1e3)
+        };
+        eprintln!("    one stream: {}", show(&one));
+        for r in &runs {
+            eprintln!("    of {streams} streams: {}", show(r));
+        }
+    }
+    Ok(Round { pp_rate, prompt_tokens: r.prompt_tokens, one, multi: (tokens, wall, per_stream) })
+}
+
+/// Measures every target `rounds` times, taking turns round by round (the order rotating), so
+/// that whatever else the machine does in the meantime falls on all of them alike; each figure
+/// is the median of its rounds.
+async fn measure(targets: &[(&str, Target)], a: &BenchEngineArgs) -> Result<Vec<Report>> {
+    let (rounds, streams) = (a.rounds, a.streams);
+    for (name, target) in targets {
+        target.run(Ask { user: "Hello".into(), max_tokens: 4, temperature: 0.0, seed: 0 }).await.with_context(|| format!("warming up {name}"))?;
+    }
+    let mut all: Vec<Vec<Round>> = targets.iter().map(|_| Vec::new()).collect();
+    for r in 0..rounds {
+        eprintln!("  round {}/{rounds}", r + 1);
+        for k in 0..targets.len() {
+            let t = (r + k) % targets.len();
+            let (name, target) = &targets[t];
+            if a.verbose {
+                eprintln!("  {name}:");
+            }
+            all[t].push(round(target, r, streams, a.max_tokens, a.verbose).await.with_context(|| format!("measuring {name}"))?);
+        }
+    }
+    Ok(all.into_iter().map(|rs| Report::median(rs, streams)).collect())
+}
+
+/// Rounds of each measurement by default; the median is reported.
+const ROUNDS: usize = 5;
 
 fn print_row(name: &str, r: &Report) {
     println!(
@@ -264,26 +290,47 @@ fn print_row(name: &str, r: &Report) {
 }
 
 impl Report {
+    /// Per figure, the median of the rounds (one stream by generation speed, the streams by
+    /// their aggregate rate).
+    fn median(mut rounds: Vec<Round>, streams: usize) -> Report {
+        let mid = rounds.len() / 2;
+        let mut pp: Vec<f64> = rounds.iter().map(|r| r.pp_rate).collect();
+        pp.sort_by(f64::total_cmp);
+        let prompt_tokens = rounds.first().map_or(0, |r| r.prompt_tokens);
+        let mut multis: Vec<(u64, f64, f64)> = rounds.iter().map(|r| r.multi).collect();
+        multis.sort_by(|a, b| (a.0 as f64 / a.1).total_cmp(&(b.0 as f64 / b.1)));
+        let (multi_tokens, multi_wall, multi_per_stream) = multis[mid];
+        rounds.sort_by(|a, b| a.one.gen_rate().total_cmp(&b.one.gen_rate()));
+        let mut ttft: Vec<Duration> = rounds.iter().map(|r| r.one.first).collect();
+        ttft.sort();
+        let mut one = rounds.swap_remove(mid).one;
+        // The first-token time is a figure of its own: its median, not the fastest stream's.
+        one.first = ttft[mid];
+        Report { prompt_tokens, pp_rate: pp[mid], one, streams, multi_tokens, multi_wall, multi_per_stream }
+    }
+
     /// Tokens per second of all streams together.
     fn multi_rate(&self) -> f64 {
         self.multi_tokens as f64 / self.multi_wall.max(1e-9)
     }
 }
 
-/// Runs `cocoon bench-engine`: measures prompt and generation speed in-process, then (unless
-/// `--in-process-only`) through a local network, and prints both.
+/// Runs `cocoon bench-engine`: starts every target (llama-server with `--peer`, the engine
+/// in-process, the engine through a local network unless `--in-process-only`), measures them
+/// in turns, and prints the table and the ratios.
 pub async fn run(a: BenchEngineArgs) -> Result<()> {
-    if a.streams == 0 || a.max_tokens < 2 {
-        bail!("--streams must be at least 1 and --max-tokens at least 2");
+    if a.streams == 0 || a.max_tokens < 2 || a.rounds == 0 {
+        bail!("--streams and --rounds must be at least 1 and --max-tokens at least 2");
     }
     crate::up::ensure_model(&a.model_file)?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
 
     let cfg = EngineConfig { threads: Some(threads), parallel: a.streams, ..EngineConfig::new(&a.model_file) };
+    let mut targets: Vec<(&str, Target)> = Vec::new();
     let peer = match &a.peer {
         None => None,
         Some(binary) => {
-            eprintln!("[0/2] llama-server (peer): starting {} ...", binary.display());
+            eprintln!("llama-server (peer): starting {} ...", binary.display());
             let settings = bench_peer::PeerSettings {
                 binary,
                 model: &a.model_file,
@@ -292,26 +339,20 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
                 context: cfg.context,
             };
             let server = bench_peer::Peer::start(settings).await?;
-            eprintln!("[0/2] llama-server (peer): measuring...");
-            let target = Target::Network { api: server.api.clone(), model: "peer".into() };
-            let r = measure(&target, a.streams, a.max_tokens).await;
-            drop(server);
-            Some(r.context("measuring llama-server")?)
+            targets.push(("llama-server (peer)", Target::Network { api: server.api.clone(), model: "peer".into() }));
+            Some(server)
         }
     };
 
-    eprintln!("[1/2] in-process: loading {} ({threads} threads, {} sequences)...", a.model_file.display(), a.streams);
+    eprintln!("in-process: loading {} ({threads} threads, {} sequences)...", a.model_file.display(), a.streams);
     let engine = tokio::task::spawn_blocking(move || Engine::load(cfg)).await??;
-    eprintln!("[1/2] in-process: measuring...");
-    let local = measure(&Target::InProcess(engine.clone()), a.streams, a.max_tokens).await?;
-    drop(engine);
+    targets.push(("in-process", Target::InProcess(engine.clone())));
 
-    let remote = if a.in_process_only {
-        None
-    } else {
-        eprintln!("[2/2] through a local network (client -> proxy -> worker): starting it...");
+    let mut net = None;
+    if !a.in_process_only {
+        eprintln!("through a local network (client -> proxy -> worker): starting it...");
         let port = network::free_ports(1)?[0];
-        let mut net = network::Network::start(network::Spec {
+        let n = network::Network::start(network::Spec {
             workers: 1,
             proxies: 1,
             backend: network::BackendSpec::Embedded { model_file: a.model_file.clone(), threads, parallel: a.streams },
@@ -325,18 +366,28 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
             chain: false,
         })
         .await?;
-        eprintln!("[2/2] through the network: measuring...");
-        let target = Target::Network { api: net.api.clone(), model: net.model.clone() };
-        let r = measure(&target, a.streams, a.max_tokens).await;
-        net.stop().await;
-        Some(r?)
-    };
+        targets.push(("through the network", Target::Network { api: n.api.clone(), model: n.model.clone() }));
+        net = Some(n);
+    }
+
+    eprintln!("measuring {} targets in turns, {} rounds...", targets.len(), a.rounds);
+    let measured = measure(&targets, &a).await;
+    drop(peer);
+    drop(engine);
+    if let Some(mut n) = net {
+        n.stop().await;
+    }
+    let reports = measured?;
+    let find = |name: &str| targets.iter().position(|(n, _)| *n == name).map(|i| &reports[i]);
+    let (peer, remote) = (find("llama-server (peer)"), find("through the network"));
+    let Some(local) = find("in-process") else { bail!("the in-process engine was not measured") };
 
     println!(
-        "cocoon bench-engine: {} ({} prompt tokens for prompt processing, {} tokens per stream, {threads} threads)",
+        "cocoon bench-engine: {} ({} prompt tokens for prompt processing, {} tokens per stream, {threads} threads, median of {} rounds)",
         a.model_file.display(),
         local.prompt_tokens,
-        a.max_tokens
+        a.max_tokens,
+        a.rounds
     );
     println!(
         "{:<22} {:>12} {:>14} {:>10} {:>16} {:>14}",
@@ -347,14 +398,10 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
         format!("{} streams tok/s", local.streams),
         "per stream"
     );
-    if let Some(p) = &peer {
-        print_row("llama-server (peer)", p);
+    for ((name, _), report) in targets.iter().zip(&reports) {
+        print_row(name, report);
     }
-    print_row("in-process", &local);
-    if let Some(r) = &remote {
-        print_row("through the network", r);
-    }
-    if let Some(p) = &peer {
+    if let Some(p) = peer {
         println!(
             "embedded / llama-server: prompt {:.2}x, 1 stream {:.2}x, TTFT {:+.0} ms, {} streams {:.2}x",
             local.pp_rate / p.pp_rate.max(1e-9),
@@ -364,7 +411,7 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
             local.multi_rate() / p.multi_rate().max(1e-9),
         );
     }
-    if let Some(r) = &remote {
+    if let Some(r) = remote {
         println!(
             "the network adds: {:+.1}% to 1-stream tok/s, {:+.0} ms to the first token",
             (r.one.gen_rate() / local.one.gen_rate().max(1e-9) - 1.0) * 100.0,
