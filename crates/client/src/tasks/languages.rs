@@ -3,7 +3,9 @@
 //! messages in each, shown to the model as earlier turns of the conversation (few-shot), so
 //! that it answers in the expected shape and keeps a chat's tone, HTML and emoji.
 //!
-//! The examples are this project's own sentences, not from the evaluation set of `cocoon
+//! The examples are written in the standard register a chat between adults uses (Indonesian
+//! slang examples, "Aku udah kirim", made the default model's Indonesian worse). They are
+//! this project's own sentences, not from the evaluation set of `cocoon
 //! bench-translate`. A language not listed here is translated without examples, named as the
 //! caller wrote it.
 
@@ -63,7 +65,7 @@ pub const LANGUAGES: &[Language] = &[
     Language {
         code: "id",
         name: "Indonesian",
-        examples: ["Hai! Kita masih jadi ketemu di kafe jam 6?", "Aku udah kirim <b>foto</b> yang kemarin 📸"],
+        examples: ["Hai! Apakah kita masih jadi bertemu di kafe jam 6?", "Saya sudah mengirim <b>foto-foto</b> kemarin kepadamu 📸"],
     },
     Language {
         code: "tr",

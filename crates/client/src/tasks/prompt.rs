@@ -117,15 +117,17 @@ pub fn translate_plan(r: &TranslateRequest, model: &str) -> (Vec<Option<Translat
 /// `cocoon bench-translate`: a plain-text prompt made Qwen2.5 0.5B reply to the messages).
 /// Languages are named in English ([`languages::display_name`]), and for the languages listed
 /// there two example turns come first (few-shot): the system prompt and the examples depend
-/// only on the languages, so the engine's prompt-prefix cache computes them once.
+/// only on the languages, so the engine's prompt-prefix cache computes them once. The system
+/// prompt asks for natural, everyday language and for the meaning rather than the words
+/// (measured with the default model: en-ru chrF 58 -> 63, every other direction level or up).
 fn translate_body(r: &TranslateRequest, model: &str, text: &str) -> Value {
     let to = languages::display_name(&r.to);
     let from = r.from.as_deref().map(|f| format!(" from {}", languages::display_name(f))).unwrap_or_default();
     let system = format!(
-        "You are a translation engine for chat messages. Translate every string of the JSON array the user \
-         sends{from} into {to}, keeping the tone of the message. Keep HTML tags, Markdown, emoji, links, numbers \
-         and placeholders exactly as they are. Answer with only a JSON array of 1 string, the translation, and \
-         nothing else."
+        "You are a professional translator of chat messages. Translate every string of the JSON array the user \
+         sends{from} into natural, everyday {to}, as a native speaker would write it in a chat: the meaning, not \
+         word by word. Keep HTML tags, Markdown, emoji, links, numbers and placeholders exactly as they are. \
+         Answer with only a JSON array of 1 string, the translation, and nothing else."
     );
     let as_array = |t: &str| serde_json::to_string(&[t]).unwrap_or_default();
     let mut messages = vec![json!({"role": "system", "content": system})];
