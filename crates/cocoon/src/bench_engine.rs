@@ -241,7 +241,12 @@ async fn round(target: &Target, round: usize, streams: usize, max_tokens: u32, v
     let per_stream = runs.iter().map(Run::gen_rate).sum::<f64>() / runs.len().max(1) as f64;
     if verbose {
         let show = |r: &Run| {
-            format!("{} tokens, first at {:.0} ms, done at {:.0} ms", r.completion_tokens, r.first.as_secs_f64() * 1e3, r.total.as_secs_f64() * 1e3)
+            format!(
+                "{} tokens, first at {:.0} ms, done at {:.0} ms",
+                r.completion_tokens,
+                r.first.as_secs_f64() * 1e3,
+                r.total.as_secs_f64() * 1e3
+            )
         };
         eprintln!("    one stream: {}", show(&one));
         for r in &runs {
@@ -257,7 +262,10 @@ async fn round(target: &Target, round: usize, streams: usize, max_tokens: u32, v
 async fn measure(targets: &[(&str, Target)], a: &BenchEngineArgs) -> Result<Vec<Report>> {
     let (rounds, streams) = (a.rounds, a.streams);
     for (name, target) in targets {
-        target.run(Ask { user: "Hello".into(), max_tokens: 4, temperature: 0.0, seed: 0 }).await.with_context(|| format!("warming up {name}"))?;
+        target
+            .run(Ask { user: "Hello".into(), max_tokens: 4, temperature: 0.0, seed: 0 })
+            .await
+            .with_context(|| format!("warming up {name}"))?;
     }
     let mut all: Vec<Vec<Round>> = targets.iter().map(|_| Vec::new()).collect();
     for r in 0..rounds {
@@ -268,7 +276,11 @@ async fn measure(targets: &[(&str, Target)], a: &BenchEngineArgs) -> Result<Vec<
             if a.verbose {
                 eprintln!("  {name}:");
             }
-            all[t].push(round(target, r, streams, a.max_tokens, a.verbose).await.with_context(|| format!("measuring {name}"))?);
+            all[t].push(
+                round(target, r, streams, a.max_tokens, a.verbose)
+                    .await
+                    .with_context(|| format!("measuring {name}"))?,
+            );
         }
     }
     Ok(all.into_iter().map(|rs| Report::median(rs, streams)).collect())

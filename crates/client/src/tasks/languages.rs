@@ -65,7 +65,10 @@ pub const LANGUAGES: &[Language] = &[
     Language {
         code: "id",
         name: "Indonesian",
-        examples: ["Hai! Apakah kita masih jadi bertemu di kafe jam 6?", "Saya sudah mengirim <b>foto-foto</b> kemarin kepadamu 📸"],
+        examples: [
+            "Hai! Apakah kita masih jadi bertemu di kafe jam 6?",
+            "Saya sudah mengirim <b>foto-foto</b> kemarin kepadamu 📸",
+        ],
     },
     Language {
         code: "tr",

@@ -295,7 +295,7 @@ mod tests {
         let user = messages.last().unwrap()["content"].as_str().unwrap();
         assert_eq!(serde_json::from_str::<Vec<String>>(user).unwrap(), vec!["Hello <b>world</b> 👋"]);
         // "fr" is named in English, with two example turns before the text.
-        assert!(messages[0]["content"].as_str().unwrap().contains("into French,"));
+        assert!(messages[0]["content"].as_str().unwrap().contains("into natural, everyday French,"));
         let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
         assert_eq!(roles, ["system", "user", "assistant", "user", "assistant", "user"]);
         let prefix = |b: &Value| b["messages"].as_array().unwrap()[..5].to_vec();
@@ -304,7 +304,7 @@ mod tests {
         let mut r = req(&["Hello"]);
         r.to = "Klingon".into();
         let (_, _, bodies) = translate_plan(&r, "m");
-        assert!(bodies[0]["messages"][0]["content"].as_str().unwrap().contains("into Klingon,"));
+        assert!(bodies[0]["messages"][0]["content"].as_str().unwrap().contains("everyday Klingon,"));
         assert_eq!(bodies[0]["messages"].as_array().unwrap().len(), 2);
         let out = translate_finish(results, &todo, &r.texts, &[ok("Bonjour <b>monde</b> 👋"), ok("[\"Bonne nuit\"]")]);
         assert_eq!(out[0].text.as_deref(), Some("Bonjour <b>monde</b> 👋"));
