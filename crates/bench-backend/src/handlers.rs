@@ -48,8 +48,14 @@ pub(crate) async fn completions(State(inner): Shared, body: Bytes) -> Response {
     complete(&inner, Endpoint::Completions, &body).await
 }
 
+/// The latest completion request's body, byte for byte.
+pub(crate) async fn last_request(State(inner): Shared) -> Bytes {
+    inner.last_request.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 async fn complete(inner: &Arc<Inner>, endpoint: Endpoint, body: &[u8]) -> Response {
     inner.stats.request();
+    *inner.last_request.lock().unwrap_or_else(|p| p.into_inner()) = Bytes::copy_from_slice(body);
     let req = match BenchRequest::parse(endpoint, body, &inner.opts.model) {
         Ok(req) => req,
         Err(e) => return error_response(&e),
@@ -76,7 +82,7 @@ async fn complete(inner: &Arc<Inner>, endpoint: Endpoint, body: &[u8]) -> Respon
     if let Some(d) = delay {
         tokio::time::sleep(d.saturating_mul(u32::try_from(chunks).unwrap_or(u32::MAX))).await;
     }
-    let body = full_body(endpoint, &meta, &inner.chunk, chunks, req.prompt_tokens);
+    let body = full_body(endpoint, &meta, &inner.chunk, chunks, req.choices, req.prompt_tokens);
     json_response(StatusCode::OK, Bytes::from(body))
 }
 

@@ -44,6 +44,9 @@ pub(crate) struct Inner {
     pub models_body: Bytes,
     /// Source of response ids.
     pub next_id: AtomicU64,
+    /// The body of the latest completion request, exactly as received (`GET /last-request`):
+    /// what tests compare with what the client sent.
+    pub last_request: std::sync::Mutex<Bytes>,
 }
 
 impl BenchBackend {
@@ -63,6 +66,7 @@ impl BenchBackend {
                 chunk,
                 models_body,
                 next_id: AtomicU64::new(1),
+                last_request: Default::default(),
             }),
         }
     }
@@ -84,6 +88,7 @@ impl BenchBackend {
             .route(Endpoint::ChatCompletions.path(), post(handlers::chat_completions))
             .route(Endpoint::Completions.path(), post(handlers::completions))
             .route("/stats", get(handlers::stats))
+            .route("/last-request", get(handlers::last_request))
             .route("/health", get(handlers::health))
             .with_state(self.inner.clone())
     }

@@ -16,6 +16,8 @@ pub(crate) struct BenchRequest {
     pub max_tokens: Option<u64>,
     /// Rough prompt size in tokens (bytes / 4, rounded up, at least 1).
     pub prompt_tokens: u64,
+    /// Choices of a whole answer (`n`, 1..=16; streams always carry one).
+    pub choices: u32,
 }
 
 #[derive(Deserialize)]
@@ -25,6 +27,7 @@ struct Raw {
     stream_options: Option<StreamOptions>,
     max_tokens: Option<u64>,
     max_completion_tokens: Option<u64>,
+    n: Option<u64>,
     messages: Option<Vec<Message>>,
     prompt: Option<Value>,
 }
@@ -76,6 +79,7 @@ impl BenchRequest {
             include_usage: raw.stream_options.and_then(|o| o.include_usage).unwrap_or(false),
             max_tokens,
             prompt_tokens: (prompt_bytes as u64).div_ceil(4).max(1),
+            choices: raw.n.unwrap_or(1).clamp(1, 16) as u32,
         })
     }
 }
@@ -100,7 +104,10 @@ mod tests {
     fn parses_and_estimates() {
         let body = br#"{"model":"m","messages":[{"role":"user","content":"12345"},{"role":"user","content":[{"type":"text","text":"abc"}]}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":9}"#;
         let r = BenchRequest::parse(Endpoint::ChatCompletions, body, "m").unwrap();
-        assert_eq!(r, BenchRequest { stream: true, include_usage: true, max_tokens: Some(9), prompt_tokens: 2 });
+        assert_eq!(
+            r,
+            BenchRequest { stream: true, include_usage: true, max_tokens: Some(9), prompt_tokens: 2, choices: 1 }
+        );
         let r = BenchRequest::parse(Endpoint::Completions, br#"{"model":"m","prompt":""}"#, "m").unwrap();
         assert_eq!(r.prompt_tokens, 1);
     }

@@ -71,27 +71,43 @@ impl StreamParts {
 }
 
 /// A complete non-streaming response body.
-pub(crate) fn full_body(endpoint: Endpoint, meta: &Meta, chunk: &str, chunks: usize, prompt_tokens: u64) -> String {
-    let usage = usage_json(prompt_tokens, chunks as u64);
-    let mut out = String::with_capacity(meta.full_meta.len() + chunk.len() * chunks + 256);
+/// A whole (non-streamed) answer: `choices` choices of `chunks` chunks each, and usage that
+/// counts every choice's tokens (as OpenAI counts `n > 1`).
+pub(crate) fn full_body(
+    endpoint: Endpoint,
+    meta: &Meta,
+    chunk: &str,
+    chunks: usize,
+    choices: u32,
+    prompt_tokens: u64,
+) -> String {
+    let usage = usage_json(prompt_tokens, chunks as u64 * u64::from(choices));
+    let mut out = String::with_capacity(meta.full_meta.len() + (chunk.len() * chunks + 128) * choices as usize + 128);
     out.push('{');
     out.push_str(&meta.full_meta);
-    out.push_str(",\"choices\":[{\"index\":0,");
-    match endpoint {
-        Endpoint::ChatCompletions => out.push_str("\"message\":{\"role\":\"assistant\",\"content\":\""),
-        Endpoint::Completions | Endpoint::AudioTranscriptions => out.push_str("\"text\":\""),
+    out.push_str(",\"choices\":[");
+    for index in 0..choices {
+        if index > 0 {
+            out.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{{\"index\":{index},");
+        match endpoint {
+            Endpoint::ChatCompletions => out.push_str("\"message\":{\"role\":\"assistant\",\"content\":\""),
+            Endpoint::Completions | Endpoint::AudioTranscriptions => out.push_str("\"text\":\""),
+        }
+        for _ in 0..chunks {
+            out.push_str(chunk);
+        }
+        out.push('"');
+        if endpoint == Endpoint::ChatCompletions {
+            out.push('}');
+        } else {
+            out.push_str(",\"logprobs\":null");
+        }
+        out.push_str(",\"finish_reason\":\"stop\"}");
     }
-    for _ in 0..chunks {
-        out.push_str(chunk);
-    }
-    out.push('"');
-    if endpoint == Endpoint::ChatCompletions {
-        out.push('}');
-    } else {
-        out.push_str(",\"logprobs\":null");
-    }
-    // Writing to a String cannot fail.
-    let _ = write!(out, ",\"finish_reason\":\"stop\"}}],\"usage\":{usage}}}");
+    let _ = write!(out, "],\"usage\":{usage}}}");
     out
 }
 
@@ -124,9 +140,14 @@ mod tests {
                 let v: Value = serde_json::from_str(json).unwrap();
                 assert_eq!(v["model"], "m\"x");
             }
-            let body = full_body(ep, &meta, "ab", 3, 2);
+            let body = full_body(ep, &meta, "ab", 3, 1, 2);
             let v: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["usage"]["total_tokens"], 5);
+            // Three choices: three indexed answers, all counted.
+            let v: Value = serde_json::from_str(&full_body(ep, &meta, "ab", 3, 3, 2)).unwrap();
+            assert_eq!(v["choices"].as_array().map(Vec::len), Some(3));
+            assert_eq!(v["choices"][2]["index"], 2);
+            assert_eq!(v["usage"]["completion_tokens"], 9);
             let text = match ep {
                 Endpoint::ChatCompletions => &v["choices"][0]["message"]["content"],
                 Endpoint::Completions | Endpoint::AudioTranscriptions => &v["choices"][0]["text"],

@@ -104,6 +104,7 @@ async fn read_form(mut form: Multipart, task: Task) -> Result<Form, ApiError> {
         timeout,
         hardware: text("hardware"),
         max_tokens: None,
+        features: Default::default(),
     };
     Ok(Form { params, audio, format, routing })
 }

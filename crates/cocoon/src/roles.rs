@@ -67,6 +67,10 @@ pub struct WorkerArgs {
     /// The weights file the backend serves: hashed at start and attested (`model_sha256`).
     #[arg(long, env = "COCOON_WORKER_MODEL_FILE")]
     pub model_file: Option<PathBuf>,
+    /// Optional OpenAI features the backend has, comma-separated: tools, logprobs, logit_bias, n
+    /// (replaces the file's list).
+    #[arg(long = "features", env = "COCOON_WORKER_FEATURES", value_delimiter = ',')]
+    pub features: Vec<String>,
     /// Hardware profile ("cpu", "H100:80GiB", ...).
     #[arg(long, env = "COCOON_WORKER_HARDWARE")]
     pub hardware: Option<String>,
@@ -97,6 +101,7 @@ pub async fn worker(a: WorkerArgs) -> Result<()> {
         .set("model", a.model)
         .set("backend", a.backend)
         .set("model_file", a.model_file.map(|p| p.display().to_string()))
+        .list("features", &a.features)
         .set("hardware", a.hardware)
         .set("coefficient", a.coefficient.map(i64::from))
         .set("max_active", a.max_active.map(i64::from))

@@ -7,7 +7,7 @@ mod common;
 
 use bytes::Bytes;
 use cocoon_ledger::{Prices, TokenCounts};
-use cocoon_openai::Endpoint;
+use cocoon_openai::{Endpoint, FeatureSet};
 use cocoon_proto::{EventCodec, InferMeta, Outcome, Terms, WorkerAnnounce, WorkerStatus};
 use cocoon_ratls::{PolicyKind, Role};
 use cocoon_transport::{
@@ -68,6 +68,8 @@ fn meta(stream: bool, max_tokens: Option<u64>) -> InferMeta {
             stream,
             max_tokens,
             coefficient: None,
+            features: FeatureSet::EMPTY,
+            choices: 1,
         },
         max_coefficient: 4000,
         timeout: Duration::from_secs(20),
@@ -87,7 +89,7 @@ async fn ledger(stats: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_whose_headers_disagree_with_its_body_is_refused_and_pays_nothing() {
-    let net =
+    let mut net =
         Net::start("attack-terms", NetOpts { workers: 1, payments: true, chunks: 30, ..Default::default() }).await;
     let mut link = dial(&net.proxy_client[0]).await;
     link.hello().await;
@@ -106,6 +108,18 @@ async fn a_client_whose_headers_disagree_with_its_body_is_refused_and_pays_nothi
     // Without a bound the proxy reserves its default and the worker holds the backend to it.
     let (status, _) = link.call(infer(&meta(false, None), chat_body(false, ""))).await;
     assert_eq!(status, 200);
+    // Reserved for one plain choice, asks for three with logprobs: a worker without those
+    // features refuses the fields, and one whose backend has them refuses the body for not
+    // being what was reserved. Neither reaches the backend.
+    let body = chat_body(false, r#""max_tokens":30,"n":3,"logprobs":true"#);
+    let (status, v) = link.call(infer(&meta(false, Some(30)), body.clone())).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (400, Some("unsupported_field")), "{v}");
+    net.start_worker("worker-features", free_ports(1)[0], 32, &["--features".into(), "logprobs,n".into()]);
+    wait_for(&net.proxy_stats[0], 30, |v| enabled_workers(v) == 2).await;
+    net.procs.kill("worker-0").await;
+    wait_for(&net.proxy_stats[0], 30, |v| enabled_workers(v) == 1).await;
+    let (status, v) = link.call(infer(&meta(false, Some(30)), body)).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (400, Some("terms_mismatch")), "{v}");
 
     let after = wait_for(&net.proxy_stats[0], 10, |v| v["ledger"]["reserved"] == 0).await["ledger"].clone();
     assert_eq!(after["balanced"], true, "{after}");
@@ -223,6 +237,7 @@ async fn evil_worker(proxy: &str, evil: Evil, events: usize) -> tokio::task::Joi
         status: status_rx.borrow().clone(),
         model_sha256: None,
         voucher: None,
+        features: FeatureSet::EMPTY,
     };
     let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let (announce, status_tx, mut status_rx) = (announce.clone(), status_tx.clone(), status_rx.clone());

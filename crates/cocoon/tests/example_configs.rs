@@ -39,6 +39,13 @@ fn worker_example_loads_and_validates() {
     let c: cocoon_worker::WorkerConfig = toml::from_str(&read("worker.example.toml")).unwrap();
     c.validate().unwrap();
     assert!(!c.proxies.is_empty());
+    assert_eq!(c.features.to_string(), "tools,logprobs,logit_bias,n");
+    // An unknown feature is an error naming it, not skipped.
+    let line = "features = [\"tools\", \"logprobs\", \"logit_bias\", \"n\"]";
+    assert!(read("worker.example.toml").contains(line));
+    let text = read("worker.example.toml").replacen(line, "features = [\"tools\", \"vision\"]", 1);
+    let e = toml::from_str::<cocoon_worker::WorkerConfig>(&text).unwrap_err().to_string();
+    assert!(e.contains("vision"), "{e}");
 }
 
 #[test]

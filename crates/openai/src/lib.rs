@@ -10,6 +10,7 @@
 
 mod endpoint;
 mod error;
+mod features;
 mod json_object;
 mod max_tokens;
 mod routing;
@@ -20,6 +21,7 @@ mod validate;
 
 pub use endpoint::{Endpoint, UnknownEndpoint};
 pub use error::ApiError;
+pub use features::{Feature, FeatureSet, FeatureUse, MAX_CHOICES};
 pub use max_tokens::{max_tokens, MAX_TOKENS_FIELDS};
 pub use routing::{extract_routing, RoutingFields, EXTENSION_FIELDS, MAX_TIMEOUT_SECS};
 pub use sse::{SseUsageCounter, MAX_SSE_LINE};

@@ -31,6 +31,8 @@ pub struct RoutingFields {
     pub hardware: Option<String>,
     /// The output bound ([`crate::max_tokens`]). Left in the forwarded body.
     pub max_tokens: Option<u64>,
+    /// The optional features the body uses and its number of choices; routed on.
+    pub features: crate::FeatureUse,
 }
 
 /// Split a request body into its routing fields and the body to forward.
@@ -38,7 +40,8 @@ pub struct RoutingFields {
 /// Errors: `413 body_too_large` when `body` exceeds `max_body` bytes;
 /// `400 invalid_json` when it is not a JSON object; `400 missing_model` when
 /// `model` is absent or not a string; `400 invalid_field` when a field the
-/// network reads has the wrong type or range.
+/// network reads (its own, the output bound, an optional feature's) has the
+/// wrong type or range.
 pub fn extract_routing(body: &[u8], max_body: usize) -> Result<(RoutingFields, Bytes), ApiError> {
     if body.len() > max_body {
         return Err(ApiError::new(
@@ -76,6 +79,7 @@ pub fn extract_routing(body: &[u8], max_body: usize) -> Result<(RoutingFields, B
         fields.hardware = opt(f, "a string")?;
     }
     fields.max_tokens = obj.max_tokens()?;
+    fields.features = crate::features::features_used(&obj)?;
     let forwarded = if obj.fields.iter().any(|f| is_extension(&f.key)) {
         Bytes::from(obj.write(is_extension, &[]))
     } else {

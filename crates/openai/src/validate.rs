@@ -2,17 +2,19 @@
 //!
 //! A worker only forwards what it has agreed to serve: the configured model and
 //! a whitelist of sampling fields per endpoint (as Telegram's Cocoon does).
-//! Fields that change cost or behaviour in ways the network cannot price or
-//! verify (tools, logprobs, logit bias, audio, `n > 1`, ...) are refused with a
-//! clear error instead of being silently passed on. Streaming requests are made
-//! to report usage, because usage is what the worker is paid for.
+//! The fields of an optional feature (tools, logprobs, logit bias, `n > 1`:
+//! [`crate::Feature`]) pass only when the worker's backend has that feature.
+//! Fields nobody serves (audio, predicted outputs, legacy functions, ...) are
+//! refused with a clear error instead of being silently passed on. Streaming
+//! requests are made to report usage, because usage is what the worker is paid
+//! for.
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::json_object::{parse_value, Field, RawObject};
 use crate::routing::{opt, preview, EXTENSION_FIELDS};
-use crate::{ApiError, Endpoint};
+use crate::{ApiError, Endpoint, FeatureSet, FeatureUse};
 
 /// A request the worker may forward.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +25,8 @@ pub struct Validated {
     /// The output bound the backend is held to: the body's ([`crate::max_tokens`]), else the
     /// cap it was given.
     pub max_tokens: Option<u64>,
+    /// The optional features the body uses, and its choices.
+    pub features: FeatureUse,
 }
 
 const CHAT_FIELDS: &[&str] = &[
@@ -67,17 +71,19 @@ const COMPLETION_FIELDS: &[&str] = &[
     "repetition_penalty",
 ];
 
+/// Fields of optional features ([`crate::Feature`]) that chat completions take (`n` is in
+/// [`CHAT_FIELDS`]).
+const CHAT_FEATURE_FIELDS: &[&str] =
+    &["tools", "tool_choice", "parallel_tool_calls", "logprobs", "top_logprobs", "logit_bias"];
+
+/// Fields of optional features that completions take.
+const COMPLETION_FEATURE_FIELDS: &[&str] = &["logprobs", "logit_bias"];
+
 /// Known OpenAI fields the network deliberately does not serve; named in the
 /// error so users learn it is a policy, not a typo.
 const KNOWN_UNSUPPORTED: &[&str] = &[
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
     "functions",
     "function_call",
-    "logprobs",
-    "top_logprobs",
-    "logit_bias",
     "audio",
     "modalities",
     "prediction",
@@ -95,27 +101,30 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
 /// still present. Error codes (all `400`): `invalid_json`, `missing_model`,
 /// `model_mismatch`, `unsupported_field`, `missing_field`, `invalid_field`.
 pub fn validate_for_backend(endpoint: Endpoint, body: &[u8], served_model: &str) -> Result<Validated, ApiError> {
-    validate_bounded(endpoint, body, served_model, None)
+    validate_bounded(endpoint, body, served_model, None, FeatureSet::EMPTY)
 }
 
-/// [`validate_for_backend`] under the request's terms: a body that sets no output bound is
-/// given `max_tokens = cap` (the bound the proxy reserved for), so the backend never generates
-/// more than was paid for, and a body whose bound is above `cap` is refused (`terms_mismatch`).
+/// [`validate_for_backend`] under the request's terms, for a backend with the optional
+/// features `supported`: a body that sets no output bound is given `max_tokens = cap` (the
+/// bound the proxy reserved for), so the backend never generates more than was paid for, and a
+/// body whose bound is above `cap` is refused (`terms_mismatch`). A field of a feature the
+/// backend lacks is `unsupported_field`, naming the feature.
 pub fn validate_bounded(
     endpoint: Endpoint,
     body: &[u8],
     served_model: &str,
     cap: Option<u64>,
+    supported: FeatureSet,
 ) -> Result<Validated, ApiError> {
-    let allowed = match endpoint {
-        Endpoint::ChatCompletions => CHAT_FIELDS,
-        Endpoint::Completions => COMPLETION_FIELDS,
+    let (allowed, feature_fields) = match endpoint {
+        Endpoint::ChatCompletions => (CHAT_FIELDS, CHAT_FEATURE_FIELDS),
+        Endpoint::Completions => (COMPLETION_FIELDS, COMPLETION_FEATURE_FIELDS),
         Endpoint::AudioTranscriptions => return validate_transcription(body, served_model),
     };
     let obj = RawObject::parse(body)?;
     for f in &obj.fields {
         let key = f.key.as_str();
-        if allowed.contains(&key) || EXTENSION_FIELDS.contains(&key) {
+        if allowed.contains(&key) || feature_fields.contains(&key) || EXTENSION_FIELDS.contains(&key) {
             continue;
         }
         let why = if KNOWN_UNSUPPORTED.contains(&key) {
@@ -126,6 +135,14 @@ pub fn validate_bounded(
         return Err(ApiError::bad_request(
             "unsupported_field",
             format!("`{}` {why} for {}", preview(key), endpoint.path()),
+        ));
+    }
+    let features = crate::features::features_used(&obj)?;
+    if let Some(missing) = features.features.missing_from(supported).iter().next() {
+        let field = obj.fields.iter().map(|f| f.key.as_str()).find(|k| missing.fields().contains(k)).unwrap_or("n");
+        return Err(ApiError::bad_request(
+            "unsupported_field",
+            format!("`{field}` needs the `{}` feature, which this worker's backend does not have", missing.name()),
         ));
     }
 
@@ -187,7 +204,7 @@ pub fn validate_bounded(
         // Backends reject stream_options on non-streaming requests.
         obj.write(|k| is_extension(k) || k == "stream_options", &extra)
     };
-    Ok(Validated { body: Bytes::from(body), stream, max_tokens: max_tokens.or(cap) })
+    Ok(Validated { body: Bytes::from(body), stream, max_tokens: max_tokens.or(cap), features })
 }
 
 /// A transcription: its header must parse and name the served model; the audio itself is the
@@ -200,7 +217,12 @@ fn validate_transcription(body: &[u8], served_model: &str) -> Result<Validated, 
             format!("requested model `{}` but this worker serves `{served_model}`", preview(&params.model)),
         ));
     }
-    Ok(Validated { body: Bytes::copy_from_slice(body), stream: false, max_tokens: None })
+    Ok(Validated {
+        body: Bytes::copy_from_slice(body),
+        stream: false,
+        max_tokens: None,
+        features: FeatureUse::default(),
+    })
 }
 
 fn is_extension(key: &str) -> bool {
@@ -260,7 +282,6 @@ fn check_field(f: &Field<'_>) -> Result<(), ApiError> {
         "presence_penalty" | "frequency_penalty" => (in_range(-2.0, 2.0), "a number in [-2, 2]"),
         "repetition_penalty" => (in_range(0.0, 2.0), "a number in [0, 2]"),
         "top_k" => (parse_value::<i64>(f).is_some_and(|k| k >= -1), "an integer >= -1"),
-        "n" => (parse_value::<u64>(f) == Some(1), "1 (only one choice per request is served)"),
         "echo" => (parse_value::<bool>(f) == Some(false), "false (echo is not supported)"),
         "seed" => (parse_value::<i64>(f).is_some() || parse_value::<u64>(f).is_some(), "a 64-bit integer"),
         "user" | "suffix" => (parse_value::<String>(f).is_some(), "a string"),

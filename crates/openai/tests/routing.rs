@@ -18,6 +18,7 @@ fn strips_extensions_and_keeps_the_rest() {
             timeout: Some(12.5),
             hardware: Some("H100".into()),
             max_tokens: Some(100),
+            features: Default::default(),
         }
     );
     let s = std::str::from_utf8(&out).unwrap();
@@ -28,6 +29,13 @@ fn strips_extensions_and_keeps_the_rest() {
     assert!(s.contains(r#""messages":[{"role":"user","content":"hi \u00e9"}]"#), "{s}");
     assert!(s.contains("0.1000000000000000055511151231257827"), "{s}");
     assert!(s.contains("123456789012345678901234567890"), "{s}");
+
+    // The optional features a body uses are read, and stay in the body.
+    let body = br#"{"model":"m","messages":[],"n":2,"logit_bias":{"3":1}}"#;
+    let (r, out) = extract_routing(body, 1 << 20).unwrap();
+    assert_eq!(r.features.choices, 2);
+    assert_eq!(r.features.features.to_string(), "logit_bias,n");
+    assert_eq!(&out[..], &body[..]);
     // And the whole is equivalent JSON minus the extensions.
     let mut expected: Value = serde_json::from_slice(body).unwrap();
     for k in ["max_coefficient", "timeout", "hardware", "request_guid", "enable_debug"] {

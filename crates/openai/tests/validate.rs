@@ -1,6 +1,6 @@
 //! Worker-side request validation.
 
-use cocoon_openai::{validate_for_backend, Endpoint};
+use cocoon_openai::{validate_bounded, validate_for_backend, Endpoint, Feature, FeatureSet};
 use serde_json::{json, Value};
 
 const MODEL: &str = "Qwen/Qwen3-0.6B";
@@ -38,7 +38,8 @@ fn rejects_with_right_codes() {
     assert_eq!(code(c, &chat(json!({"whatever": 1}))), "unsupported_field");
     assert_eq!(code(c, &chat(json!({"model": "other"}))), "model_mismatch");
     assert_eq!(code(c, &chat(json!({"model": 5}))), "missing_model");
-    assert_eq!(code(c, &chat(json!({"n": 2}))), "invalid_field");
+    assert_eq!(code(c, &chat(json!({"n": 2}))), "unsupported_field");
+    assert_eq!(code(c, &chat(json!({"n": 0}))), "invalid_field");
     assert_eq!(code(c, &chat(json!({"messages": []}))), "invalid_field");
     assert_eq!(code(c, &chat(json!({"temperature": "hot"}))), "invalid_field");
     assert_eq!(code(c, &chat(json!({"max_tokens": -1}))), "invalid_field");
@@ -53,6 +54,40 @@ fn rejects_with_right_codes() {
     assert!(e.message.contains("other") && e.message.contains(MODEL), "{e}");
     let e = validate_for_backend(c, &chat(json!({"tool_choice": "auto"})), MODEL).unwrap_err();
     assert!(e.message.contains("tool_choice"), "{e}");
+}
+
+#[test]
+fn a_backend_with_a_feature_gets_its_fields_untouched() {
+    let all: FeatureSet = Feature::ALL.into_iter().collect();
+    let c = Endpoint::ChatCompletions;
+    let tool = json!([{"type": "function", "function": {"name": "f", "parameters": {}}}]);
+    let body = chat(
+        json!({"max_tokens": 8, "tools": tool, "tool_choice": "required", "n": 2, "logprobs": true, "top_logprobs": 2, "logit_bias": {"7": -100}}),
+    );
+    let v = validate_bounded(c, &body, MODEL, Some(8), all).unwrap();
+    assert_eq!(v.body, body, "forwarded byte for byte");
+    assert_eq!(v.features.choices, 2);
+    assert_eq!(v.features.features, all);
+    // Only the features the backend has: the first missing one is named with its field.
+    let tools_only = FeatureSet::EMPTY.with(Feature::Tools);
+    let e = validate_bounded(c, &body, MODEL, Some(8), tools_only).unwrap_err();
+    assert_eq!(e.code, "unsupported_field");
+    assert!(e.message.contains("`logprobs`"), "{e}");
+    let just_tools = chat(json!({"tools": tool}));
+    assert!(validate_bounded(c, &just_tools, MODEL, None, tools_only).is_ok());
+    // Completions take no tools, whatever the backend has.
+    let p = Endpoint::Completions;
+    let prompt = |extra: Value| {
+        let mut v = json!({"model": MODEL, "prompt": "hi"});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::to_vec(&v).unwrap()
+    };
+    let e = validate_bounded(p, &prompt(json!({"tools": tool})), MODEL, None, all).unwrap_err();
+    assert!(e.message.contains("not a supported field"), "{e}");
+    let v = validate_bounded(p, &prompt(json!({"logprobs": 2, "n": 3})), MODEL, None, all).unwrap();
+    assert_eq!(v.features.choices, 3);
 }
 
 #[test]

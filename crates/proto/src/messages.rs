@@ -4,6 +4,7 @@
 //! the hot path (inference bodies) never goes through them.
 
 use crate::version::VersionRange;
+use cocoon_openai::FeatureSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -68,6 +69,10 @@ pub struct WorkerAnnounce {
     /// The worker's latest payout voucher from this proxy (base64 BOC), for the same check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voucher: Option<String>,
+    /// The optional OpenAI features its backend has (tools, logprobs, ...): requests that use
+    /// one are routed only to workers that announce it.
+    #[serde(default, skip_serializing_if = "FeatureSet::is_empty")]
+    pub features: FeatureSet,
 }
 
 /// The part of a worker's state that changes at run time; streamed to proxies on every change.

@@ -7,7 +7,7 @@
 //! coefficient; the worker checks the body against the terms and refuses one that disagrees,
 //! so what the proxy reserved for is what the backend runs.
 
-use cocoon_openai::Endpoint;
+use cocoon_openai::{Endpoint, Feature, FeatureSet, MAX_CHOICES};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ pub const H_TIMEOUT_MS: HeaderName = HeaderName::from_static("cocoon-timeout-ms"
 pub const H_HARDWARE: HeaderName = HeaderName::from_static("cocoon-hardware");
 pub const H_MAX_TOKENS: HeaderName = HeaderName::from_static("cocoon-max-tokens");
 pub const H_COEFFICIENT: HeaderName = HeaderName::from_static("cocoon-coefficient");
+pub const H_FEATURES: HeaderName = HeaderName::from_static("cocoon-features");
+pub const H_CHOICES: HeaderName = HeaderName::from_static("cocoon-choices");
 
 /// Longest model or hardware name we route on.
 pub const MAX_NAME_LEN: usize = 256;
@@ -38,6 +40,12 @@ pub struct Terms {
     /// The chosen worker's price coefficient (per-mille), recorded by the proxy when it
     /// chose the worker: the request is priced at it, whatever the worker says later.
     pub coefficient: Option<u32>,
+    /// The optional features the body uses (`cocoon-features`, absent when none): the proxy
+    /// routes only to a worker that announced them all.
+    pub features: FeatureSet,
+    /// Choices generated (`n`; `cocoon-choices`, absent when 1): each may produce up to
+    /// `max_tokens`.
+    pub choices: u32,
 }
 
 impl Terms {
@@ -49,7 +57,15 @@ impl Terms {
             stream: routing.stream,
             max_tokens: routing.max_tokens,
             coefficient: None,
+            features: routing.features.features,
+            choices: routing.features.choices,
         }
+    }
+
+    /// The most completion tokens the request may produce: its output bound (else `default`)
+    /// for each of its choices.
+    pub fn output_bound(&self, default: u64) -> u64 {
+        self.max_tokens.unwrap_or(default).saturating_mul(u64::from(self.choices.max(1)))
     }
 }
 
@@ -108,6 +124,12 @@ impl InferMeta {
         if let Some(c) = t.coefficient {
             h.insert(H_COEFFICIENT, HeaderValue::from(c));
         }
+        if !t.features.is_empty() {
+            h.insert(H_FEATURES, name_value("cocoon-features", &t.features.to_string())?);
+        }
+        if t.choices != 1 {
+            h.insert(H_CHOICES, HeaderValue::from(t.choices));
+        }
         Ok(())
     }
 
@@ -155,9 +177,21 @@ impl InferMeta {
         if coefficient == Some(0) {
             return Err(invalid("cocoon-coefficient", "must be positive"));
         }
+        let features = match text(h, &H_FEATURES, "cocoon-features")? {
+            None => FeatureSet::EMPTY,
+            Some(list) => FeatureSet::parse(list).map_err(|why| invalid("cocoon-features", why))?,
+        };
+        let choices =
+            text(h, &H_CHOICES, "cocoon-choices")?.map(|s| num::<u32>(s, "cocoon-choices")).transpose()?.unwrap_or(1);
+        if !(1..=MAX_CHOICES).contains(&choices) {
+            return Err(invalid("cocoon-choices", format!("must be 1..={MAX_CHOICES}")));
+        }
+        if (choices > 1) != features.contains(Feature::Choices) {
+            return Err(invalid("cocoon-choices", "disagrees with the `n` feature of cocoon-features"));
+        }
         Ok(Self {
             request_id,
-            terms: Terms { endpoint, model, stream, max_tokens, coefficient },
+            terms: Terms { endpoint, model, stream, max_tokens, coefficient, features, choices },
             max_coefficient,
             timeout: Duration::from_millis(timeout_ms),
             hardware,
@@ -178,6 +212,8 @@ mod tests {
                 stream: true,
                 max_tokens: Some(256),
                 coefficient: Some(1500),
+                features: [Feature::Tools, Feature::Choices].into_iter().collect(),
+                choices: 2,
             },
             max_coefficient: 4000,
             timeout: Duration::from_millis(114_000),
@@ -213,5 +249,28 @@ mod tests {
         let mut m = sample();
         m.terms.model = "модель".into();
         assert!(m.write(&mut HeaderMap::new()).is_err());
+        // Features: unknown names, choices out of range or disagreeing with the `n` feature.
+        for (h_name, value) in
+            [(H_FEATURES, "tools,vision"), (H_CHOICES, "0"), (H_CHOICES, "17"), (H_CHOICES, "1"), (H_FEATURES, "tools")]
+        {
+            let mut bad = h.clone();
+            bad.insert(h_name, HeaderValue::from_static(value));
+            assert!(InferMeta::read(&bad).is_err(), "{value}");
+        }
+    }
+
+    #[test]
+    fn a_plain_request_sends_no_feature_headers_and_bounds_its_output_once() {
+        let mut m = sample();
+        m.terms.features = FeatureSet::EMPTY;
+        m.terms.choices = 1;
+        let mut h = HeaderMap::new();
+        m.write(&mut h).unwrap();
+        assert!(h.get(H_FEATURES).is_none() && h.get(H_CHOICES).is_none());
+        assert_eq!(InferMeta::read(&h).unwrap(), m);
+        assert_eq!(m.terms.output_bound(16), 256);
+        assert_eq!(sample().terms.output_bound(16), 512);
+        m.terms.max_tokens = None;
+        assert_eq!(m.terms.output_bound(16), 16);
     }
 }

@@ -7,6 +7,7 @@ use crate::{
     health::Health,
     select::{self, Candidate, NoWorker},
 };
+use cocoon_openai::FeatureSet;
 use cocoon_proto::{HardwareProfile, ModelList, ModelWorkerInfo, ModelsEntry, WorkerStatus};
 use cocoon_transport::Body;
 use hyper::client::conn::http2::SendRequest;
@@ -36,6 +37,9 @@ pub struct WorkerEntry {
     pub hardware: HardwareProfile,
     /// Most requests it takes at once, as announced in its hello.
     pub max_active: u32,
+    /// The optional OpenAI features its backend has, as announced: a request that uses one
+    /// goes only to workers that have it.
+    pub features: FeatureSet,
     /// Hash of its attested image (hex), when its measurements are known.
     pub image_hash: Option<String>,
     /// SHA-256 of its model weights, from its attested claims.
@@ -81,7 +85,7 @@ impl WorkerEntry {
         }
         lock(&self.health).observe_outcome(ok);
     }
-    fn candidate(&self, hardware: Option<&str>, excluded: Option<u64>) -> Candidate {
+    fn candidate(&self, hardware: Option<&str>, features: FeatureSet, excluded: Option<u64>) -> Candidate {
         let status = self.status();
         let health = lock(&self.health).clone();
         Candidate {
@@ -92,6 +96,7 @@ impl WorkerEntry {
             latency_ms: health.latency_ms_at(Instant::now()),
             success: health.success(),
             hardware_ok: hardware.is_none_or(|h| self.hardware.satisfies(h)),
+            features_ok: features.is_subset(self.features),
             excluded: excluded == Some(self.link_id),
         }
     }
@@ -134,6 +139,8 @@ pub struct WorkerView {
     pub model: String,
     /// Its announced hardware profile, as text.
     pub hardware: String,
+    /// The optional OpenAI features it announced ("tools,logprobs"; empty for none).
+    pub features: String,
     /// Hash of its attested image (hex), when known.
     pub image_hash: Option<String>,
     /// SHA-256 of its model weights (hex), from its attested claims.
@@ -184,6 +191,7 @@ impl Registry {
         &self,
         model: &str,
         hardware: Option<&str>,
+        features: FeatureSet,
         max_coefficient: u32,
         exclude: Option<u64>,
     ) -> Result<(Arc<WorkerEntry>, u32), NoWorker> {
@@ -191,7 +199,7 @@ impl Registry {
         let Some(ws) = map.get(model) else {
             return Err(NoWorker::UnknownModel);
         };
-        let cands: Vec<Candidate> = ws.iter().map(|w| w.candidate(hardware, exclude)).collect();
+        let cands: Vec<Candidate> = ws.iter().map(|w| w.candidate(hardware, features, exclude)).collect();
         let i = select::choose(&cands, max_coefficient, &mut rand::rng())?;
         Ok((ws[i].clone(), cands[i].coefficient))
     }
@@ -237,6 +245,7 @@ impl Registry {
                     address: w.address.clone(),
                     model: w.model.clone(),
                     hardware: w.hardware.to_string(),
+                    features: w.features.to_string(),
                     image_hash: w.image_hash.clone(),
                     model_sha256: w.model_sha256.clone(),
                     enabled: s.enabled,

@@ -1,7 +1,7 @@
 //! Worker selection: which worker serves a request.
 //!
 //! Pure logic over snapshots, so it is tested without sockets. Eligible workers serve the
-//! requested model, are enabled, match the hardware constraint, cost at most the client's
+//! requested model, have the optional features it uses, are enabled, match the hardware constraint, cost at most the client's
 //! `max_coefficient`, and are not full. Among them we use power-of-two-choices: pick two at
 //! random and keep the one with the lower [`score`]. Randomness keeps many proxies from herding
 //! onto the same "best" worker; comparing two keeps bad workers rarely chosen.
@@ -25,6 +25,8 @@ pub struct Candidate {
     pub success: f64,
     /// Whether the worker meets the request's hardware constraint (true when the request sets none).
     pub hardware_ok: bool,
+    /// Whether its backend has every optional feature the request uses.
+    pub features_ok: bool,
     /// Already tried for this request (retries go elsewhere).
     pub excluded: bool,
 }
@@ -34,6 +36,8 @@ pub struct Candidate {
 pub enum NoWorker {
     /// No connected worker serves this model.
     UnknownModel,
+    /// Workers serve it, but none has every optional feature the request uses.
+    Unsupported,
     /// Workers serve it but none is enabled (or the only one was already tried).
     NoneEnabled,
     /// None has the requested hardware.
@@ -58,7 +62,11 @@ pub fn choose<R: Rng + ?Sized>(cands: &[Candidate], max_coefficient: u32, rng: &
     if cands.is_empty() {
         return Err(NoWorker::UnknownModel);
     }
-    let live: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].enabled && !cands[i].excluded).collect();
+    let capable: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].features_ok).collect();
+    if capable.is_empty() {
+        return Err(NoWorker::Unsupported);
+    }
+    let live: Vec<usize> = capable.into_iter().filter(|&i| cands[i].enabled && !cands[i].excluded).collect();
     if live.is_empty() {
         return Err(NoWorker::NoneEnabled);
     }
@@ -101,6 +109,7 @@ mod tests {
             latency_ms: 50.0,
             success: 1.0,
             hardware_ok: true,
+            features_ok: true,
             excluded: false,
         }
     }
@@ -120,6 +129,25 @@ mod tests {
         let mut tried = c(0, 1000);
         tried.excluded = true;
         assert_eq!(choose(&[tried, c(0, 1000)], 4000, &mut rng), Ok(1));
+    }
+
+    #[test]
+    fn a_request_goes_only_to_workers_with_its_features() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut plain = c(0, 1000);
+        plain.features_ok = false;
+        assert_eq!(choose(&[plain.clone()], 4000, &mut rng), Err(NoWorker::Unsupported));
+        // The one capable worker is chosen every time, even when busier and dearer.
+        let cands = [plain.clone(), c(5, 2000), plain];
+        for _ in 0..100 {
+            assert_eq!(choose(&cands, 4000, &mut rng), Ok(1));
+        }
+        // A capable worker that is off says so, rather than "unsupported".
+        let mut off = c(0, 1000);
+        off.enabled = false;
+        let mut plain = c(0, 1000);
+        plain.features_ok = false;
+        assert_eq!(choose(&[plain, off], 4000, &mut rng), Err(NoWorker::NoneEnabled));
     }
 
     #[test]

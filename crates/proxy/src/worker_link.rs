@@ -131,6 +131,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         model: announce.model.clone(),
         hardware: announce.hardware.clone(),
         max_active: announce.max_active,
+        features: announce.features,
         image_hash: peer.image_hash.map(|h| h.to_string()),
         model_sha256,
         status: Mutex::new(announce.status.clone()),
@@ -142,7 +143,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     });
     shared.registry.add(entry.clone());
     tracing::info!(peer = %addr, worker = %short(&entry.worker_id), model = %entry.model, hardware = %entry.hardware,
-        max_active = entry.max_active, coefficient = announce.status.coefficient, version = ack.version, "worker registered");
+        max_active = entry.max_active, coefficient = announce.status.coefficient, features = %entry.features, version = ack.version, "worker registered");
 
     let vouchers = shared.payments.as_ref().map(|p| {
         let rx = p.ledger.subscribe(VoucherKind::WorkerPayout, &entry.worker_key);
@@ -264,6 +265,7 @@ mod tests {
             status: WorkerStatus { enabled: true, coefficient: 1000, reason: None },
             model_sha256: hash.map(str::to_string),
             voucher: None,
+            features: Default::default(),
         }
     }
 

@@ -49,6 +49,16 @@ pub struct WorkerConfig {
     /// Required unless `[embedded]` or `[speech]` is given (then it is ignored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// The optional OpenAI features the external `backend` has: any of "tools" (tool calls),
+    /// "logprobs", "logit_bias", "n" (several choices). Announced to proxies, which route a
+    /// request that uses one only to workers that have it; this worker forwards such fields
+    /// only for these. Default: none (the fields are refused). The embedded engine has none.
+    #[serde(
+        default,
+        skip_serializing_if = "cocoon_openai::FeatureSet::is_empty",
+        deserialize_with = "cocoon_openai::FeatureSet::deserialize_strict"
+    )]
+    pub features: cocoon_openai::FeatureSet,
     /// The weights file the external `backend` serves, when this worker can read it: its
     /// SHA-256 is computed at start and attested (claim `model_sha256`), so proxies that
     /// allowlist model hashes admit this worker. The embedded engine hashes its own file.
@@ -174,6 +184,12 @@ impl WorkerConfig {
             return _speech.validate().map_err(|e| format!("[speech]: {e}"));
             #[cfg(not(feature = "speech"))]
             return Err(SPEECH_NOT_BUILT.into());
+        }
+        if !self.features.is_empty() && (self.embedded.is_some() || self.speech.is_some()) {
+            return Err(format!(
+                "`features` ({}) are for an external `backend`; the embedded engines have none yet",
+                self.features
+            ));
         }
         match (&self.embedded, &self.backend) {
             #[cfg(feature = "embedded")]

@@ -220,6 +220,7 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
                     status: state.status(),
                     model_sha256: model_sha256.clone(),
                     voucher: None,
+                    features: cfg.features,
                 },
                 wallet: wallet.clone(),
                 proxy_key: Default::default(),

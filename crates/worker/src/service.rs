@@ -130,7 +130,17 @@ fn check_terms(ctx: &LinkCtx, terms: &Terms, body: &[u8]) -> Result<Validated, A
             format!("chosen at coefficient {coefficient}; this worker now asks {current}"),
         ));
     }
-    let validated = validate_bounded(terms.endpoint, body, served, terms.max_tokens)?;
+    let validated = validate_bounded(terms.endpoint, body, served, terms.max_tokens, ctx.announce.features)?;
+    let used = validated.features;
+    if used.features != terms.features || used.choices != terms.choices {
+        return Err(ApiError::bad_request(
+            "terms_mismatch",
+            format!(
+                "the body uses features [{}] and {} choices but the request was reserved for [{}] and {}",
+                used.features, used.choices, terms.features, terms.choices
+            ),
+        ));
+    }
     if validated.stream != terms.stream {
         return Err(ApiError::bad_request(
             "terms_mismatch",

@@ -9,9 +9,10 @@ use cocoon_proto::InferMeta;
 use http::StatusCode;
 
 impl Payments {
-    /// The output bound a request is reserved for: its own, else the configured default.
+    /// The output bound a request is reserved for: its own, else the configured default, for
+    /// each of its choices.
     fn output_bound(&self, meta: &InferMeta) -> u64 {
-        meta.terms.max_tokens.unwrap_or(self.default_max_tokens)
+        meta.terms.output_bound(self.default_max_tokens)
     }
 }
 

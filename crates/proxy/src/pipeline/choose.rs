@@ -1,4 +1,4 @@
-//! Choose: picks a worker for the request's model, hardware and price ceiling
+//! Choose: picks a worker for the request's model, features, hardware and price ceiling
 //! ([`crate::select`]), and records the coefficient it was chosen at: the request's price.
 
 use crate::{registry::WorkerEntry, select::NoWorker, Shared};
@@ -17,8 +17,13 @@ pub struct Chosen {
 
 /// Chooses a worker, never the link `excluded` (the one that just failed).
 pub fn choose(shared: &Shared, meta: &InferMeta, excluded: Option<u64>) -> Result<Chosen, NoWorker> {
-    let (worker, coefficient) =
-        shared.registry.choose(&meta.terms.model, meta.hardware.as_deref(), meta.max_coefficient, excluded)?;
+    let (worker, coefficient) = shared.registry.choose(
+        &meta.terms.model,
+        meta.hardware.as_deref(),
+        meta.terms.features,
+        meta.max_coefficient,
+        excluded,
+    )?;
     Ok(Chosen { worker, coefficient })
 }
 
@@ -29,6 +34,14 @@ pub fn no_worker_error(meta: &InferMeta, why: NoWorker) -> ApiError {
         NoWorker::UnknownModel => {
             ApiError::from_status(StatusCode::NOT_FOUND, "model_not_found", format!("no worker serves model {m:?}"))
         }
+        NoWorker::Unsupported => ApiError::bad_request(
+            "unsupported_feature",
+            format!(
+                "no worker for model {m:?} has every feature this request uses: {} (fields: {})",
+                meta.terms.features,
+                meta.terms.features.iter().flat_map(|f| f.fields().iter().copied()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
         NoWorker::NoneEnabled => ApiError::from_status(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_workers",

@@ -12,7 +12,8 @@ pub struct Reservation {
     billing: Arc<dyn Billing>,
     /// The ledger's hold; `None` when payments are off or once settled.
     hold: Option<Hold>,
-    /// The output bound reserved for (completion tokens are never charged above it).
+    /// The output bound reserved for, all choices together (completion tokens are never
+    /// charged above it).
     pub max_tokens: u64,
     /// Size of the request body: prompt tokens are never charged above it.
     pub body_bytes: u64,
@@ -31,7 +32,7 @@ impl Reservation {
         Ok(Reservation {
             billing: billing.clone(),
             hold,
-            max_tokens: meta.terms.max_tokens.unwrap_or(0),
+            max_tokens: meta.terms.output_bound(0),
             body_bytes: body_bytes as u64,
         })
     }
