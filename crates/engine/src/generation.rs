@@ -31,12 +31,22 @@ pub struct GenRequest {
     pub seed: Option<u64>,
     /// Generation ends before any of these strings; they are not part of the output.
     pub stop: Vec<String>,
+    /// A GBNF grammar every generated token must keep the output within ([`crate::structured`]).
+    pub grammar: Option<String>,
 }
 
 impl GenRequest {
     /// A greedy request with no stop strings.
     pub fn greedy(prompt: impl Into<String>, max_tokens: u32) -> Self {
-        Self { prompt: prompt.into(), max_tokens, temperature: 0.0, top_p: 1.0, seed: None, stop: Vec::new() }
+        Self {
+            prompt: prompt.into(),
+            max_tokens,
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: None,
+            stop: Vec::new(),
+            grammar: None,
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //!   strings cut, [`text`]) and a final event with exact token counts. Dropping it cancels.
 //! - [`openai`] turns OpenAI chat-completions/completions bodies into generations and
 //!   generations into OpenAI JSON or SSE, with the usage the network bills for.
+//! - [`structured`]: `response_format` (JSON, JSON schema) as a grammar the sampler enforces.
 //!
 //! llama.cpp is compiled only with the cargo feature `llama`; without it everything builds and
 //! [`Engine::load`] returns [`EngineError::NotBuilt`].
@@ -23,6 +24,7 @@ mod error;
 mod generation;
 mod hash;
 pub mod openai;
+pub mod structured;
 pub mod testing;
 pub mod text;
 
@@ -39,6 +41,7 @@ pub use engine::{Engine, ModelInfo, MAX_PROMPT_BYTES};
 pub use error::EngineError;
 pub use generation::{FinishReason, GenEvent, GenRequest, Generation};
 pub use hash::sha256_file;
+pub use structured::ResponseFormat;
 
 /// What [`Engine::load`] says in a build without the `llama` feature.
 pub const NOT_BUILT: &str = "this binary was built without the embedded engine (cargo feature `llama`)";

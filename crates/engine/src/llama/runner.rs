@@ -17,7 +17,7 @@ use super::Job;
 use crate::{
     admission::Load,
     text::{StopFilter, Utf8Buffer},
-    EngineError, FinishReason, GenEvent,
+    EngineError, FinishReason, GenEvent, GenRequest,
 };
 use llama_cpp_2::{
     context::{params::LlamaContextParams, LlamaContext},
@@ -77,8 +77,7 @@ struct Seq {
 
 impl Seq {
     /// A sequence in slot `id` whose first `cached` prompt tokens are already in its KV cache.
-    fn new(id: i32, job: Job, cached: usize) -> Self {
-        let sampler = sampler(job.req.temperature, job.req.top_p, job.req.seed);
+    fn new(id: i32, job: Job, cached: usize, sampler: LlamaSampler) -> Self {
         let stop = StopFilter::new(&job.req.stop);
         Self {
             id,
@@ -126,19 +125,26 @@ fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
 const TOP_K: i32 = 40;
 
 /// Greedy at temperature 0; otherwise the top [`TOP_K`], temperature, then top-p, then a
-/// seeded draw.
-fn sampler(temperature: f32, top_p: f32, seed: Option<u64>) -> LlamaSampler {
-    if temperature <= 0.0 {
-        return LlamaSampler::greedy();
+/// seeded draw. A request's grammar comes first: every candidate it does not allow is removed
+/// before anything is drawn, so the output stays within it. Fails only on a grammar llama.cpp
+/// cannot load.
+fn sampler(model: &LlamaModel, req: &GenRequest) -> Result<LlamaSampler, String> {
+    let mut chain = Vec::with_capacity(5);
+    if let Some(g) = &req.grammar {
+        chain.push(LlamaSampler::grammar(model, g, "root").map_err(|e| format!("the output grammar: {e}"))?);
     }
-    let seed = seed.unwrap_or_else(|| RandomState::new().build_hasher().finish());
+    if req.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+        return Ok(LlamaSampler::chain_simple(chain));
+    }
+    let seed = req.seed.unwrap_or_else(|| RandomState::new().build_hasher().finish());
     let seed = (seed ^ (seed >> 32)) as u32;
-    let mut chain = vec![LlamaSampler::top_k(TOP_K), LlamaSampler::temp(temperature)];
-    if top_p < 1.0 {
-        chain.push(LlamaSampler::top_p(top_p, 1));
+    chain.extend([LlamaSampler::top_k(TOP_K), LlamaSampler::temp(req.temperature)]);
+    if req.top_p < 1.0 {
+        chain.push(LlamaSampler::top_p(req.top_p, 1));
     }
     chain.push(LlamaSampler::dist(seed));
-    LlamaSampler::chain_simple(chain)
+    Ok(LlamaSampler::chain_simple(chain))
 }
 
 /// Marks the engine dead when the thread ends, however it ends.
@@ -284,12 +290,20 @@ impl Runner<'_> {
                 return;
             };
             let Some(job) = self.waiting.pop_front() else { return };
+            let sampler = match sampler(self.model, &job.req) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.load.abandoned();
+                    let _ = job.tx.send(GenEvent::Error(e));
+                    continue;
+                }
+            };
             // At least the prompt's last token is decoded: its logits give the first sample.
             let reuse = shared.min(job.tokens.len().saturating_sub(1));
             let reuse = self.truncate_cache(slot, reuse);
             self.load.started();
             tracing::trace!(slot, reuse, prompt = job.tokens.len(), "sequence admitted");
-            self.slots[slot] = Some(Seq::new(slot as i32, job, reuse));
+            self.slots[slot] = Some(Seq::new(slot as i32, job, reuse, sampler));
         }
     }
 

@@ -1,6 +1,6 @@
 //! Reading an OpenAI request body into what the engine needs.
 
-use crate::{ChatMessage, Engine, EngineError, GenRequest};
+use crate::{ChatMessage, Engine, EngineError, GenRequest, ResponseFormat};
 use cocoon_openai::{ApiError, Endpoint};
 use serde_json::{Map, Value};
 
@@ -39,6 +39,11 @@ pub struct OpenAiRequest {
     pub seed: Option<u64>,
     /// `stop` strings (at most 16): generation ends before the first one that appears.
     pub stop: Vec<String>,
+    /// `response_format`: free text, or JSON held to a grammar.
+    pub response_format: ResponseFormat,
+    /// The grammar of `response_format`, converted when the request was read (a schema the
+    /// converter refuses is the caller's 400).
+    pub grammar: Option<String>,
 }
 
 fn bad(code: &str, msg: impl Into<String>) -> ApiError {
@@ -126,14 +131,11 @@ impl OpenAiRequest {
         if field(&obj, "suffix").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
             return Err(bad("unsupported_field", "`suffix` is not supported by the embedded engine"));
         }
-        if let Some(rf) = field(&obj, "response_format") {
-            if rf.get("type").and_then(Value::as_str) != Some("text") {
-                return Err(bad(
-                    "unsupported_field",
-                    "`response_format` other than `text` is not supported by the embedded engine",
-                ));
-            }
-        }
+        let response_format = match field(&obj, "response_format") {
+            None => ResponseFormat::Text,
+            Some(rf) => ResponseFormat::parse(rf)?,
+        };
+        let grammar = response_format.grammar()?;
         Ok(Self {
             endpoint,
             model,
@@ -145,6 +147,8 @@ impl OpenAiRequest {
             top_p: number(&obj, "top_p", 0.0, 1.0)?,
             seed,
             stop,
+            response_format,
+            grammar,
         })
     }
 
@@ -174,6 +178,7 @@ impl OpenAiRequest {
             top_p,
             seed: self.seed,
             stop: self.stop.clone(),
+            grammar: self.grammar.clone(),
         }
     }
 }
@@ -272,10 +277,7 @@ mod tests {
             (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#, "invalid_field"),
             (r#"{"messages":[{"role":"user","content":"x"}],"stop":[1]}"#, "invalid_field"),
             (r#"{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#, "invalid_field"),
-            (
-                r#"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}"#,
-                "unsupported_field",
-            ),
+            (r#"{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}}"#, "invalid_field"),
         ] {
             assert_eq!(chat(body).unwrap_err().code, code, "{body}");
         }
