@@ -33,6 +33,8 @@ pub struct GenRequest {
     pub stop: Vec<String>,
     /// A GBNF grammar every generated token must keep the output within ([`crate::structured`]).
     pub grammar: Option<String>,
+    /// Added to these tokens' logits before sampling (`logit_bias`; -100 bans a token).
+    pub logit_bias: Vec<(u32, f32)>,
 }
 
 impl GenRequest {
@@ -46,6 +48,7 @@ impl GenRequest {
             seed: None,
             stop: Vec::new(),
             grammar: None,
+            logit_bias: Vec::new(),
         }
     }
 }

@@ -65,7 +65,7 @@ impl Feature {
         Feature::ALL.into_iter().find(|f| f.fields().contains(&key))
     }
 
-    fn bit(self) -> u8 {
+    const fn bit(self) -> u8 {
         1 << (self as u8)
     }
 }
@@ -80,7 +80,7 @@ impl FeatureSet {
     pub const EMPTY: FeatureSet = FeatureSet(0);
 
     /// This set and `f`.
-    pub fn with(self, f: Feature) -> Self {
+    pub const fn with(self, f: Feature) -> Self {
         FeatureSet(self.0 | f.bit())
     }
 

@@ -44,6 +44,12 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// The optional OpenAI features the backend itself knows it has (the embedded engine);
+    /// `None`: the worker's configured `features` (an external server cannot be asked).
+    fn features(&self) -> Option<cocoon_openai::FeatureSet> {
+        None
+    }
+
     /// Executes one request. Dropping the returned future or body cancels it.
     fn infer(&self, req: BackendRequest) -> BoxFuture<'static, Result<BackendResponse, ApiError>>;
 }

@@ -52,7 +52,8 @@ pub struct WorkerConfig {
     /// The optional OpenAI features the external `backend` has: any of "tools" (tool calls),
     /// "logprobs", "logit_bias", "n" (several choices). Announced to proxies, which route a
     /// request that uses one only to workers that have it; this worker forwards such fields
-    /// only for these. Default: none (the fields are refused). The embedded engine has none.
+    /// only for these. Default: none (the fields are refused). The embedded engine announces
+    /// its own (`cocoon_engine::openai::FEATURES`).
     #[serde(
         default,
         skip_serializing_if = "cocoon_openai::FeatureSet::is_empty",
@@ -187,7 +188,7 @@ impl WorkerConfig {
         }
         if !self.features.is_empty() && (self.embedded.is_some() || self.speech.is_some()) {
             return Err(format!(
-                "`features` ({}) are for an external `backend`; the embedded engines have none yet",
+                "`features` ({}) are for an external `backend`; the embedded engines announce their own",
                 self.features
             ));
         }

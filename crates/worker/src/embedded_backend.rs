@@ -47,6 +47,10 @@ impl Backend for EmbeddedBackend {
         format!("embedded llama.cpp: {} (sha256 {})", self.engine.info().file_name, &sha[..sha.len().min(16)])
     }
 
+    fn features(&self) -> Option<cocoon_openai::FeatureSet> {
+        Some(cocoon_engine::openai::FEATURES)
+    }
+
     fn model_sha256(&self) -> Option<String> {
         Some(self.engine.model_sha256().to_string())
     }

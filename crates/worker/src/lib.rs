@@ -202,6 +202,7 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
     let worker_id = identity.public_key_hex();
 
+    let features = backend.features().unwrap_or(cfg.features);
     let state = Arc::new(state::WorkerState::new(cfg.coefficient));
     let share = (cfg.max_active / cfg.proxies.len() as u32).max(1);
     let links: Vec<Arc<service::LinkCtx>> = cfg
@@ -220,7 +221,7 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
                     status: state.status(),
                     model_sha256: model_sha256.clone(),
                     voucher: None,
-                    features: cfg.features,
+                    features,
                 },
                 wallet: wallet.clone(),
                 proxy_key: Default::default(),

@@ -138,6 +138,12 @@ impl Backend {
     }
 
     pub(crate) fn start(&self, req: GenRequest, context: u32, load: &Arc<Load>) -> Result<Generation, EngineError> {
+        let n_vocab = self.model.vocab().n_tokens();
+        if let Some(&(t, _)) = req.logit_bias.iter().find(|(t, _)| i64::from(*t) >= i64::from(n_vocab)) {
+            return Err(EngineError::InvalidRequest(format!(
+                "`logit_bias` names token {t}, but the model's vocabulary has {n_vocab} tokens"
+            )));
+        }
         let tokens = self.tokenize(&req.prompt);
         if tokens.is_empty() {
             return Err(EngineError::InvalidRequest("the prompt has no tokens".into()));

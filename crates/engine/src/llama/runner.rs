@@ -25,7 +25,7 @@ use llama_cpp_2::{
     llama_batch::LlamaBatch,
     model::LlamaModel,
     sampling::LlamaSampler,
-    token::LlamaToken,
+    token::{logit_bias::LlamaLogitBias, LlamaToken},
 };
 use std::{
     collections::{hash_map::RandomState, VecDeque},
@@ -132,6 +132,12 @@ fn sampler(model: &LlamaModel, req: &GenRequest) -> Result<LlamaSampler, String>
     let mut chain = Vec::with_capacity(5);
     if let Some(g) = &req.grammar {
         chain.push(LlamaSampler::grammar(model, g, "root").map_err(|e| format!("the output grammar: {e}"))?);
+    }
+    if !req.logit_bias.is_empty() {
+        // Token ids were checked against the vocabulary when the job was queued.
+        let biases: Vec<LlamaLogitBias> =
+            req.logit_bias.iter().map(|&(t, b)| LlamaLogitBias::new(LlamaToken(t as i32), b)).collect();
+        chain.push(LlamaSampler::logit_bias(model.vocab().n_tokens(), &biases));
     }
     if req.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());

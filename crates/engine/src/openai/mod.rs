@@ -12,10 +12,14 @@ pub mod response;
 pub use request::{Input, OpenAiRequest, DEFAULT_MAX_TOKENS};
 pub use response::{ByteStream, ResponseMeta};
 
-use crate::{Engine, EngineError};
+use crate::{Engine, EngineError, GenRequest};
 use bytes::Bytes;
-use cocoon_openai::{ApiError, Endpoint};
+use cocoon_openai::{ApiError, Endpoint, Feature, FeatureSet};
 use std::sync::Arc;
+
+/// The optional OpenAI features this engine serves (announced by a worker that embeds it):
+/// `logit_bias`, and `n` choices (without `stream`).
+pub const FEATURES: FeatureSet = FeatureSet::EMPTY.with(Feature::LogitBias).with(Feature::Choices);
 
 /// An answer ready to send: its content type and its body.
 pub struct OpenAiResponse {
@@ -38,16 +42,26 @@ pub async fn serve(engine: Arc<Engine>, endpoint: Endpoint, body: &[u8]) -> Resu
     let req = OpenAiRequest::parse(endpoint, body)?;
     let meta = ResponseMeta::new(&req);
     let stream = req.stream;
-    let generation = tokio::task::spawn_blocking(move || {
+    let mut generations = tokio::task::spawn_blocking(move || {
         let gen_req = req.gen_request(&engine)?;
-        engine.generate(gen_req).map_err(ApiError::from)
+        // `n` choices: the same prompt generated `n` times, each with a seed of its own (the
+        // request's seed + the choice's index, so a seeded request still repeats).
+        (0..req.choices)
+            .map(|i| {
+                let seed = gen_req.seed.map(|s| s.wrapping_add(u64::from(i)));
+                engine.generate(GenRequest { seed, ..gen_req.clone() }).map_err(ApiError::from)
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
     })
     .await
     .map_err(|e| EngineError::Inference(format!("request thread failed: {e}")).to_api_error())??;
     if stream {
+        let Some(generation) = generations.pop() else {
+            return Err(ApiError::internal("engine_error", "no generation was started"));
+        };
         Ok(OpenAiResponse { content_type: "text/event-stream", body: response::sse(generation, meta) })
     } else {
-        let json = response::json(generation, &meta).await?;
+        let json = response::json(generations, &meta).await?;
         Ok(OpenAiResponse { content_type: "application/json", body: Box::pin(futures::stream::once(async { json })) })
     }
 }

@@ -44,6 +44,11 @@ pub struct OpenAiRequest {
     /// The grammar of `response_format`, converted when the request was read (a schema the
     /// converter refuses is the caller's 400).
     pub grammar: Option<String>,
+    /// `logit_bias`: token id and the bias added to its logit, in [-100, 100].
+    pub logit_bias: Vec<(u32, f32)>,
+    /// `n`: choices generated, 1..=[`cocoon_openai::MAX_CHOICES`] (several only without
+    /// `stream`).
+    pub choices: u32,
 }
 
 fn bad(code: &str, msg: impl Into<String>) -> ApiError {
@@ -120,11 +125,36 @@ impl OpenAiRequest {
                 .ok_or_else(|| invalid("stop", "a string or an array of at most 16 strings"))?,
             Some(_) => return Err(invalid("stop", "a string or an array of at most 16 strings")),
         };
-        if let Some(n) = field(&obj, "n") {
-            if n.as_u64() != Some(1) {
-                return Err(invalid("n", "1 (one choice per request)"));
-            }
+        let max_choices = u64::from(cocoon_openai::MAX_CHOICES);
+        let choices = match field(&obj, "n") {
+            None => 1,
+            Some(n) => match n.as_u64() {
+                Some(n) if (1..=max_choices).contains(&n) => n as u32,
+                _ => return Err(invalid("n", &format!("an integer in 1..={max_choices}"))),
+            },
+        };
+        if choices > 1 && stream {
+            return Err(bad(
+                "unsupported_field",
+                "the embedded engine streams one choice: ask for `n` > 1 without `stream`",
+            ));
         }
+        let logit_bias = match field(&obj, "logit_bias") {
+            None => Vec::new(),
+            Some(Value::Object(o)) if o.len() <= 300 => o
+                .iter()
+                .map(|(k, v)| {
+                    Some((k.parse::<u32>().ok()?, v.as_f64().filter(|b| (-100.0..=100.0).contains(b))? as f32))
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid("logit_bias", "an object of token ids mapped to numbers in [-100, 100]"))?,
+            Some(_) => {
+                return Err(invalid(
+                    "logit_bias",
+                    "an object of at most 300 token ids mapped to numbers in [-100, 100]",
+                ))
+            }
+        };
         if field(&obj, "echo").and_then(Value::as_bool) == Some(true) {
             return Err(bad("unsupported_field", "`echo` is not supported by the embedded engine"));
         }
@@ -149,6 +179,8 @@ impl OpenAiRequest {
             stop,
             response_format,
             grammar,
+            logit_bias,
+            choices,
         })
     }
 
@@ -179,6 +211,7 @@ impl OpenAiRequest {
             seed: self.seed,
             stop: self.stop.clone(),
             grammar: self.grammar.clone(),
+            logit_bias: self.logit_bias.clone(),
         }
     }
 }
@@ -272,7 +305,10 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_serve() {
         for (body, code) in [
-            (r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#, "invalid_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"n":17}"#, "invalid_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"n":2,"stream":true}"#, "unsupported_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"logit_bias":{"a":1}}"#, "invalid_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"logit_bias":{"1":-101}}"#, "invalid_field"),
             (r#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, "invalid_field"),
             (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#, "invalid_field"),
             (r#"{"messages":[{"role":"user","content":"x"}],"stop":[1]}"#, "invalid_field"),

@@ -173,32 +173,42 @@ pub async fn collect(mut body: ByteStream) -> Bytes {
     Bytes::from(out)
 }
 
-/// The JSON body of a non-streaming answer, once generation is complete.
-pub async fn json(generation: Generation, meta: &ResponseMeta) -> Result<Bytes, ApiError> {
-    let (text, end) = generation.collect_text().await;
-    let GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason } = end else {
-        let msg = match end {
-            GenEvent::Error(m) => m,
-            _ => "generation ended without a result".into(),
+/// The JSON body of a non-streaming answer, once every choice's generation is complete: one
+/// choice per generation, in order; usage counts the prompt once (as OpenAI does for `n`) and
+/// the completion tokens of every choice.
+pub async fn json(generations: Vec<Generation>, meta: &ResponseMeta) -> Result<Bytes, ApiError> {
+    let ends = futures::future::join_all(generations.into_iter().map(Generation::collect_text)).await;
+    let mut choices = Vec::with_capacity(ends.len());
+    let (mut prompt, mut cached, mut completion) = (0, 0, 0u32);
+    for (index, (text, end)) in ends.into_iter().enumerate() {
+        let GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason } = end else {
+            let msg = match end {
+                GenEvent::Error(m) => m,
+                _ => "generation ended without a result".into(),
+            };
+            return Err(ApiError::internal("engine_error", msg));
         };
-        return Err(ApiError::internal("engine_error", msg));
-    };
-    let choice = match meta.endpoint {
-        Endpoint::ChatCompletions => json!({
-            "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "logprobs": null,
-            "finish_reason": finish_reason.as_str(),
-        }),
-        Endpoint::Completions | Endpoint::AudioTranscriptions => json!({
-            "index": 0,
-            "text": text,
-            "logprobs": null,
-            "finish_reason": finish_reason.as_str(),
-        }),
-    };
-    let mut v = meta.envelope(false, json!([choice]));
-    v["usage"] = usage(prompt_tokens, cached_tokens, completion_tokens);
+        if index == 0 {
+            (prompt, cached) = (prompt_tokens, cached_tokens);
+        }
+        completion = completion.saturating_add(completion_tokens);
+        choices.push(match meta.endpoint {
+            Endpoint::ChatCompletions => json!({
+                "index": index,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": null,
+                "finish_reason": finish_reason.as_str(),
+            }),
+            Endpoint::Completions | Endpoint::AudioTranscriptions => json!({
+                "index": index,
+                "text": text,
+                "logprobs": null,
+                "finish_reason": finish_reason.as_str(),
+            }),
+        });
+    }
+    let mut v = meta.envelope(false, Value::Array(choices));
+    v["usage"] = usage(prompt, cached, completion);
     Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
 }
 
@@ -275,7 +285,7 @@ mod tests {
     #[tokio::test]
     async fn json_body_has_usage() {
         let generation = scripted(vec![GenEvent::Text("Hi".into()), done()]);
-        let body = json(generation, &meta(Endpoint::ChatCompletions, false)).await.unwrap();
+        let body = json(vec![generation], &meta(Endpoint::ChatCompletions, false)).await.unwrap();
         let u = cocoon_openai::usage_from_body(&body).unwrap();
         assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (3, 2, 5));
         let v: Value = serde_json::from_slice(&body).unwrap();
@@ -283,8 +293,17 @@ mod tests {
         assert_eq!(v["object"], "chat.completion");
 
         let failed = scripted(vec![GenEvent::Error("boom".into())]);
-        assert_eq!(json(failed, &meta(Endpoint::Completions, false)).await.unwrap_err().code, "engine_error");
+        assert_eq!(json(vec![failed], &meta(Endpoint::Completions, false)).await.unwrap_err().code, "engine_error");
         let cut = scripted(vec![GenEvent::Text("x".into())]);
-        assert!(json(cut, &meta(Endpoint::Completions, false)).await.is_err());
+        assert!(json(vec![cut], &meta(Endpoint::Completions, false)).await.is_err());
+
+        // Three choices: indexed in order, the prompt counted once, every completion counted.
+        let three = (0..3).map(|i| scripted(vec![GenEvent::Text(format!("c{i}")), done()])).collect();
+        let body = json(three, &meta(Endpoint::Completions, false)).await.unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["choices"][2]["index"], 2);
+        assert_eq!(v["choices"][2]["text"], "c2");
+        let u = cocoon_openai::usage_from_body(&body).unwrap();
+        assert_eq!((u.prompt_tokens, u.completion_tokens), (3, 6));
     }
 }
