@@ -53,8 +53,8 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let u = &v["usage"];
     assert!(u["prompt_tokens"].as_u64().unwrap() > 5 && u["completion_tokens"].as_u64().unwrap() > 0, "{u}");
     assert!(u["total_cost"].as_u64().unwrap() > 0, "payments are on in up: {u}");
-    // The embedded workers announce `n` and `logit_bias`; three choices come back and are all
-    // billed; a JSON schema is enforced; tools are a feature no worker here has.
+    // The embedded workers announce tools, `n` and `logit_bias`: three choices come back and
+    // are all billed, a JSON schema is enforced, a required tool call arrives as one.
     let schema = r#"{"type":"json_schema","json_schema":{"name":"c","schema":{"type":"object","properties":{"capital":{"type":"string","maxLength":20}},"required":["capital"],"additionalProperties":false}}}"#;
     let body = format!(
         r#"{{"model":"{model}","temperature":1,"max_tokens":24,"n":3,"logit_bias":{{"1000":-100}},"response_format":{schema},"messages":[{{"role":"user","content":"What is the capital of France? Answer in JSON."}}]}}"#
@@ -70,12 +70,17 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
         let answer: serde_json::Value = serde_json::from_str(c["message"]["content"].as_str().unwrap()).unwrap();
         assert!(answer["capital"].is_string() && answer.as_object().unwrap().len() == 1, "{answer}");
     }
+    let tools = r#"[{"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{"zone":{"type":"string","maxLength":20}},"required":["zone"]}}}]"#;
     let (status, v) = post_json(
         &format!("{api}/chat/completions"),
-        &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}],"tools":[]}}"#),
+        &format!(
+            r#"{{"model":"{model}","max_tokens":40,"messages":[{{"role":"user","content":"What time is it in Tokyo?"}}],"tools":{tools},"tool_choice":"required"}}"#
+        ),
     )
     .await;
-    assert_eq!((status, v["error"]["code"].as_str()), (400, Some("unsupported_feature")), "{v}");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls", "{v}");
+    assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_time", "{v}");
     // ... and settle on the local TON chain, where the client's money arrived by a top-up.
     if missing_prerequisite().is_none() {
         assert!(info["chain"]["root"].is_string(), "{info}");

@@ -8,7 +8,7 @@
 //! example drops SmolLM2's default system prompt; rendering the file's template ourselves keeps
 //! the model's exact behaviour. A model without a template gets ChatML.
 
-use crate::EngineError;
+use crate::{tools::ToolSpec, EngineError};
 use minijinja::{syntax::SyntaxConfig, value::Serde, Environment, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,21 +21,27 @@ pub struct ChatMessage {
     /// A string, an array of content parts (only `text` parts are served) or null.
     #[serde(default)]
     pub content: Value,
+    /// An assistant message's `tool_calls` (OpenAI's shape), as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Value>,
+    /// A `tool` message's `tool_call_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
     /// A message with plain text content.
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Self { role: role.into(), content: Value::String(content.into()) }
+        Self { role: role.into(), content: Value::String(content.into()), tool_calls: None, tool_call_id: None }
     }
 
     /// The role as the template sees it.
     fn template_role(&self) -> Result<&str, EngineError> {
         match self.role.as_str() {
-            "system" | "user" | "assistant" => Ok(&self.role),
+            "system" | "user" | "assistant" | "tool" => Ok(&self.role),
             "developer" => Ok("system"),
             other => Err(EngineError::InvalidRequest(format!(
-                "message role `{}` is not supported (system, developer, user, assistant)",
+                "message role `{}` is not supported (system, developer, user, assistant, tool)",
                 other.chars().take(32).collect::<String>()
             ))),
         }
@@ -93,6 +99,8 @@ const NAME: &str = "chat";
 pub struct ChatTemplate {
     env: Environment<'static>,
     fallback: bool,
+    /// The template renders `tools` itself (else they go in a system message).
+    knows_tools: bool,
     bos_token: String,
     eos_token: String,
 }
@@ -115,7 +123,13 @@ impl ChatTemplate {
         env.add_function("strftime_now", |fmt: String| strftime_now(&fmt));
         env.add_template_owned(NAME, source.unwrap_or(CHATML).to_string())
             .map_err(|e| EngineError::Template(format!("{e:#}")))?;
-        Ok(Self { env, fallback: source.is_none(), bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
+        Ok(Self {
+            env,
+            fallback: source.is_none(),
+            knows_tools: source.is_some_and(|s| s.contains("tools") && s.contains("tool_calls")),
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
+        })
     }
 
     /// The template for a model whose file carries none: its family's format where known
@@ -136,26 +150,104 @@ impl ChatTemplate {
 
     /// Renders the conversation, ending with the assistant's turn opened.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        self.render_with_tools(messages, None)
+    }
+
+    /// [`Self::render`] with the tools the model may call ([`crate::tools`]): through the
+    /// template when it knows tools, else as a system message; earlier tool calls and tool
+    /// results in the conversation likewise.
+    pub fn render_with_tools(&self, messages: &[ChatMessage], tools: Option<&ToolSpec>) -> Result<String, EngineError> {
         if messages.is_empty() {
             return Err(EngineError::InvalidRequest("`messages` must not be empty".into()));
         }
-        let mut msgs = Vec::with_capacity(messages.len());
+        let tools = tools.filter(|t| t.active());
+        let mut msgs = Vec::with_capacity(messages.len() + 1);
         for m in messages {
-            msgs.push(serde_json::json!({"role": m.template_role()?, "content": m.text()?}));
+            msgs.push(self.template_message(m)?);
         }
+        if let (Some(spec), false) = (tools, self.knows_tools) {
+            let preamble = crate::tools::preamble(spec);
+            match msgs.first_mut() {
+                Some(first) if first["role"] == "system" => {
+                    let text = first["content"].as_str().unwrap_or_default();
+                    first["content"] = Value::String(format!("{text}\n\n{preamble}"));
+                }
+                _ => msgs.insert(0, serde_json::json!({"role": "system", "content": preamble})),
+            }
+        }
+        let tools_value = match (tools, self.knows_tools) {
+            (Some(spec), true) => Some(spec.tools.clone()),
+            _ => None,
+        };
         let tmpl = self.env.get_template(NAME).map_err(|e| EngineError::Template(e.to_string()))?;
         let ctx = minijinja::context! {
             messages => Serde(&msgs),
             add_generation_prompt => true,
             bos_token => self.bos_token.as_str(),
             eos_token => self.eos_token.as_str(),
-            tools => (),
+            tools => Serde(&tools_value),
             documents => (),
         };
         tmpl.render(ctx).map_err(|e| match e.kind() {
             ErrorKind::InvalidOperation => EngineError::Template(e.detail().unwrap_or("rejected").to_string()),
             _ => EngineError::Template(format!("{e:#}")),
         })
+    }
+}
+
+impl ChatTemplate {
+    /// One message as the template sees it. Tool calls get their arguments as JSON objects (as
+    /// templates print them with `tojson`); for a template without tools, calls and results
+    /// become text in the format [`crate::tools::preamble`] describes.
+    fn template_message(&self, m: &ChatMessage) -> Result<Value, EngineError> {
+        let role = m.template_role()?;
+        let text = m.text()?;
+        let calls: Vec<(String, Value)> = match &m.tool_calls {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(calls)) if role == "assistant" => calls
+                .iter()
+                .map(|c| {
+                    let f = &c["function"];
+                    let name = f["name"].as_str()?.to_string();
+                    let args = match &f["arguments"] {
+                        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+                        other => other.clone(),
+                    };
+                    Some((name, args))
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| EngineError::InvalidRequest("`tool_calls` entries need `function.name`".into()))?,
+            Some(_) => {
+                return Err(EngineError::InvalidRequest(
+                    "`tool_calls` must be an array, on an assistant message".into(),
+                ))
+            }
+        };
+        if self.knows_tools {
+            let mut v = serde_json::json!({"role": role, "content": text});
+            if !calls.is_empty() {
+                let calls: Vec<Value> = calls
+                    .iter()
+                    .map(|(n, a)| serde_json::json!({"type": "function", "function": {"name": n, "arguments": a}}))
+                    .collect();
+                v["tool_calls"] = Value::Array(calls);
+            }
+            if let Some(id) = &m.tool_call_id {
+                v["tool_call_id"] = Value::String(id.clone());
+            }
+            return Ok(v);
+        }
+        if role == "tool" {
+            return Ok(
+                serde_json::json!({"role": "user", "content": format!("<tool_response>\n{text}\n</tool_response>")}),
+            );
+        }
+        let mut content = text;
+        for (name, args) in &calls {
+            let call = serde_json::json!({"name": name, "arguments": args});
+            content.push_str(&format!("\n<tool_call>\n{call}\n</tool_call>"));
+        }
+        Ok(serde_json::json!({"role": role, "content": content.trim_start()}))
     }
 }
 
@@ -267,13 +359,13 @@ mod tests {
         let t = ChatTemplate::new(None, "", "").unwrap();
         assert!(t.is_fallback());
         let parts = ChatMessage {
-            role: "user".into(),
             content: serde_json::json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]),
+            ..ChatMessage::new("user", "")
         };
         assert_eq!(t.render(&[parts]).unwrap(), "<|im_start|>user\na\nb<|im_end|>\n<|im_start|>assistant\n");
-        let image = ChatMessage { role: "user".into(), content: serde_json::json!([{"type": "image_url"}]) };
+        let image = ChatMessage { content: serde_json::json!([{"type": "image_url"}]), ..ChatMessage::new("user", "") };
         assert!(matches!(t.render(&[image]), Err(EngineError::InvalidRequest(m)) if m.contains("image_url")));
-        assert!(matches!(t.render(&[ChatMessage::new("tool", "x")]), Err(EngineError::InvalidRequest(_))));
+        assert!(matches!(t.render(&[ChatMessage::new("narrator", "x")]), Err(EngineError::InvalidRequest(_))));
         assert!(t.render(&[]).is_err());
     }
 
@@ -310,5 +402,35 @@ mod tests {
         assert_eq!(strftime("%d %b %Y %H:%M:%S %A %j %%", 0), "01 Jan 1970 00:00:00 Thursday 001 %");
         assert_eq!(strftime("%Y-%m-%d %a", 1_709_164_800), "2024-02-29 Thu");
         assert_eq!(civil_from_days(days_from_civil(2000, 3, 1)), (2000, 3, 1));
+    }
+
+    #[test]
+    fn tools_go_through_a_template_that_knows_them_and_into_a_system_message_otherwise() {
+        use crate::tools::ToolSpec;
+        let tools =
+            serde_json::json!({"tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]});
+        let spec = ToolSpec::parse(tools.as_object().unwrap()).unwrap();
+        let call = serde_json::json!([{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]);
+        let msgs = [
+            ChatMessage::new("user", "weather?"),
+            ChatMessage { tool_calls: Some(call), ..ChatMessage::new("assistant", "") },
+            ChatMessage { tool_call_id: Some("call_1".into()), ..ChatMessage::new("tool", "18 C") },
+        ];
+        let native = "{% if tools %}TOOLS:{% for t in tools %}{{ t.function.name }};{% endfor %}\n{% endif %}{% for m in messages %}{{ m.role }}:{{ m.content }}{% if m.tool_calls %}{% for c in m.tool_calls %}[{{ c.function.name }} {{ c.function.arguments.city }}]{% endfor %}{% endif %}\n{% endfor %}";
+        let t = ChatTemplate::new(Some(native), "", "").unwrap();
+        let out = t.render_with_tools(&msgs, spec.as_ref()).unwrap();
+        // (trim_blocks eats the newline after each block tag.)
+        assert_eq!(out, "TOOLS:get_weather;user:weather?assistant:[get_weather Paris]tool:18 C");
+        // Without tools the template gets none.
+        assert!(!t.render(&msgs[..1]).unwrap().contains("TOOLS"));
+        // ChatML knows no tools: instructions in a system message, calls and results as text.
+        let chatml = ChatTemplate::new(None, "", "").unwrap();
+        let out = chatml.render_with_tools(&msgs, spec.as_ref()).unwrap();
+        assert!(out.starts_with("<|im_start|>system\n# Tools"), "{out}");
+        assert!(
+            out.contains("<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}\n</tool_call>"),
+            "{out}"
+        );
+        assert!(out.contains("<|im_start|>user\n<tool_response>\n18 C\n</tool_response>"), "{out}");
     }
 }

@@ -141,6 +141,15 @@ impl Engine {
         self.template.render(messages)
     }
 
+    /// [`Self::render_chat`] with tools the model may call.
+    pub fn render_chat_with_tools(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&crate::tools::ToolSpec>,
+    ) -> Result<String, EngineError> {
+        self.template.render_with_tools(messages, tools)
+    }
+
     /// Number of tokens `text` becomes as a prompt (with the BOS token where the model adds
     /// one). Blocking for very long texts.
     pub fn token_count(&self, text: &str) -> Result<usize, EngineError> {

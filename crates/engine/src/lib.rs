@@ -27,6 +27,7 @@ pub mod openai;
 pub mod structured;
 pub mod testing;
 pub mod text;
+pub mod tools;
 
 #[cfg(feature = "llama")]
 #[path = "llama/mod.rs"]

@@ -71,7 +71,7 @@ impl ResponseFormat {
     /// converter cannot handle is the caller's error (400 `invalid_field`).
     pub fn grammar(&self) -> Result<Option<String>, ApiError> {
         let Some(schema) = self.schema() else { return Ok(None) };
-        to_grammar(&schema).map(Some).map_err(|why| {
+        schema_grammar(&schema).map(Some).map_err(|why| {
             ApiError::bad_request(
                 "invalid_field",
                 format!("`response_format` has a schema this engine cannot enforce: {why}"),
@@ -80,13 +80,14 @@ impl ResponseFormat {
     }
 }
 
+/// llama.cpp's GBNF grammar for `schema` (its top rule is `root`).
 #[cfg(feature = "llama")]
-fn to_grammar(schema: &Value) -> Result<String, String> {
+pub(crate) fn schema_grammar(schema: &Value) -> Result<String, String> {
     llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| e.to_string())
 }
 
 #[cfg(not(feature = "llama"))]
-fn to_grammar(_schema: &Value) -> Result<String, String> {
+pub(crate) fn schema_grammar(_schema: &Value) -> Result<String, String> {
     Err("this build has no embedded engine (cargo feature `llama`)".into())
 }
 

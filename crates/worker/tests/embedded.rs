@@ -59,7 +59,7 @@ async fn answers_chat_with_text_and_usage() {
     let bad = b
         .infer(BackendRequest {
             endpoint: Endpoint::ChatCompletions,
-            body: Bytes::from_static(br#"{"messages":[{"role":"tool","content":"x"}]}"#),
+            body: Bytes::from_static(br#"{"messages":[{"role":"narrator","content":"x"}]}"#),
             stream: false,
         })
         .await;

@@ -1,6 +1,6 @@
 //! Reading an OpenAI request body into what the engine needs.
 
-use crate::{ChatMessage, Engine, EngineError, GenRequest, ResponseFormat};
+use crate::{tools::ToolSpec, ChatMessage, Engine, EngineError, GenRequest, ResponseFormat};
 use cocoon_openai::{ApiError, Endpoint};
 use serde_json::{Map, Value};
 
@@ -49,6 +49,8 @@ pub struct OpenAiRequest {
     /// `n`: choices generated, 1..=[`cocoon_openai::MAX_CHOICES`] (several only without
     /// `stream`).
     pub choices: u32,
+    /// `tools` and `tool_choice` (chat completions only).
+    pub tools: Option<ToolSpec>,
 }
 
 fn bad(code: &str, msg: impl Into<String>) -> ApiError {
@@ -165,7 +167,23 @@ impl OpenAiRequest {
             None => ResponseFormat::Text,
             Some(rf) => ResponseFormat::parse(rf)?,
         };
-        let grammar = response_format.grammar()?;
+        let tools = match endpoint {
+            Endpoint::ChatCompletions => ToolSpec::parse(&obj)?,
+            _ => None,
+        };
+        let tool_grammar = match &tools {
+            Some(t) => t.grammar()?,
+            None => None,
+        };
+        let grammar = match (response_format.grammar()?, tool_grammar) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "unsupported_field",
+                    "`response_format` cannot be combined with a required tool call (`tool_choice`)",
+                ))
+            }
+            (g, None) | (None, g) => g,
+        };
         Ok(Self {
             endpoint,
             model,
@@ -181,6 +199,7 @@ impl OpenAiRequest {
             grammar,
             logit_bias,
             choices,
+            tools,
         })
     }
 
@@ -188,7 +207,7 @@ impl OpenAiRequest {
     /// the context at generation time), temperature 1.0 and top-p 1.0 unless given.
     pub fn gen_request(&self, engine: &Engine) -> Result<GenRequest, EngineError> {
         let prompt = match &self.input {
-            Input::Messages(m) => engine.render_chat(m)?,
+            Input::Messages(m) => engine.render_chat_with_tools(m, self.tools.as_ref())?,
             Input::Prompt(p) => p.clone(),
         };
         Ok(self.gen_request_for(prompt, engine.context()))
@@ -232,7 +251,20 @@ fn parse_messages(obj: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError
             .get("role")
             .and_then(Value::as_str)
             .ok_or_else(|| bad("invalid_field", format!("`messages[{i}]` must be an object with a string `role`")))?;
-        let msg = ChatMessage { role: role.to_string(), content: m.get("content").cloned().unwrap_or(Value::Null) };
+        let tool_call_id = match m.get("tool_call_id").filter(|v| !v.is_null()) {
+            None => None,
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| bad("invalid_field", format!("`messages[{i}].tool_call_id` must be a string")))?
+                    .to_string(),
+            ),
+        };
+        let msg = ChatMessage {
+            role: role.to_string(),
+            content: m.get("content").cloned().unwrap_or(Value::Null),
+            tool_calls: m.get("tool_calls").filter(|v| !v.is_null()).cloned(),
+            tool_call_id,
+        };
         // Check the content now so the error names the message.
         msg.text().map_err(|e| bad("invalid_field", format!("`messages[{i}]`: {e}")))?;
         out.push(msg);

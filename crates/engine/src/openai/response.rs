@@ -7,10 +7,13 @@
 //! `data: {"error":{..}}\n\n` (no `[DONE]`), which the worker's meter reports as a failure.
 
 use super::OpenAiRequest;
-use crate::{GenEvent, Generation};
+use crate::{
+    tools::{parse_calls, ToolSpec},
+    GenEvent, Generation,
+};
 use bytes::Bytes;
 use cocoon_openai::{ApiError, Endpoint};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 use std::{
     collections::hash_map::RandomState,
@@ -23,7 +26,7 @@ use std::{
 pub type ByteStream = Pin<Box<dyn Stream<Item = Bytes> + Send + 'static>>;
 
 /// What every chunk of one answer repeats.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResponseMeta {
     /// Which endpoint answers (decides the `object` name and the choice's shape).
     pub endpoint: Endpoint,
@@ -35,6 +38,8 @@ pub struct ResponseMeta {
     pub model: String,
     /// Whether a stream ends with a usage chunk (`stream_options.include_usage`).
     pub include_usage: bool,
+    /// The request's tools, when the answer is to be read for tool calls.
+    pub tools: Option<ToolSpec>,
 }
 
 impl ResponseMeta {
@@ -56,6 +61,7 @@ impl ResponseMeta {
             created: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             model: req.model.clone(),
             include_usage: req.include_usage,
+            tools: req.tools.clone().filter(ToolSpec::active),
         }
     }
 
@@ -129,8 +135,12 @@ enum Phase {
     Ended,
 }
 
-/// The SSE body for a streaming answer. Dropping it drops the generation (cancels it).
+/// The SSE body for a streaming answer. Dropping it drops the generation (cancels it). With
+/// tools the answer is held until it ends, then sent as its text and its tool calls.
 pub fn sse(generation: Generation, meta: ResponseMeta) -> ByteStream {
+    if meta.tools.is_some() && meta.endpoint == Endpoint::ChatCompletions {
+        return sse_with_tools(generation, meta);
+    }
     let state = (generation, meta, Phase::Start);
     Box::pin(futures::stream::unfold(state, |(mut generation, meta, phase)| async move {
         match phase {
@@ -163,6 +173,47 @@ pub fn sse(generation: Generation, meta: ResponseMeta) -> ByteStream {
     }))
 }
 
+/// A stream whose answer may be tool calls: the role chunk at once, then, when generation ends,
+/// the text before the calls, one chunk per call (`delta.tool_calls` with its index, id, name
+/// and all its arguments), the final chunk (`finish_reason` `tool_calls` when there were
+/// calls), usage and `[DONE]`.
+fn sse_with_tools(generation: Generation, meta: ResponseMeta) -> ByteStream {
+    let first = futures::stream::once(std::future::ready(event(&meta.chunk(Some(""), true, None))));
+    let rest = futures::stream::once(async move {
+        let spec = meta.tools.clone();
+        let (text, end) = generation.collect_text().await;
+        let GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason } = end else {
+            let msg = match end {
+                GenEvent::Error(m) => m,
+                _ => "generation ended without a result".into(),
+            };
+            return event(&error_json(&msg));
+        };
+        let (content, calls) = match &spec {
+            Some(spec) => parse_calls(&text, spec),
+            None => (text, Vec::new()),
+        };
+        let mut out = Vec::new();
+        if !content.is_empty() {
+            out.extend_from_slice(&event(&meta.chunk(Some(&content), false, None)));
+        }
+        for (i, call) in calls.iter().enumerate() {
+            let delta = json!({"index": 0, "delta": {"tool_calls": [call.to_json(Some(i))]}, "logprobs": null, "finish_reason": null});
+            out.extend_from_slice(&event(&meta.envelope(true, json!([delta]))));
+        }
+        let finish = if calls.is_empty() { finish_reason.as_str() } else { "tool_calls" };
+        out.extend_from_slice(&event(&meta.chunk(None, false, Some(finish))));
+        if meta.include_usage {
+            let mut u = meta.envelope(true, json!([]));
+            u["usage"] = usage(prompt_tokens, cached_tokens, completion_tokens);
+            out.extend_from_slice(&event(&u));
+        }
+        out.extend_from_slice(DONE);
+        Bytes::from(out)
+    });
+    Box::pin(first.chain(rest))
+}
+
 /// Reads a whole body into memory.
 pub async fn collect(mut body: ByteStream) -> Bytes {
     use futures::StreamExt;
@@ -192,7 +243,18 @@ pub async fn json(generations: Vec<Generation>, meta: &ResponseMeta) -> Result<B
             (prompt, cached) = (prompt_tokens, cached_tokens);
         }
         completion = completion.saturating_add(completion_tokens);
+        let calls = meta.tools.as_ref().map(|spec| parse_calls(&text, spec)).filter(|(_, calls)| !calls.is_empty());
         choices.push(match meta.endpoint {
+            Endpoint::ChatCompletions if calls.is_some() => {
+                let (content, calls) = calls.unwrap_or_default();
+                let calls: Vec<Value> = calls.iter().map(|c| c.to_json(None)).collect();
+                json!({
+                    "index": index,
+                    "message": {"role": "assistant", "content": (!content.is_empty()).then_some(content), "tool_calls": calls},
+                    "logprobs": null,
+                    "finish_reason": "tool_calls",
+                })
+            }
             Endpoint::ChatCompletions => json!({
                 "index": index,
                 "message": {"role": "assistant", "content": text},
@@ -228,7 +290,7 @@ mod tests {
     }
 
     fn meta(endpoint: Endpoint, include_usage: bool) -> ResponseMeta {
-        ResponseMeta { endpoint, id: "x".into(), created: 1, model: "m".into(), include_usage }
+        ResponseMeta { endpoint, id: "x".into(), created: 1, model: "m".into(), include_usage, tools: None }
     }
 
     fn scripted(events: Vec<GenEvent>) -> Generation {
