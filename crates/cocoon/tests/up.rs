@@ -74,7 +74,7 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let (status, v) = post_json(
         &format!("{api}/chat/completions"),
         &format!(
-            r#"{{"model":"{model}","max_tokens":40,"messages":[{{"role":"user","content":"What time is it in Tokyo?"}}],"tools":{tools},"tool_choice":"required"}}"#
+            r#"{{"model":"{model}","max_tokens":100,"temperature":0,"messages":[{{"role":"user","content":"What time is it in Tokyo?"}}],"tools":{tools},"tool_choice":"required"}}"#
         ),
     )
     .await;

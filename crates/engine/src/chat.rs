@@ -244,8 +244,9 @@ impl ChatTemplate {
         }
         let mut content = text;
         for (name, args) in &calls {
-            let call = serde_json::json!({"name": name, "arguments": args});
-            content.push_str(&format!("\n<tool_call>\n{call}\n</tool_call>"));
+            // Written out so the order is the preamble's, whatever serde_json's map keeps.
+            let name = Value::String(name.clone());
+            content.push_str(&format!("\n<tool_call>\n{{\"name\": {name}, \"arguments\": {args}}}\n</tool_call>"));
         }
         Ok(serde_json::json!({"role": role, "content": content.trim_start()}))
     }
@@ -428,7 +429,7 @@ mod tests {
         let out = chatml.render_with_tools(&msgs, spec.as_ref()).unwrap();
         assert!(out.starts_with("<|im_start|>system\n# Tools"), "{out}");
         assert!(
-            out.contains("<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}\n</tool_call>"),
+            out.contains("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":\"Paris\"}}\n</tool_call>"),
             "{out}"
         );
         assert!(out.contains("<|im_start|>user\n<tool_response>\n18 C\n</tool_response>"), "{out}");

@@ -177,11 +177,18 @@ impl ToolCall {
 const OPEN: &str = "<tool_call>";
 const CLOSE: &str = "</tool_call>";
 
-/// Splits an answer into its text (before the first call) and its calls. A block whose JSON
-/// does not parse, or names no tool of `spec`, leaves the whole answer as text: a call the app
-/// cannot run is worse than the model's words.
+/// Splits an answer into its text (before the first call) and its calls. A call is a
+/// `<tool_call>` block, or an answer that is nothing but one call's JSON (bare or in a code
+/// fence, as small models often write it). A block whose JSON does not parse, or names no tool
+/// of `spec`, leaves the whole answer as text: a call the app cannot run is worse than the
+/// model's words.
 pub fn parse_calls(text: &str, spec: &ToolSpec) -> (String, Vec<ToolCall>) {
-    let Some(first) = text.find(OPEN) else { return (text.to_string(), Vec::new()) };
+    let Some(first) = text.find(OPEN) else {
+        return match one_call(unfence(text), spec) {
+            Some(call) => (String::new(), vec![call]),
+            None => (text.to_string(), Vec::new()),
+        };
+    };
     let mut calls = Vec::new();
     let mut rest = &text[first..];
     while let Some(start) = rest.find(OPEN) {
@@ -190,20 +197,47 @@ pub fn parse_calls(text: &str, spec: &ToolSpec) -> (String, Vec<ToolCall>) {
             Some(end) => (&body[..end], &body[end + CLOSE.len()..]),
             None => (body, ""),
         };
-        let Ok(v) = serde_json::from_str::<Value>(json_text.trim()) else { return (text.to_string(), Vec::new()) };
-        let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
-        if !spec.functions().any(|f| f["name"] == name) {
-            return (text.to_string(), Vec::new());
-        }
-        let arguments = match v.get("arguments") {
-            Some(Value::String(s)) => s.clone(),
-            Some(a) => a.to_string(),
-            None => "{}".into(),
-        };
-        calls.push(ToolCall { id: call_id(), name: name.to_string(), arguments });
+        let Some(call) = one_call(json_text, spec) else { return (text.to_string(), Vec::new()) };
+        calls.push(call);
         rest = after;
     }
     (text[..first].trim().to_string(), calls)
+}
+
+/// `{"name": ..., "arguments": ...}` naming a tool of `spec`, as a call. Doubled braces are
+/// undone first: Qwen2.5's template shows the format as `{{"name": ...}}`, and the model
+/// sometimes copies that.
+fn one_call(json_text: &str, spec: &ToolSpec) -> Option<ToolCall> {
+    let t = json_text.trim();
+    let v = serde_json::from_str::<Value>(t).ok().or_else(|| {
+        // `{{...}}` or `{{...}` (the doubled opening brace alone, also seen).
+        let inner = t.strip_prefix("{{")?;
+        let inner = format!("{{{inner}");
+        serde_json::from_str::<Value>(&inner)
+            .ok()
+            .or_else(|| serde_json::from_str::<Value>(inner.strip_suffix('}')?).ok())
+    })?;
+    let name = v.get("name").and_then(Value::as_str)?;
+    if !spec.functions().any(|f| f["name"] == name) {
+        return None;
+    }
+    let arguments = match v.get("arguments") {
+        Some(Value::String(s)) => s.clone(),
+        Some(a @ Value::Object(_)) => a.to_string(),
+        None => "{}".into(),
+        Some(_) => return None,
+    };
+    Some(ToolCall { id: call_id(), name: name.to_string(), arguments })
+}
+
+/// The text inside a Markdown code fence, when the whole answer is one.
+fn unfence(text: &str) -> &str {
+    let t = text.trim();
+    let Some(inner) = t.strip_prefix("```").and_then(|r| r.strip_suffix("```")) else { return t };
+    // Drop the fence's language tag (```json).
+    inner
+        .split_once('\n')
+        .map_or(inner, |(tag, body)| if tag.trim().chars().all(char::is_alphanumeric) { body } else { inner })
 }
 
 fn call_id() -> String {
@@ -259,10 +293,26 @@ mod tests {
             calls.iter().map(|c| c.arguments.as_str()).collect::<Vec<_>>(),
             [r#"{"city":"A"}"#, r#"{"city":"B"}"#]
         );
-        for not_a_call in
-            ["plain text", "<tool_call>{broken", "<tool_call>{\"name\":\"rm_rf\",\"arguments\":{}}</tool_call>"]
-        {
+        for not_a_call in [
+            "plain text",
+            "<tool_call>{broken",
+            "<tool_call>{\"name\":\"rm_rf\",\"arguments\":{}}</tool_call>",
+            "{\"name\":\"get_weather\",\"arguments\":{}} and some words",
+            "```json\n{\"city\": \"Paris\"}\n```",
+            "{\"name\":\"get_weather\",\"arguments\":42}",
+        ] {
             assert_eq!(parse_calls(not_a_call, &s), (not_a_call.to_string(), Vec::new()));
+        }
+        // An answer that is only a call: bare, fenced, or with Qwen's doubled braces.
+        for only in [
+            "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}",
+            "```json\n{\n  \"name\": \"get_weather\",\n  \"arguments\": {\"city\": \"Paris\"}\n}\n```",
+            "<tool_call>\n{{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}}\n</tool_call>",
+            "{{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}",
+        ] {
+            let (text, calls) = parse_calls(only, &s);
+            assert_eq!((text.as_str(), calls.len()), ("", 1), "{only}");
+            assert_eq!(calls[0].arguments, r#"{"city":"Paris"}"#, "{only}");
         }
     }
 }
