@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/fetch-models.sh
 ./scripts/npm-deps.sh
+# The official openai Python SDK, for the compatibility test (into target/python-sdk).
+./scripts/python-sdk.sh
 # Every dependency (crates and the contracts' npm packages) under a permissive licence.
 ./scripts/check-licenses.sh
 # The TON contracts: committed build files match the sources, then every sandbox test.

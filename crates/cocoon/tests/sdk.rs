@@ -1,0 +1,61 @@
+//! The official `openai` Python SDK, unchanged, against `cocoon up` (the embedded engine on
+//! SmolLM2): tool calls (a round trip, and streamed), 100 structured answers that must fit a JSON
+//! schema, `n` choices and `logit_bias` all parse in the SDK and are what was asked. The SDK is
+//! installed by scripts/python-sdk.sh (scripts/test.sh runs it); the checks are in
+//! tests/sdk/openai_sdk.py.
+
+mod common;
+
+use common::*;
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+fn sdk_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/python-sdk");
+    assert!(
+        dir.join("openai").is_dir(),
+        "the openai Python SDK is not in {}: run ./scripts/python-sdk.sh",
+        dir.display()
+    );
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_official_openai_sdk_reads_every_answer() {
+    let sdk = sdk_dir();
+    let dir = temp_dir("sdk");
+    let port = free_ports(1)[0];
+    let mut up = tokio::process::Command::new(BIN)
+        .args(["up", "--workers", "2", "--no-speech", "--embedded-settlement"])
+        .args(["--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
+        .args(["--model-file", &test_model()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let net_json = dir.join("network.json");
+    for _ in 0..1800 {
+        if net_json.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&net_json).expect("network.json")).unwrap();
+    let api = info["client"]["api"].as_str().unwrap().to_string();
+    let model = info["model"].as_str().unwrap().to_string();
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/openai_sdk.py");
+    let run = tokio::process::Command::new("python3")
+        .arg(&script)
+        .args([&api, &model])
+        .env("PYTHONPATH", &sdk)
+        .kill_on_drop(true)
+        .output();
+    let out =
+        tokio::time::timeout(Duration::from_secs(600), run).await.expect("the SDK checks within 10 minutes").unwrap();
+    let _ = up.start_kill();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the SDK checks failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("100 of 100 structured answers fit"), "{stdout}");
+}
