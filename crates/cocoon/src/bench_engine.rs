@@ -115,6 +115,7 @@ async fn in_process(engine: &Arc<Engine>, ask: Ask) -> Result<Run> {
     let mut first = None;
     while let Some(ev) = generation.next_event().await {
         match ev {
+            GenEvent::Logprob(_) => {}
             GenEvent::Text(_) => {
                 first.get_or_insert_with(|| started.elapsed());
             }

@@ -35,6 +35,9 @@ pub struct GenRequest {
     pub grammar: Option<String>,
     /// Added to these tokens' logits before sampling (`logit_bias`; -100 bans a token).
     pub logit_bias: Vec<(u32, f32)>,
+    /// Report each sampled token's log-probability and this many most likely alternatives
+    /// ([`GenEvent::Logprob`]); `None`: none.
+    pub logprobs: Option<u8>,
 }
 
 impl GenRequest {
@@ -49,6 +52,7 @@ impl GenRequest {
             stop: Vec::new(),
             grammar: None,
             logit_bias: Vec::new(),
+            logprobs: None,
         }
     }
 }
@@ -83,12 +87,25 @@ impl fmt::Display for FinishReason {
 pub enum GenEvent {
     /// Generated text: whole UTF-8 characters, never part of a stop string.
     Text(String),
+    /// A sampled token and its log-probability, before its text (only when asked for).
+    Logprob(TokenLogprob),
     /// The end. `completion_tokens` counts every token sampled, including the end-of-turn
     /// token when the model stopped by itself. `cached_tokens` counts the prompt tokens whose
     /// KV cache was reused from an earlier generation instead of being computed again.
     Done { prompt_tokens: u32, cached_tokens: u32, completion_tokens: u32, finish_reason: FinishReason },
     /// Inference failed; nothing follows.
     Error(String),
+}
+
+/// One sampled token's log-probability under the model (its raw distribution, before
+/// temperature or any other sampling step), with the most likely alternatives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    /// The token's bytes (a token may hold part of a UTF-8 character).
+    pub bytes: Vec<u8>,
+    pub logprob: f32,
+    /// The most likely tokens at this position, most likely first.
+    pub top: Vec<(Vec<u8>, f32)>,
 }
 
 /// The stream of a running generation. Dropping it cancels the generation.
@@ -136,15 +153,24 @@ impl Generation {
     }
 
     /// Collects the whole generation: its text and final event.
-    pub async fn collect_text(mut self) -> (String, GenEvent) {
+    pub async fn collect_text(self) -> (String, GenEvent) {
+        let (text, _, end) = self.collect().await;
+        (text, end)
+    }
+
+    /// Collects the whole generation: its text, the tokens' log-probabilities (when asked
+    /// for) and the final event.
+    pub async fn collect(mut self) -> (String, Vec<TokenLogprob>, GenEvent) {
         let mut text = String::new();
+        let mut logprobs = Vec::new();
         while let Some(ev) = self.next_event().await {
             match ev {
                 GenEvent::Text(t) => text.push_str(&t),
-                end => return (text, end),
+                GenEvent::Logprob(l) => logprobs.push(l),
+                end => return (text, logprobs, end),
             }
         }
-        (text, GenEvent::Error("generation ended without a result".into()))
+        (text, logprobs, GenEvent::Error("generation ended without a result".into()))
     }
 }
 

@@ -40,7 +40,7 @@ pub use chat::{ChatMessage, ChatTemplate};
 pub use config::EngineConfig;
 pub use engine::{Engine, ModelInfo, MAX_PROMPT_BYTES};
 pub use error::EngineError;
-pub use generation::{FinishReason, GenEvent, GenRequest, Generation};
+pub use generation::{FinishReason, GenEvent, GenRequest, Generation, TokenLogprob};
 pub use hash::sha256_file;
 pub use structured::ResponseFormat;
 

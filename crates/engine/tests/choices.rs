@@ -63,3 +63,46 @@ async fn logit_bias_moves_the_answer_and_bad_ids_are_the_callers_error() {
     assert_eq!(err.status.as_u16(), 400, "{}", err.message);
     assert!(err.message.contains("10000000"), "{}", err.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logprobs_are_consistent_with_the_text() {
+    let e = engine();
+    let body = json!({"messages": [{"role": "user", "content": "Name three colours."}], "max_tokens": 12,
+                      "temperature": 0, "logprobs": true, "top_logprobs": 3});
+    let out = openai::serve_json(e.clone(), Endpoint::ChatCompletions, body.to_string().as_bytes()).await.unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let choice = &v["choices"][0];
+    let text = choice["message"]["content"].as_str().unwrap();
+    let tokens = choice["logprobs"]["content"].as_array().expect("logprobs.content");
+    // One entry per generated token (the end-of-turn token, when sampled, has none).
+    let completion = v["usage"]["completion_tokens"].as_u64().unwrap() as usize;
+    let eog = usize::from(choice["finish_reason"] == "stop");
+    assert_eq!(tokens.len() + eog, completion, "{v}");
+    // Their bytes are the text.
+    let bytes: Vec<u8> =
+        tokens.iter().flat_map(|t| t["bytes"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8)).collect();
+    assert_eq!(String::from_utf8(bytes).unwrap(), text);
+    for t in tokens {
+        let lp = t["logprob"].as_f64().unwrap();
+        let top = t["top_logprobs"].as_array().unwrap();
+        assert_eq!(top.len(), 3, "{t}");
+        let tops: Vec<f64> = top.iter().map(|x| x["logprob"].as_f64().unwrap()).collect();
+        assert!(tops.windows(2).all(|w| w[0] >= w[1]) && tops[0] <= 0.0, "{t}");
+        // Greedy: the chosen token is the most likely one.
+        assert_eq!(top[0]["bytes"], t["bytes"], "{t}");
+        assert!((tops[0] - lp).abs() < 1e-4, "{t}");
+        // A distribution: the three most likely together never exceed 1.
+        assert!(tops.iter().map(|l| l.exp()).sum::<f64>() <= 1.0 + 1e-4, "{t}");
+    }
+    for (endpoint, bad) in [
+        (Endpoint::ChatCompletions, json!({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})),
+        (
+            Endpoint::ChatCompletions,
+            json!({"messages": [{"role": "user", "content": "x"}], "logprobs": true, "stream": true}),
+        ),
+        (Endpoint::Completions, json!({"prompt": "x", "logprobs": 2})),
+    ] {
+        let err = openai::serve_json(e.clone(), endpoint, bad.to_string().as_bytes()).await.unwrap_err();
+        assert_eq!(err.status.as_u16(), 400, "{bad}");
+    }
+}

@@ -2,7 +2,7 @@
 
 Usage: openai_sdk.py BASE_URL MODEL. Exits non-zero, saying what failed, when an answer does not
 parse in the SDK or is not what was asked: tool calls (a round trip, and streamed), structured
-outputs (100 answers that must fit a JSON schema), n choices and logit_bias.
+outputs (100 answers that must fit a JSON schema), logprobs, n choices and logit_bias.
 """
 
 import concurrent.futures
@@ -92,6 +92,14 @@ with concurrent.futures.ThreadPoolExecutor(4) as pool:
     fitted = list(pool.map(structured, range(100)))
 assert len(fitted) == 100
 
+# Logprobs: one per token, its bytes the text, the chosen token the most likely (greedy).
+r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Name three colours."}],
+                                   max_tokens=12, temperature=0, logprobs=True, top_logprobs=2)
+c = r.choices[0]
+assert b"".join(bytes(t.bytes) for t in c.logprobs.content).decode() == c.message.content, c
+for t in c.logprobs.content:
+    assert t.logprob <= 0 and len(t.top_logprobs) == 2 and t.top_logprobs[0].token == t.token, t
+
 # n choices, each counted; logit_bias accepted.
 r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Name a colour."}],
                                    n=3, max_tokens=6, temperature=1.0, logit_bias={"1000": -100})
@@ -99,4 +107,4 @@ assert [c.index for c in r.choices] == [0, 1, 2], r
 assert r.usage.completion_tokens >= 3, r.usage
 
 print(f"openai {sys.modules['openai'].__version__}: tool calls (round trip, streamed), "
-      f"100 of 100 structured answers fit, n=3 ok")
+      f"100 of 100 structured answers fit, logprobs match the text, n=3 ok")

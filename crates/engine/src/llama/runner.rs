@@ -17,7 +17,7 @@ use super::Job;
 use crate::{
     admission::Load,
     text::{StopFilter, Utf8Buffer},
-    EngineError, FinishReason, GenEvent, GenRequest,
+    EngineError, FinishReason, GenEvent, GenRequest, TokenLogprob,
 };
 use llama_cpp_2::{
     context::{params::LlamaContextParams, LlamaContext},
@@ -67,6 +67,8 @@ struct Seq {
     generated: u32,
     max_tokens: u32,
     sampler: LlamaSampler,
+    /// Report each token's log-probability with this many alternatives.
+    logprobs: Option<u8>,
     utf8: Utf8Buffer,
     stop: StopFilter,
     /// Tokens this sequence put into the current batch.
@@ -91,6 +93,7 @@ impl Seq {
             generated: 0,
             max_tokens: job.max_tokens,
             sampler,
+            logprobs: job.req.logprobs,
             utf8: Utf8Buffer::new(),
             stop,
             added: 0,
@@ -151,6 +154,34 @@ fn sampler(model: &LlamaModel, req: &GenRequest) -> Result<LlamaSampler, String>
     }
     chain.push(LlamaSampler::dist(seed));
     Ok(LlamaSampler::chain_simple(chain))
+}
+
+/// The log-probability of `token` at batch index `idx` under the model's raw distribution (a
+/// log-softmax of the logits), and the `top` most likely tokens there, most likely first.
+fn token_logprob(ctx: &LlamaContext<'_>, model: &LlamaModel, idx: i32, token: LlamaToken, top: u8) -> TokenLogprob {
+    let logits = ctx.get_logits_ith(idx);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln() + max;
+    let logprob = |t: usize| logits.get(t).map_or(f32::NEG_INFINITY, |l| l - log_sum);
+    let piece = |t: usize| {
+        let mut bytes = Vec::new();
+        model.vocab().token_to_piece_into(LlamaToken(t as i32), &mut bytes, false, None);
+        bytes
+    };
+    let k = usize::from(top).min(logits.len());
+    let mut ids: Vec<usize> = Vec::new();
+    if k > 0 {
+        ids = (0..logits.len()).collect();
+        ids.select_nth_unstable_by(k - 1, |a, b| logits[*b].total_cmp(&logits[*a]));
+        ids.truncate(k);
+        ids.sort_by(|a, b| logits[*b].total_cmp(&logits[*a]));
+    }
+    let t = usize::try_from(token.0).unwrap_or(usize::MAX);
+    TokenLogprob {
+        bytes: piece(t),
+        logprob: logprob(t),
+        top: ids.into_iter().map(|i| (piece(i), logprob(i))).collect(),
+    }
 }
 
 /// Marks the engine dead when the thread ends, however it ends.
@@ -385,6 +416,10 @@ impl Runner<'_> {
             let end = if self.model.vocab().is_eog(token) {
                 Some((FinishReason::Stop, false))
             } else {
+                if let Some(top) = seq.logprobs {
+                    let lp = token_logprob(&self.ctx, self.model, idx, token, top);
+                    let _ = seq.tx.send(GenEvent::Logprob(lp));
+                }
                 self.piece.clear();
                 self.model.vocab().token_to_piece_into(token, &mut self.piece, false, None);
                 let text = seq.utf8.push(&self.piece);

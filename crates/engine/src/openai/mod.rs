@@ -18,8 +18,10 @@ use cocoon_openai::{ApiError, Endpoint, Feature, FeatureSet};
 use std::sync::Arc;
 
 /// The optional OpenAI features this engine serves (announced by a worker that embeds it):
-/// tool calls ([`crate::tools`]), `logit_bias`, and `n` choices (without `stream`).
-pub const FEATURES: FeatureSet = FeatureSet::EMPTY.with(Feature::Tools).with(Feature::LogitBias).with(Feature::Choices);
+/// tool calls ([`crate::tools`]), `logprobs`/`top_logprobs` (chat, without `stream`),
+/// `logit_bias`, and `n` choices (without `stream`).
+pub const FEATURES: FeatureSet =
+    FeatureSet::EMPTY.with(Feature::Tools).with(Feature::Logprobs).with(Feature::LogitBias).with(Feature::Choices);
 
 /// An answer ready to send: its content type and its body.
 pub struct OpenAiResponse {

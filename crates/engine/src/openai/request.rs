@@ -51,6 +51,8 @@ pub struct OpenAiRequest {
     pub choices: u32,
     /// `tools` and `tool_choice` (chat completions only).
     pub tools: Option<ToolSpec>,
+    /// `logprobs: true` with `top_logprobs` alternatives (chat completions, without `stream`).
+    pub logprobs: Option<u8>,
 }
 
 fn bad(code: &str, msg: impl Into<String>) -> ApiError {
@@ -141,6 +143,28 @@ impl OpenAiRequest {
                 "the embedded engine streams one choice: ask for `n` > 1 without `stream`",
             ));
         }
+        let wants_logprobs = match field(&obj, "logprobs") {
+            None => false,
+            Some(Value::Bool(b)) if endpoint == Endpoint::ChatCompletions => *b,
+            Some(_) if endpoint == Endpoint::Completions => {
+                return Err(bad("unsupported_field", "the embedded engine gives `logprobs` in chat completions only"))
+            }
+            Some(_) => return Err(invalid("logprobs", "a boolean")),
+        };
+        let top_logprobs = match field(&obj, "top_logprobs") {
+            None => None,
+            Some(v) => match v.as_u64() {
+                Some(n) if n <= 20 => Some(n as u8),
+                _ => return Err(invalid("top_logprobs", "an integer in 0..=20")),
+            },
+        };
+        if top_logprobs.is_some() && !wants_logprobs {
+            return Err(invalid("logprobs", "true when `top_logprobs` is given"));
+        }
+        if wants_logprobs && stream {
+            return Err(bad("unsupported_field", "the embedded engine gives `logprobs` without `stream` only"));
+        }
+        let logprobs = wants_logprobs.then_some(top_logprobs.unwrap_or(0));
         let logit_bias = match field(&obj, "logit_bias") {
             None => Vec::new(),
             Some(Value::Object(o)) if o.len() <= 300 => o
@@ -200,6 +224,7 @@ impl OpenAiRequest {
             logit_bias,
             choices,
             tools,
+            logprobs,
         })
     }
 
@@ -231,6 +256,7 @@ impl OpenAiRequest {
             stop: self.stop.clone(),
             grammar: self.grammar.clone(),
             logit_bias: self.logit_bias.clone(),
+            logprobs: self.logprobs,
         }
     }
 }

@@ -9,7 +9,7 @@
 use super::OpenAiRequest;
 use crate::{
     tools::{parse_calls, ToolSpec},
-    GenEvent, Generation,
+    GenEvent, Generation, TokenLogprob,
 };
 use bytes::Bytes;
 use cocoon_openai::{ApiError, Endpoint};
@@ -40,6 +40,8 @@ pub struct ResponseMeta {
     pub include_usage: bool,
     /// The request's tools, when the answer is to be read for tool calls.
     pub tools: Option<ToolSpec>,
+    /// Whether each chat choice carries its tokens' log-probabilities.
+    pub logprobs: bool,
 }
 
 impl ResponseMeta {
@@ -62,6 +64,7 @@ impl ResponseMeta {
             model: req.model.clone(),
             include_usage: req.include_usage,
             tools: req.tools.clone().filter(ToolSpec::active),
+            logprobs: req.logprobs.is_some(),
         }
     }
 
@@ -150,7 +153,14 @@ pub fn sse(generation: Generation, meta: ResponseMeta) -> ByteStream {
                 Some((first, (generation, meta, Phase::Running)))
             }
             Phase::Start | Phase::Running => {
-                let out = match generation.next_event().await {
+                // Log-probabilities are not streamed (a request asking for them with `stream`
+                // is refused when it is read); skip any.
+                let mut next = generation.next_event().await;
+                while let Some(GenEvent::Logprob(_)) = next {
+                    next = generation.next_event().await;
+                }
+                let out = match next {
+                    Some(GenEvent::Logprob(_)) => event(&error_json("unexpected log-probability")),
                     Some(GenEvent::Text(t)) => {
                         return Some((event(&meta.chunk(Some(&t), false, None)), (generation, meta, Phase::Running)))
                     }
@@ -224,14 +234,28 @@ pub async fn collect(mut body: ByteStream) -> Bytes {
     Bytes::from(out)
 }
 
+/// OpenAI's `logprobs` of a chat choice: `{"content": [{token, logprob, bytes, top_logprobs}]}`.
+fn logprobs_json(tokens: &[TokenLogprob]) -> Value {
+    let entry = |bytes: &[u8], logprob: f32| json!({"token": String::from_utf8_lossy(bytes), "logprob": logprob, "bytes": bytes});
+    let content: Vec<Value> = tokens
+        .iter()
+        .map(|t| {
+            let mut v = entry(&t.bytes, t.logprob);
+            v["top_logprobs"] = t.top.iter().map(|(b, l)| entry(b, *l)).collect();
+            v
+        })
+        .collect();
+    json!({"content": content, "refusal": null})
+}
+
 /// The JSON body of a non-streaming answer, once every choice's generation is complete: one
 /// choice per generation, in order; usage counts the prompt once (as OpenAI does for `n`) and
 /// the completion tokens of every choice.
 pub async fn json(generations: Vec<Generation>, meta: &ResponseMeta) -> Result<Bytes, ApiError> {
-    let ends = futures::future::join_all(generations.into_iter().map(Generation::collect_text)).await;
+    let ends = futures::future::join_all(generations.into_iter().map(Generation::collect)).await;
     let mut choices = Vec::with_capacity(ends.len());
     let (mut prompt, mut cached, mut completion) = (0, 0, 0u32);
-    for (index, (text, end)) in ends.into_iter().enumerate() {
+    for (index, (text, logprobs, end)) in ends.into_iter().enumerate() {
         let GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason } = end else {
             let msg = match end {
                 GenEvent::Error(m) => m,
@@ -258,7 +282,7 @@ pub async fn json(generations: Vec<Generation>, meta: &ResponseMeta) -> Result<B
             Endpoint::ChatCompletions => json!({
                 "index": index,
                 "message": {"role": "assistant", "content": text},
-                "logprobs": null,
+                "logprobs": meta.logprobs.then(|| logprobs_json(&logprobs)),
                 "finish_reason": finish_reason.as_str(),
             }),
             Endpoint::Completions | Endpoint::AudioTranscriptions => json!({
@@ -290,7 +314,15 @@ mod tests {
     }
 
     fn meta(endpoint: Endpoint, include_usage: bool) -> ResponseMeta {
-        ResponseMeta { endpoint, id: "x".into(), created: 1, model: "m".into(), include_usage, tools: None }
+        ResponseMeta {
+            endpoint,
+            id: "x".into(),
+            created: 1,
+            model: "m".into(),
+            include_usage,
+            tools: None,
+            logprobs: false,
+        }
     }
 
     fn scripted(events: Vec<GenEvent>) -> Generation {
