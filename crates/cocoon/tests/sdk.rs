@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 fn sdk_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/python-sdk");
@@ -24,23 +24,9 @@ async fn the_official_openai_sdk_reads_every_answer() {
     let sdk = sdk_dir();
     let dir = temp_dir("sdk");
     let port = free_ports(1)[0];
-    let mut up = tokio::process::Command::new(BIN)
-        .args(["up", "--workers", "2", "--no-speech", "--embedded-settlement"])
-        .args(["--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
-        .args(["--model-file", &test_model()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let net_json = dir.join("network.json");
-    for _ in 0..1800 {
-        if net_json.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&net_json).expect("network.json")).unwrap();
+    let model_file = test_model();
+    let args = ["--workers", "2", "--no-speech", "--embedded-settlement", "--model-file", &model_file];
+    let (mut up, info) = start_up(&dir, port, &args).await;
     let api = info["client"]["api"].as_str().unwrap().to_string();
     let model = info["model"].as_str().unwrap().to_string();
 

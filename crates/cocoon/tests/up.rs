@@ -4,29 +4,15 @@
 mod common;
 
 use common::*;
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     let dir = temp_dir("up");
     let port = free_ports(1)[0];
-    let mut up = tokio::process::Command::new(BIN)
-        .args(["up", "--workers", "2", "--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
-        .args(["--model-file", &test_model(), "--speech-model", &test_speech_model()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let net_json = dir.join("network.json");
-    // The devnet (Node.js), the proxy's registration on it and the model loads come first.
-    for _ in 0..1800 {
-        if net_json.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&net_json).expect("network.json")).unwrap();
+    let (model, speech) = (test_model(), test_speech_model());
+    let (mut up, info) =
+        start_up(&dir, port, &["--workers", "2", "--model-file", &model, "--speech-model", &speech]).await;
     let api = info["client"]["api"].as_str().unwrap();
     assert_eq!(api, format!("http://127.0.0.1:{port}/v1"));
     assert_eq!(info["workers"].as_array().unwrap().len(), 3, "two LLM workers and a speech worker");

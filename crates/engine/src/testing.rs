@@ -1,4 +1,4 @@
-//! Test support: where the test model is.
+//! Test support: where the test model is, and an engine on it.
 
 use std::path::PathBuf;
 
@@ -23,4 +23,11 @@ pub fn test_model() -> Result<PathBuf, String> {
             path.display()
         ))
     }
+}
+
+/// The test model loaded with `context` tokens per sequence, `parallel` sequences and `queue`
+/// waiting requests; the error says what is missing or what failed.
+pub fn test_engine(context: u32, parallel: usize, queue: usize) -> Result<std::sync::Arc<crate::Engine>, String> {
+    let cfg = crate::EngineConfig { context, parallel, queue, ..crate::EngineConfig::new(test_model()?) };
+    crate::Engine::load(cfg).map_err(|e| format!("loading the test model: {e}"))
 }

@@ -1,15 +1,13 @@
 //! `n` choices and `logit_bias` on a real model (SmolLM2-135M-Instruct).
 #![cfg(feature = "llama")]
 
-use cocoon_engine::{openai, testing::test_model, Engine, EngineConfig};
+use cocoon_engine::{openai, testing::test_engine, Engine};
 use cocoon_openai::Endpoint;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 fn engine() -> Arc<Engine> {
-    let path = test_model().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = EngineConfig { context: 512, parallel: 3, queue: 16, ..EngineConfig::new(path) };
-    Engine::load(cfg).unwrap_or_else(|e| panic!("loading the test model: {e}"))
+    test_engine(512, 3, 16).unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn complete(e: &Arc<Engine>, body: Value) -> Result<Value, cocoon_openai::ApiError> {

@@ -3,7 +3,7 @@
 #![cfg(feature = "llama")]
 
 use cocoon_engine::{
-    openai, testing::test_model, ChatMessage, Engine, EngineConfig, EngineError, FinishReason, GenEvent, GenRequest,
+    openai, testing::test_engine, ChatMessage, Engine, EngineError, FinishReason, GenEvent, GenRequest,
 };
 use cocoon_openai::Endpoint;
 use serde_json::Value;
@@ -16,9 +16,7 @@ const SMOL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea37
 const SMOL_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 
 fn load(parallel: usize, queue: usize) -> Arc<Engine> {
-    let path = test_model().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = EngineConfig { context: 1024, parallel, queue, ..EngineConfig::new(path) };
-    Engine::load(cfg).unwrap_or_else(|e| panic!("loading the test model: {e}"))
+    test_engine(1024, parallel, queue).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One sequence at a time: every generation runs alone, so results are reproducible even

@@ -2,15 +2,13 @@
 //! schema are held to a grammar, so every answer parses and fits, however small the model.
 #![cfg(feature = "llama")]
 
-use cocoon_engine::{openai, testing::test_model, Engine, EngineConfig};
+use cocoon_engine::{openai, testing::test_engine, Engine};
 use cocoon_openai::Endpoint;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 fn engine() -> Arc<Engine> {
-    let path = test_model().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = EngineConfig { context: 1024, parallel: 4, queue: 128, ..EngineConfig::new(path) };
-    Engine::load(cfg).unwrap_or_else(|e| panic!("loading the test model: {e}"))
+    test_engine(1024, 4, 128).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn schema() -> Value {

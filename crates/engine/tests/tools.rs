@@ -3,15 +3,13 @@
 //! held to a grammar, so even this small model calls a real tool with arguments that fit.
 #![cfg(feature = "llama")]
 
-use cocoon_engine::{openai, testing::test_model, ChatMessage, Engine, EngineConfig};
+use cocoon_engine::{openai, testing::test_engine, ChatMessage, Engine};
 use cocoon_openai::Endpoint;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 fn engine() -> Arc<Engine> {
-    let path = test_model().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = EngineConfig { context: 1024, parallel: 4, queue: 64, ..EngineConfig::new(path) };
-    Engine::load(cfg).unwrap_or_else(|e| panic!("loading the test model: {e}"))
+    test_engine(1024, 4, 64).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn tools() -> Value {

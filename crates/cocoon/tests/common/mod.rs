@@ -442,3 +442,26 @@ pub fn missing_prerequisite() -> Option<String> {
     }
     None
 }
+
+/// Starts `cocoon up` on `port` with its files in `dir` and `args` after those, and waits (up
+/// to 3 minutes: the devnet, the proxy's registration and the model loads come first) for its
+/// `network.json`, which it writes once the network serves. The process dies with the handle.
+pub async fn start_up(dir: &std::path::Path, port: u16, args: &[&str]) -> (Child, Value) {
+    let up = Command::new(BIN)
+        .args(["up", "--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn cocoon up");
+    let net_json = dir.join("network.json");
+    for _ in 0..1800 {
+        if net_json.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let info = serde_json::from_slice(&std::fs::read(&net_json).expect("network.json")).expect("network.json is JSON");
+    (up, info)
+}

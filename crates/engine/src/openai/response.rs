@@ -160,27 +160,47 @@ pub fn sse(generation: Generation, meta: ResponseMeta) -> ByteStream {
                     next = generation.next_event().await;
                 }
                 let out = match next {
-                    Some(GenEvent::Logprob(_)) => event(&error_json("unexpected log-probability")),
                     Some(GenEvent::Text(t)) => {
                         return Some((event(&meta.chunk(Some(&t), false, None)), (generation, meta, Phase::Running)))
                     }
                     Some(GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason }) => {
-                        let mut out = event(&meta.chunk(None, false, Some(finish_reason.as_str()))).to_vec();
-                        if meta.include_usage {
-                            let mut u = meta.envelope(true, json!([]));
-                            u["usage"] = usage(prompt_tokens, cached_tokens, completion_tokens);
-                            out.extend_from_slice(&event(&u));
-                        }
-                        out.extend_from_slice(DONE);
-                        Bytes::from(out)
+                        Bytes::from(stream_end(
+                            &meta,
+                            finish_reason.as_str(),
+                            prompt_tokens,
+                            cached_tokens,
+                            completion_tokens,
+                        ))
                     }
-                    Some(GenEvent::Error(msg)) => event(&error_json(&msg)),
+                    // (A log-probability cannot be next: the loop above skips them.)
+                    Some(end) => event(&error_json(&failure(end))),
                     None => event(&error_json("generation ended without a result")),
                 };
                 Some((out, (generation, meta, Phase::Ended)))
             }
         }
     }))
+}
+
+/// The end of a stream: the chunk with `finish_reason`, the usage chunk when asked for, and
+/// `[DONE]`.
+fn stream_end(meta: &ResponseMeta, finish: &str, prompt: u32, cached: u32, completion: u32) -> Vec<u8> {
+    let mut out = event(&meta.chunk(None, false, Some(finish))).to_vec();
+    if meta.include_usage {
+        let mut u = meta.envelope(true, json!([]));
+        u["usage"] = usage(prompt, cached, completion);
+        out.extend_from_slice(&event(&u));
+    }
+    out.extend_from_slice(DONE);
+    out
+}
+
+/// Why a generation whose last event is `end` (not `Done`) gave no answer.
+fn failure(end: GenEvent) -> String {
+    match end {
+        GenEvent::Error(m) => m,
+        _ => "generation ended without a result".into(),
+    }
 }
 
 /// A stream whose answer may be tool calls: the role chunk at once, then, when generation ends,
@@ -193,11 +213,7 @@ fn sse_with_tools(generation: Generation, meta: ResponseMeta) -> ByteStream {
         let spec = meta.tools.clone();
         let (text, end) = generation.collect_text().await;
         let GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason } = end else {
-            let msg = match end {
-                GenEvent::Error(m) => m,
-                _ => "generation ended without a result".into(),
-            };
-            return event(&error_json(&msg));
+            return event(&error_json(&failure(end)));
         };
         let (content, calls) = match &spec {
             Some(spec) => parse_calls(&text, spec),
@@ -212,13 +228,7 @@ fn sse_with_tools(generation: Generation, meta: ResponseMeta) -> ByteStream {
             out.extend_from_slice(&event(&meta.envelope(true, json!([delta]))));
         }
         let finish = if calls.is_empty() { finish_reason.as_str() } else { "tool_calls" };
-        out.extend_from_slice(&event(&meta.chunk(None, false, Some(finish))));
-        if meta.include_usage {
-            let mut u = meta.envelope(true, json!([]));
-            u["usage"] = usage(prompt_tokens, cached_tokens, completion_tokens);
-            out.extend_from_slice(&event(&u));
-        }
-        out.extend_from_slice(DONE);
+        out.extend(stream_end(&meta, finish, prompt_tokens, cached_tokens, completion_tokens));
         Bytes::from(out)
     });
     Box::pin(first.chain(rest))
@@ -257,11 +267,7 @@ pub async fn json(generations: Vec<Generation>, meta: &ResponseMeta) -> Result<B
     let (mut prompt, mut cached, mut completion) = (0, 0, 0u32);
     for (index, (text, logprobs, end)) in ends.into_iter().enumerate() {
         let GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason } = end else {
-            let msg = match end {
-                GenEvent::Error(m) => m,
-                _ => "generation ended without a result".into(),
-            };
-            return Err(ApiError::internal("engine_error", msg));
+            return Err(ApiError::internal("engine_error", failure(end)));
         };
         if index == 0 {
             (prompt, cached) = (prompt_tokens, cached_tokens);
