@@ -86,12 +86,12 @@ async fn complete(inner: &Arc<Inner>, endpoint: Endpoint, body: &[u8]) -> Respon
     json_response(StatusCode::OK, Bytes::from(body))
 }
 
-fn json_response(status: StatusCode, body: Bytes) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Bytes) -> Response {
     let mut res = (status, body).into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }
 
-fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     json_response(e.status, e.to_json())
 }

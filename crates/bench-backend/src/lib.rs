@@ -6,6 +6,7 @@
 //! vLLM does, and counts what happened to each stream, so end-to-end tests can
 //! assert on it and benchmarks measure the network rather than the model.
 
+pub mod embeddings;
 mod handlers;
 mod options;
 mod request;
@@ -87,6 +88,7 @@ impl BenchBackend {
             .route("/v1/models", get(handlers::models))
             .route(Endpoint::ChatCompletions.path(), post(handlers::chat_completions))
             .route(Endpoint::Completions.path(), post(handlers::completions))
+            .route(Endpoint::Embeddings.path(), post(embeddings::embeddings))
             .route("/stats", get(handlers::stats))
             .route("/last-request", get(handlers::last_request))
             .route("/health", get(handlers::health))

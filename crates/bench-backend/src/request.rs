@@ -64,7 +64,7 @@ impl BenchRequest {
                     raw.messages.ok_or_else(|| ApiError::bad_request("missing_field", "`messages` is required"))?;
                 messages.iter().map(|m| m.content.as_ref().map_or(0, content_bytes)).sum()
             }
-            Endpoint::Completions | Endpoint::AudioTranscriptions => {
+            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => {
                 let prompt =
                     raw.prompt.ok_or_else(|| ApiError::bad_request("missing_field", "`prompt` is required"))?;
                 content_bytes(&prompt)

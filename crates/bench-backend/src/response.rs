@@ -23,7 +23,7 @@ impl Meta {
     pub fn new(endpoint: Endpoint, id: u64, created: u64, model_json: &str) -> Self {
         let (prefix, chunk_object, full_object) = match endpoint {
             Endpoint::ChatCompletions => ("chatcmpl", "chat.completion.chunk", "chat.completion"),
-            Endpoint::Completions | Endpoint::AudioTranscriptions => ("cmpl", "text_completion", "text_completion"),
+            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => ("cmpl", "text_completion", "text_completion"),
         };
         let meta = |object: &str| {
             format!(r#""id":"{prefix}-bench-{id}","object":"{object}","created":{created},"model":{model_json}"#)
@@ -59,7 +59,7 @@ impl StreamParts {
                 event(&format!(r#"{{"index":0,"delta":{{"content":"{content}"}},"finish_reason":null}}"#)),
                 event(r#"{"index":0,"delta":{},"finish_reason":"stop"}"#),
             ),
-            Endpoint::Completions | Endpoint::AudioTranscriptions => {
+            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => {
                 let text = event(&format!(r#"{{"index":0,"text":"{content}","logprobs":null,"finish_reason":null}}"#));
                 (text.clone(), text, event(r#"{"index":0,"text":"","logprobs":null,"finish_reason":"stop"}"#))
             }
@@ -94,7 +94,7 @@ pub(crate) fn full_body(
         let _ = write!(out, "{{\"index\":{index},");
         match endpoint {
             Endpoint::ChatCompletions => out.push_str("\"message\":{\"role\":\"assistant\",\"content\":\""),
-            Endpoint::Completions | Endpoint::AudioTranscriptions => out.push_str("\"text\":\""),
+            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => out.push_str("\"text\":\""),
         }
         for _ in 0..chunks {
             out.push_str(chunk);
@@ -150,7 +150,7 @@ mod tests {
             assert_eq!(v["usage"]["completion_tokens"], 9);
             let text = match ep {
                 Endpoint::ChatCompletions => &v["choices"][0]["message"]["content"],
-                Endpoint::Completions | Endpoint::AudioTranscriptions => &v["choices"][0]["text"],
+                Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => &v["choices"][0]["text"],
             };
             assert_eq!(text, "ababab");
         }

@@ -1,6 +1,6 @@
 //! The local OpenAI-compatible HTTP API that apps talk to.
 //!
-//! `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`,
+//! `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/embeddings`,
 //! `POST /v1/audio/transcriptions` and `/v1/audio/translations` (multipart, [`crate::transcribe`]), the tasks, plus
 //! `GET /health` and `GET /stats`. Errors are OpenAI-style JSON. CORS is open on the
 //! inference routes only, as for any local OpenAI-compatible server; the money routes
@@ -32,6 +32,7 @@ pub fn router(shared: Arc<Shared>, token: AccessToken) -> Router {
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
         .route(
             "/v1/audio/transcriptions",
             post(crate::transcribe::transcriptions).layer(axum::extract::DefaultBodyLimit::max(max_body)),
@@ -70,6 +71,10 @@ async fn chat(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
 
 async fn completions(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
     to_axum(forward::completions(&s, Endpoint::Completions, body).await)
+}
+
+async fn embeddings(State(s): State<Arc<Shared>>, body: AxumBody) -> Response {
+    to_axum(forward::completions(&s, Endpoint::Embeddings, body).await)
 }
 
 async fn not_found(uri: http::Uri) -> Response {

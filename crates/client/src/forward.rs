@@ -79,6 +79,10 @@ where
         other => ApiError::from_status(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
     })?;
     let (routing, clean) = extract_routing(&raw, shared.max_body)?;
+    if endpoint == Endpoint::Embeddings {
+        // Refused here, before a proxy is dialed or anything is reserved, when it is malformed.
+        cocoon_openai::embeddings::EmbeddingRequest::parse(&clean)?;
+    }
     dispatch(shared, endpoint, routing, clean, started).await
 }
 

@@ -10,6 +10,8 @@
 //! - [`openai`] turns OpenAI chat-completions/completions bodies into generations and
 //!   generations into OpenAI JSON or SSE, with the usage the network bills for.
 //! - [`structured`]: `response_format` (JSON, JSON schema) as a grammar the sampler enforces.
+//! - [`Embedder`]: an embedding model on a thread of its own, texts to unit vectors, served as
+//!   `/v1/embeddings` by [`openai::serve_embeddings`].
 //!
 //! llama.cpp is compiled only with the cargo feature `llama`; without it everything builds and
 //! [`Engine::load`] returns [`EngineError::NotBuilt`].
@@ -19,6 +21,7 @@
 mod admission;
 pub mod chat;
 mod config;
+mod embedder;
 mod engine;
 mod error;
 mod generation;
@@ -38,6 +41,7 @@ mod backend;
 
 pub use chat::{ChatMessage, ChatTemplate};
 pub use config::EngineConfig;
+pub use embedder::{Embedded, Embedder, EmbedderInfo};
 pub use engine::{Engine, ModelInfo, MAX_PROMPT_BYTES};
 pub use error::EngineError;
 pub use generation::{FinishReason, GenEvent, GenRequest, Generation, TokenLogprob};

@@ -34,3 +34,26 @@ impl Backend {
         match *self {}
     }
 }
+
+/// Uninhabited: no embedder exists in this build.
+pub(crate) enum EmbedBackend {}
+
+pub(crate) fn load_embedder(
+    _cfg: &EngineConfig,
+    _threads: usize,
+) -> Result<(EmbedBackend, crate::embedder::EmbedderInfo), EngineError> {
+    Err(EngineError::NotBuilt(crate::NOT_BUILT))
+}
+
+impl EmbedBackend {
+    pub(crate) fn is_alive(&self) -> bool {
+        match *self {}
+    }
+
+    pub(crate) fn submit(
+        &self,
+        _inputs: Vec<String>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<crate::embedder::Embedded, EngineError>>, EngineError> {
+        match *self {}
+    }
+}

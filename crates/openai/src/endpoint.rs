@@ -21,11 +21,16 @@ pub enum Endpoint {
     /// form of [`crate::transcription`]).
     #[serde(rename = "transcriptions")]
     AudioTranscriptions,
+    /// `POST /v1/embeddings` (vectors of texts; [`crate::embeddings`]). Never streamed, and
+    /// billed by prompt tokens only.
+    #[serde(rename = "embeddings")]
+    Embeddings,
 }
 
 impl Endpoint {
     /// Every endpoint, for iteration.
-    pub const ALL: [Endpoint; 3] = [Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::AudioTranscriptions];
+    pub const ALL: [Endpoint; 4] =
+        [Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::AudioTranscriptions, Endpoint::Embeddings];
 
     /// The HTTP path of this endpoint.
     pub fn path(&self) -> &'static str {
@@ -33,6 +38,7 @@ impl Endpoint {
             Endpoint::ChatCompletions => "/v1/chat/completions",
             Endpoint::Completions => "/v1/completions",
             Endpoint::AudioTranscriptions => "/v1/audio/transcriptions",
+            Endpoint::Embeddings => "/v1/embeddings",
         }
     }
 
@@ -42,12 +48,19 @@ impl Endpoint {
         Self::ALL.into_iter().find(|e| e.path() == path)
     }
 
+    /// Whether the answer has generated tokens (an output bound, `max_tokens`): false for
+    /// embeddings, which are billed by their input alone.
+    pub fn generates(&self) -> bool {
+        !matches!(self, Endpoint::Embeddings)
+    }
+
     /// Short stable name, used in configs and on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
             Endpoint::ChatCompletions => "chat",
             Endpoint::Completions => "completions",
             Endpoint::AudioTranscriptions => "transcriptions",
+            Endpoint::Embeddings => "embeddings",
         }
     }
 }
@@ -60,7 +73,7 @@ impl fmt::Display for Endpoint {
 
 /// Returned by [`Endpoint::from_str`] for an unknown name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown endpoint `{0}` (expected `chat`, `completions` or `transcriptions`)")]
+#[error("unknown endpoint `{0}` (expected `chat`, `completions`, `transcriptions` or `embeddings`)")]
 pub struct UnknownEndpoint(pub String);
 
 impl FromStr for Endpoint {
@@ -85,7 +98,8 @@ mod tests {
             assert_eq!(serde_json::from_str::<Endpoint>(&json).unwrap(), e);
         }
         assert_eq!(Endpoint::from_path("/v1/chat/completions/"), Some(Endpoint::ChatCompletions));
-        assert_eq!(Endpoint::from_path("/v1/embeddings"), None);
-        assert!("embeddings".parse::<Endpoint>().is_err());
+        assert_eq!(Endpoint::from_path("/v1/embeddings"), Some(Endpoint::Embeddings));
+        assert_eq!(Endpoint::from_path("/v1/images/generations"), None);
+        assert!("images".parse::<Endpoint>().is_err());
     }
 }

@@ -8,6 +8,7 @@
 //! pure crate (no async, no I/O) means all hops agree on it and it can be tested
 //! exhaustively, including against arbitrary input.
 
+pub mod embeddings;
 mod endpoint;
 mod error;
 mod features;

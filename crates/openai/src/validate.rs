@@ -120,6 +120,7 @@ pub fn validate_bounded(
         Endpoint::ChatCompletions => (CHAT_FIELDS, CHAT_FEATURE_FIELDS),
         Endpoint::Completions => (COMPLETION_FIELDS, COMPLETION_FEATURE_FIELDS),
         Endpoint::AudioTranscriptions => return validate_transcription(body, served_model),
+        Endpoint::Embeddings => return validate_embeddings(body, served_model),
     };
     let obj = RawObject::parse(body)?;
     for f in &obj.fields {
@@ -163,7 +164,7 @@ pub fn validate_bounded(
     match endpoint {
         Endpoint::ChatCompletions => check_messages(obj.get("messages"))?,
         Endpoint::Completions => check_prompt(obj.get("prompt"))?,
-        Endpoint::AudioTranscriptions => {}
+        Endpoint::AudioTranscriptions | Endpoint::Embeddings => {}
     }
 
     for f in obj.fields.iter() {
@@ -223,6 +224,26 @@ fn validate_transcription(body: &[u8], served_model: &str) -> Result<Validated, 
         max_tokens: None,
         features: FeatureUse::default(),
     })
+}
+
+/// Embeddings: the request must parse ([`crate::embeddings::EmbeddingRequest`]) and name the
+/// served model; it is forwarded without the network's extension fields. Never streamed, no
+/// output bound.
+fn validate_embeddings(body: &[u8], served_model: &str) -> Result<Validated, ApiError> {
+    let req = crate::embeddings::EmbeddingRequest::parse(body)?;
+    if req.model != served_model {
+        return Err(ApiError::bad_request(
+            "model_mismatch",
+            format!("requested model `{}` but this worker serves `{served_model}`", preview(&req.model)),
+        ));
+    }
+    let obj = RawObject::parse(body)?;
+    let body = if obj.fields.iter().any(|f| is_extension(&f.key)) {
+        Bytes::from(obj.write(is_extension, &[]))
+    } else {
+        Bytes::copy_from_slice(body)
+    };
+    Ok(Validated { body, stream: false, max_tokens: None, features: FeatureUse::default() })
 }
 
 fn is_extension(key: &str) -> bool {

@@ -63,8 +63,11 @@ impl Terms {
     }
 
     /// The most completion tokens the request may produce: its output bound (else `default`)
-    /// for each of its choices.
+    /// for each of its choices; none for an endpoint that generates nothing (embeddings).
     pub fn output_bound(&self, default: u64) -> u64 {
+        if !self.endpoint.generates() {
+            return 0;
+        }
         self.max_tokens.unwrap_or(default).saturating_mul(u64::from(self.choices.max(1)))
     }
 }

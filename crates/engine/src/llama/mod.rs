@@ -6,8 +6,11 @@
 //! samples. The thread owns the one llama.cpp context, in which up to `parallel` sequences are
 //! decoded together in one batch per step.
 
+mod embed;
 mod logs;
 mod runner;
+
+pub(crate) use embed::{load as load_embedder, EmbedBackend};
 
 use crate::{admission::Load, EngineConfig, EngineError, GenEvent, GenRequest, Generation, ModelInfo};
 use llama_cpp_2::{
@@ -65,8 +68,8 @@ pub(crate) struct Loaded {
     pub info: ModelInfo,
 }
 
-/// Loads the model and starts the inference thread (blocking until its context exists).
-pub(crate) fn load(cfg: &EngineConfig, threads: usize, load: Arc<Load>) -> Result<Loaded, EngineError> {
+/// Loads a GGUF model's weights (blocking), logging progress each quarter after the first second.
+fn load_model(path: &std::path::Path) -> Result<Arc<LlamaModel>, EngineError> {
     let backend = llama_backend()?;
     let started = Instant::now();
     let mut next_quarter = 1u32;
@@ -79,9 +82,15 @@ pub(crate) fn load(cfg: &EngineConfig, threads: usize, load: Arc<Load>) -> Resul
         }
         true
     });
-    let model = LlamaModel::load_from_file(backend, &cfg.model_path, &params)
-        .map_err(|e| EngineError::Load(format!("{}: {e}", cfg.model_path.display())))?;
-    let model = Arc::new(model);
+    let model = LlamaModel::load_from_file(backend, path, &params)
+        .map_err(|e| EngineError::Load(format!("{}: {e}", path.display())))?;
+    Ok(Arc::new(model))
+}
+
+/// Loads the model and starts the inference thread (blocking until its context exists).
+pub(crate) fn load(cfg: &EngineConfig, threads: usize, load: Arc<Load>) -> Result<Loaded, EngineError> {
+    let backend = llama_backend()?;
+    let model = load_model(&cfg.model_path)?;
 
     let vocab = model.vocab();
     let special_text = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();

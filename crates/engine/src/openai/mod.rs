@@ -6,8 +6,11 @@
 //! or an SSE stream ([`response::sse`]) whose usage chunk has the shape the worker's meter
 //! (`cocoon_openai::SseUsageCounter`) reads.
 
+mod embeddings;
 mod request;
 pub mod response;
+
+pub use embeddings::serve_embeddings;
 
 pub use request::{Input, OpenAiRequest, DEFAULT_MAX_TOKENS};
 pub use response::{ByteStream, ResponseMeta};

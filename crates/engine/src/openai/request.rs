@@ -98,6 +98,12 @@ impl OpenAiRequest {
             Endpoint::AudioTranscriptions => {
                 return Err(bad("unsupported_endpoint", "this model is a language model: it does not transcribe audio"))
             }
+            Endpoint::Embeddings => {
+                return Err(bad(
+                    "unsupported_endpoint",
+                    "this model is a language model: embeddings are served by an embedding model",
+                ))
+            }
         };
         let stream = match field(&obj, "stream") {
             None => false,

@@ -49,7 +49,7 @@ impl ResponseMeta {
     pub fn new(req: &OpenAiRequest) -> Self {
         let prefix = match req.endpoint {
             Endpoint::ChatCompletions => "chatcmpl-",
-            Endpoint::Completions | Endpoint::AudioTranscriptions => "cmpl-",
+            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => "cmpl-",
         };
         let mut h = RandomState::new().build_hasher();
         h.write_u64(0);
@@ -72,7 +72,7 @@ impl ResponseMeta {
         match (self.endpoint, stream) {
             (Endpoint::ChatCompletions, true) => "chat.completion.chunk",
             (Endpoint::ChatCompletions, false) => "chat.completion",
-            (Endpoint::Completions | Endpoint::AudioTranscriptions, _) => "text_completion",
+            (Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings, _) => "text_completion",
         }
     }
 
@@ -100,7 +100,7 @@ impl ResponseMeta {
                 }
                 json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
             }
-            Endpoint::Completions | Endpoint::AudioTranscriptions => {
+            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => {
                 json!({"index": 0, "text": text.unwrap_or(""), "logprobs": null, "finish_reason": finish})
             }
         };
@@ -291,7 +291,7 @@ pub async fn json(generations: Vec<Generation>, meta: &ResponseMeta) -> Result<B
                 "logprobs": meta.logprobs.then(|| logprobs_json(&logprobs)),
                 "finish_reason": finish_reason.as_str(),
             }),
-            Endpoint::Completions | Endpoint::AudioTranscriptions => json!({
+            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => json!({
                 "index": index,
                 "text": text,
                 "logprobs": null,

@@ -31,8 +31,13 @@ pub async fn admit(shared: &Shared, client: &AccountId, req: Request<Incoming>) 
     let mut meta = InferMeta::read(req.headers())
         .map_err(|e| ApiError::from_status(StatusCode::BAD_REQUEST, "bad_metadata", e.to_string()))?;
     meta.timeout = meta.timeout.min(shared.max_timeout);
-    // The output bound the request is reserved for and the worker holds the backend to.
-    meta.terms.max_tokens.get_or_insert(shared.default_max_tokens);
+    // The output bound the request is reserved for and the worker holds the backend to
+    // (embeddings generate nothing: they are reserved and billed by their input alone).
+    if meta.terms.endpoint.generates() {
+        meta.terms.max_tokens.get_or_insert(shared.default_max_tokens);
+    } else {
+        meta.terms.max_tokens = None;
+    }
     // Only the proxy names the price, at selection.
     meta.terms.coefficient = None;
     // A client that cannot pay even for the output does not get to upload a body.
