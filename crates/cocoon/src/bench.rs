@@ -131,6 +131,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         bench: (a.chunks, a.bytes, 0),
         deposit: (!a.no_payments).then_some(1_000 * 1_000_000_000),
         speech: None,
+        embedding: None,
         chain: false,
     })
     .await?;

@@ -376,6 +376,7 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
             bench: (50, 128, 0),
             deposit: Some(1_000 * 1_000_000_000),
             speech: None,
+            embedding: None,
             chain: false,
         })
         .await?;

@@ -20,7 +20,8 @@ use tokio::process::{Child, Command};
 
 /// What to start.
 pub struct Spec {
-    /// LLM workers to start (a speech worker is added when `speech` is set).
+    /// LLM workers to start (a speech worker is added when `speech` is set, an embedding worker
+    /// when `embedding` is).
     pub workers: usize,
     /// Proxies to start; every worker and the client connect to all of them.
     pub proxies: usize,
@@ -41,6 +42,8 @@ pub struct Spec {
     pub deposit: Option<u64>,
     /// A Whisper model directory: one more worker serves speech to text with it.
     pub speech: Option<PathBuf>,
+    /// A GGUF embedding model: one more worker serves `/v1/embeddings` with it.
+    pub embedding: Option<PathBuf>,
     /// With payments: settle on a local TON chain (`cocoon devnet`, started here) rather than
     /// on the embedded DEV backend.
     pub chain: bool,
@@ -119,7 +122,7 @@ impl Network {
         std::fs::create_dir_all(&cfg_dir).with_context(|| format!("creating {}", cfg_dir.display()))?;
         std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
         let exe = std::env::current_exe().context("locating the cocoon binary")?;
-        let workers = spec.workers + usize::from(spec.speech.is_some());
+        let workers = spec.workers + usize::from(spec.speech.is_some()) + usize::from(spec.embedding.is_some());
         let mut ports = free_ports(1 + 3 * spec.proxies + workers)?.into_iter();
         let mut next = || ports.next().unwrap_or(0);
         let mut net = Network {
@@ -221,17 +224,26 @@ impl Network {
         let mut worker_info = Vec::new();
         let speech_model =
             spec.speech.as_ref().map(|dir| dir.file_name().and_then(|n| n.to_str()).unwrap_or("whisper").to_string());
-        let total_workers = spec.workers + usize::from(spec.speech.is_some());
+        let embedding_model = spec.embedding.as_ref().map(|file| {
+            default_model_name(file.file_name().and_then(|n| n.to_str()).unwrap_or("embedding.gguf"))
+        });
+        // After the LLM workers: the speech worker, then the embedding worker, when wanted.
+        let mut extras = Vec::new();
+        if let (Some(dir), Some(name)) = (&spec.speech, &speech_model) {
+            extras.push((name.as_str(), format!("\n[speech]\nmodel_dir = {:?}\nthreads = 1\n", absolute(dir))));
+        }
+        if let (Some(file), Some(name)) = (&spec.embedding, &embedding_model) {
+            extras.push((
+                name.as_str(),
+                format!("\n[embedding]\nmodel_path = {:?}\nthreads = 1\ncontext = 512\nparallel = 8\n", absolute(file)),
+            ));
+        }
+        let total_workers = spec.workers + extras.len();
         for i in 0..total_workers {
             let s = next();
-            // The last worker is the speech one, when there is one.
-            let speech = spec.speech.as_ref().filter(|_| i == spec.workers);
-            let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
-            let (served, backend_cfg) = match (speech, &spec.backend) {
-                (Some(dir), _) => (
-                    speech_model.as_deref().unwrap_or("whisper"),
-                    format!("\n[speech]\nmodel_dir = {:?}\nthreads = 1\n", absolute(dir)),
-                ),
+            let extra = i.checked_sub(spec.workers).and_then(|e| extras.get(e));
+            let (served, backend_cfg) = match (extra, &spec.backend) {
+                (Some((name, table)), _) => (*name, table.clone()),
                 (None, BackendSpec::Embedded { model_file, threads, parallel }) => (
                     model.as_str(),
                     format!(
@@ -314,6 +326,7 @@ impl Network {
             "backend": backend_info,
             "model": model,
             "speech_model": speech_model,
+            "embedding_model": embedding_model,
             "data_dir": spec.data_dir.display().to_string(),
             "logs": log_dir.display().to_string(),
             "chain": match &net.chain {
@@ -398,6 +411,11 @@ pub fn log_tail(path: &Path, n: usize) -> String {
 
 /// "SmolLM2-135M-Instruct.Q4_1.gguf" -> "SmolLM2-135M-Instruct": the file name without the
 /// quantization and extension.
+/// `p` as an absolute path (children may run elsewhere), else as given.
+fn absolute(p: &PathBuf) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.clone())
+}
+
 fn default_model_name(file: &str) -> String {
     let stem = file.strip_suffix(".gguf").unwrap_or(file);
     match stem.rsplit_once('.') {

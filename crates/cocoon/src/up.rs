@@ -36,6 +36,13 @@ pub struct UpArgs {
     /// Start no speech-to-text worker.
     #[arg(long)]
     pub no_speech: bool,
+    /// The GGUF embedding model of the `/v1/embeddings` worker that `up` adds when the model is
+    /// there (all-MiniLM-L6-v2, fetched and converted by scripts/fetch-models.sh).
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2.gguf", env = "COCOON_EMBEDDING_MODEL")]
+    pub embedding_model: PathBuf,
+    /// Start no embedding worker.
+    #[arg(long)]
+    pub no_embedding: bool,
     /// Serve the synthetic bench backend (canned text) instead of a model: for benchmarks.
     #[arg(long)]
     pub synthetic: bool,
@@ -93,6 +100,15 @@ pub async fn run(a: UpArgs) -> Result<()> {
             a.speech_model.display()
         );
     }
+    // Embeddings: one more worker, when the model is here.
+    let wants_embedding = !a.no_embedding && !a.synthetic && a.backend.is_none();
+    let embedding = (wants_embedding && a.embedding_model.is_file()).then(|| a.embedding_model.clone());
+    if wants_embedding && embedding.is_none() {
+        eprintln!(
+            "note: no embedding model at {}: no embeddings worker (fetch it with scripts/fetch-models.sh)",
+            a.embedding_model.display()
+        );
+    }
     eprintln!(
         "starting {} proxy(ies), {} worker(s) and a client (dev attestation: NOT SECURE, for local use only)...",
         a.proxies, a.workers
@@ -109,6 +125,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         bench: (50, 128, a.delay_ms),
         deposit: (!a.no_payments).then_some(a.deposit),
         speech,
+        embedding,
         chain: !a.embedded_settlement,
     };
     let mut net = tokio::select! {
@@ -136,6 +153,12 @@ pub async fn run(a: UpArgs) -> Result<()> {
     );
     if let Some(speech) = net.info["speech_model"].as_str() {
         println!("speech: {speech}, e.g.  cocoon transcribe --model {speech} recording.wav");
+    }
+    if let Some(embedding) = net.info["embedding_model"].as_str() {
+        println!(
+            "embeddings: {embedding}, e.g.  curl -s {}/embeddings -H 'content-type: application/json' -d '{{\"model\":\"{embedding}\",\"input\":\"hello\"}}'",
+            net.api
+        );
     }
     if let Some(chain) = &net.chain {
         println!("payments: on a local TON chain (DEVNET: its coins are worthless)");

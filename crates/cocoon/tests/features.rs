@@ -20,21 +20,6 @@ fn n(v: &Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or_else(|| panic!("{key} in {v}"))
 }
 
-async fn last_request(net: &Net) -> String {
-    let (status, bytes) = get_bytes(&format!("{}/last-request", net.backend)).await;
-    assert_eq!(status, 200);
-    String::from_utf8(bytes.to_vec()).expect("utf-8")
-}
-
-async fn get_bytes(url: &str) -> (u16, bytes::Bytes) {
-    use http_body_util::BodyExt;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let req = http::Request::get(url).body(http_body_util::Full::new(bytes::Bytes::new())).expect("request");
-    let resp = client.request(req).await.expect("GET");
-    let status = resp.status().as_u16();
-    (status, resp.into_body().collect().await.expect("body").to_bytes())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feature_requests_go_only_to_workers_that_have_them_and_pass_through_exactly() {
     let mut net = Net::start("features", NetOpts { workers: 1, payments: true, ..Default::default() }).await;
@@ -79,7 +64,7 @@ async fn feature_requests_go_only_to_workers_that_have_them_and_pass_through_exa
         for b in &bodies {
             let (status, v) = post_json(&url, b).await;
             assert_eq!(status, 200, "{b}: {v}");
-            assert_eq!(last_request(&net).await, *b);
+            assert_eq!(backend_last_request(&net).await, *b);
         }
     }
 

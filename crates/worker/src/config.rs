@@ -79,6 +79,13 @@ pub struct WorkerConfig {
     /// worker built with the cargo feature `speech`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speech: Option<SpeechTable>,
+    /// Serve embeddings (`/v1/embeddings`) in-process with an embedding model on the embedded
+    /// llama.cpp engine: the same keys as `[embedded]`, with `model_path` a GGUF embedding model
+    /// (e.g. all-MiniLM-L6-v2 from scripts/fetch-models.sh), `context` the most tokens one
+    /// input may have (at most the model's trained context; 512 for MiniLM) and `parallel` the
+    /// inputs embedded together. Needs the cargo feature `embedded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddedConfig>,
     /// Hardware profile: "cpu", "H100", "H100:80GiB" or "2xH100:80GiB".
     #[serde(default = "default_hardware")]
     pub hardware: String,
@@ -177,20 +184,27 @@ impl WorkerConfig {
             return Err(format!("`coefficient` must be 1..={MAX_COEFFICIENT}"));
         }
         cocoon_proto::HardwareProfile::parse(&self.hardware)?;
-        if let Some(_speech) = &self.speech {
-            if self.embedded.is_some() {
-                return Err("a worker serves one model: `[embedded]` or `[speech]`, not both".into());
-            }
-            #[cfg(feature = "speech")]
-            return _speech.validate().map_err(|e| format!("[speech]: {e}"));
-            #[cfg(not(feature = "speech"))]
-            return Err(SPEECH_NOT_BUILT.into());
+        let engines = [self.embedded.is_some(), self.speech.is_some(), self.embedding.is_some()];
+        if engines.iter().filter(|&&e| e).count() > 1 {
+            return Err("a worker serves one model: one of `[embedded]`, `[speech]` and `[embedding]`".into());
         }
-        if !self.features.is_empty() && (self.embedded.is_some() || self.speech.is_some()) {
+        if !self.features.is_empty() && engines.contains(&true) {
             return Err(format!(
                 "`features` ({}) are for an external `backend`; the embedded engines announce their own",
                 self.features
             ));
+        }
+        if let Some(_embedding) = &self.embedding {
+            #[cfg(feature = "embedded")]
+            return _embedding.validate().map_err(|e| format!("[embedding]: {e}"));
+            #[cfg(not(feature = "embedded"))]
+            return Err(EMBEDDED_NOT_BUILT.replace("[embedded]", "[embedding]"));
+        }
+        if let Some(_speech) = &self.speech {
+            #[cfg(feature = "speech")]
+            return _speech.validate().map_err(|e| format!("[speech]: {e}"));
+            #[cfg(not(feature = "speech"))]
+            return Err(SPEECH_NOT_BUILT.into());
         }
         match (&self.embedded, &self.backend) {
             #[cfg(feature = "embedded")]

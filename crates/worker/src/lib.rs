@@ -12,13 +12,16 @@
 //! or, with the cargo feature `embedded` and an `[embedded]` config table, `embedded_backend`
 //! (llama.cpp in-process, loaded before the worker dials its proxies) or, with the feature
 //! `speech` and a `[speech]` table, `speech_backend` (Whisper in-process, for
-//! `/v1/audio/transcriptions`).
+//! `/v1/audio/transcriptions`), or, with `embedded` and an `[embedding]` table,
+//! `embedding_backend` (an embedding model in-process, for `/v1/embeddings`).
 
 pub mod admin;
 pub mod backend;
 pub mod config;
 #[cfg(feature = "embedded")]
 pub mod embedded_backend;
+#[cfg(feature = "embedded")]
+pub mod embedding_backend;
 pub mod link;
 pub mod meter;
 pub mod monitor;
@@ -68,6 +71,9 @@ async fn make_backend(
     if let Some(speech) = &cfg.speech {
         return load_speech(speech, stop).await;
     }
+    if let Some(embedding) = &cfg.embedding {
+        return load_embedding(embedding, stop).await;
+    }
     match (&cfg.embedded, &cfg.backend) {
         (Some(engine), backend) => {
             if backend.is_some() {
@@ -98,6 +104,22 @@ async fn load_embedded(
         );
     }
     unless_stopped(embedded_backend::EmbeddedBackend::load(engine.clone()), stop).await
+}
+
+#[cfg(feature = "embedded")]
+async fn load_embedding(
+    model: &config::EmbeddedConfig,
+    stop: &CancellationToken,
+) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    unless_stopped(embedding_backend::EmbeddingBackend::load(model.clone()), stop).await
+}
+
+#[cfg(not(feature = "embedded"))]
+async fn load_embedding(
+    _model: &config::EmbeddedConfig,
+    _stop: &CancellationToken,
+) -> Result<Option<Arc<dyn backend::Backend>>, WorkerError> {
+    Err(WorkerError::Config(config::EMBEDDED_NOT_BUILT.replace("[embedded]", "[embedding]")))
 }
 
 #[cfg(feature = "speech")]

@@ -465,3 +465,14 @@ pub async fn start_up(dir: &std::path::Path, port: u16, args: &[&str]) -> (Child
     let info = serde_json::from_slice(&std::fs::read(&net_json).expect("network.json")).expect("network.json is JSON");
     (up, info)
 }
+
+/// The synthetic backend's latest completion or embeddings request body, byte for byte.
+pub async fn backend_last_request(net: &Net) -> String {
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let url = format!("{}/last-request", net.backend);
+    let req = http::Request::get(url).body(Full::new(Bytes::new())).expect("request");
+    let resp = client.request(req).await.expect("GET /last-request");
+    assert_eq!(resp.status(), 200);
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8(body.to_vec()).expect("utf-8")
+}
