@@ -92,15 +92,61 @@ async fn logprobs_are_consistent_with_the_text() {
         // A distribution: the three most likely together never exceed 1.
         assert!(tops.iter().map(|l| l.exp()).sum::<f64>() <= 1.0 + 1e-4, "{t}");
     }
-    for (endpoint, bad) in [
-        (Endpoint::ChatCompletions, json!({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})),
-        (
-            Endpoint::ChatCompletions,
-            json!({"messages": [{"role": "user", "content": "x"}], "logprobs": true, "stream": true}),
-        ),
-        (Endpoint::Completions, json!({"prompt": "x", "logprobs": 2})),
-    ] {
-        let err = openai::serve_json(e.clone(), endpoint, bad.to_string().as_bytes()).await.unwrap_err();
-        assert_eq!(err.status.as_u16(), 400, "{bad}");
+    let bad = json!({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2});
+    let err = openai::serve_json(e.clone(), Endpoint::ChatCompletions, bad.to_string().as_bytes()).await.unwrap_err();
+    assert_eq!(err.status.as_u16(), 400, "{bad}");
+
+    // Completions' legacy shape: the tokens are the text, each offset where its token starts.
+    let body = json!({"prompt": "Once upon a time", "max_tokens": 10, "temperature": 0, "logprobs": 2});
+    let v = complete(&e, body).await.unwrap();
+    let choice = &v["choices"][0];
+    let lp = &choice["logprobs"];
+    let tokens: Vec<&str> = lp["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(tokens.concat(), choice["text"].as_str().unwrap(), "{v}");
+    let offsets: Vec<u64> = lp["text_offset"].as_array().unwrap().iter().map(|o| o.as_u64().unwrap()).collect();
+    let expected: Vec<u64> = tokens.iter().scan(0u64, |at, t| { let start = *at; *at += t.len() as u64; Some(start) }).collect();
+    assert_eq!(offsets, expected);
+    assert_eq!(lp["token_logprobs"].as_array().unwrap().len(), tokens.len());
+    assert!(lp["top_logprobs"].as_array().unwrap().iter().all(|m| m.as_object().unwrap().len() == 2), "{lp}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_choices_stream_with_logprobs_that_spell_their_text() {
+    use futures::StreamExt;
+    let e = engine();
+    let body = json!({"messages": [{"role": "user", "content": "Tell me a short story."}], "max_tokens": 10,
+                      "temperature": 1.0, "seed": 3, "n": 3, "stream": true, "logprobs": true,
+                      "stream_options": {"include_usage": true}});
+    let resp = openai::serve(e.clone(), Endpoint::ChatCompletions, body.to_string().as_bytes()).await.unwrap();
+    assert_eq!(resp.content_type, "text/event-stream");
+    let mut raw = Vec::new();
+    let mut body = resp.body;
+    while let Some(chunk) = body.next().await {
+        raw.extend_from_slice(&chunk);
     }
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let (mut texts, mut bytes) = (vec![String::new(); 3], vec![Vec::<u8>::new(); 3]);
+    let mut usage = None;
+    for e in text.split("\n\n").filter(|e| !e.is_empty() && *e != "data: [DONE]") {
+        let v: Value = serde_json::from_str(e.strip_prefix("data: ").unwrap()).unwrap();
+        if v["usage"].is_object() {
+            usage = Some(v["usage"].clone());
+            continue;
+        }
+        let c = &v["choices"][0];
+        let i = c["index"].as_u64().unwrap() as usize;
+        texts[i].push_str(c["delta"]["content"].as_str().unwrap_or_default());
+        for t in c["logprobs"]["content"].as_array().into_iter().flatten() {
+            bytes[i].extend(t["bytes"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8));
+        }
+    }
+    for i in 0..3 {
+        assert!(!texts[i].is_empty(), "choice {i} said nothing: {text}");
+        assert_eq!(String::from_utf8(bytes[i].clone()).unwrap(), texts[i], "choice {i}");
+    }
+    assert!(texts[0] != texts[1] || texts[1] != texts[2], "three seeds, one story: {texts:?}");
+    let usage = usage.expect("a usage chunk");
+    let completion = usage["completion_tokens"].as_u64().unwrap();
+    assert!(completion > 10 && completion <= 30, "every choice counted: {usage}");
 }

@@ -108,6 +108,20 @@ r = client.chat.completions.create(model=model, messages=[{"role": "user", "cont
 assert [c.index for c in r.choices] == [0, 1, 2], r
 assert r.usage.completion_tokens >= 3, r.usage
 
+# n choices streamed together, each with log-probabilities that spell its text.
+stream = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Name a colour."}],
+                                        n=2, max_tokens=8, temperature=1.0, seed=5, stream=True, logprobs=True,
+                                        stream_options={"include_usage": True})
+texts, spelled, usage = ["", ""], [b"", b""], None
+for chunk in stream:
+    usage = chunk.usage or usage
+    for c in chunk.choices:
+        texts[c.index] += c.delta.content or ""
+        if c.logprobs and c.logprobs.content:
+            spelled[c.index] += b"".join(bytes(t.bytes) for t in c.logprobs.content)
+assert all(texts) and [s.decode() for s in spelled] == texts, (texts, spelled)
+assert usage is not None and usage.completion_tokens >= 2, usage
+
 # Embeddings: two similar sentences closer than two unrelated ones, in the SDK's default
 # encoding (base64, decoded by the SDK) and in float, which must agree.
 def cosine(a, b):
@@ -126,5 +140,5 @@ f = client.embeddings.create(model=embedding_model, input=texts[0], encoding_for
 assert max(abs(x - y) for x, y in zip(f.data[0].embedding, vectors[0])) < 1e-6
 
 print(f"openai {sys.modules['openai'].__version__}: tool calls (round trip, streamed), "
-      f"100 of 100 structured answers fit, logprobs match the text, n=3 ok, "
+      f"100 of 100 structured answers fit, logprobs match the text, n=3 ok, n=2 streamed, "
       f"embeddings similar {similar:.2f} > unrelated {unrelated:.2f}")

@@ -3,12 +3,13 @@
 //! [`OpenAiRequest::parse`] reads a body (pure, testable without a model);
 //! [`OpenAiRequest::gen_request`] renders it for an engine; [`serve`] does both, starts the
 //! generation off the async runtime, and answers with either one JSON document (exact `usage`)
-//! or an SSE stream ([`response::sse`]) whose usage chunk has the shape the worker's meter
+//! or an SSE stream ([`stream::sse`]) whose usage chunk has the shape the worker's meter
 //! (`cocoon_openai::SseUsageCounter`) reads.
 
 mod embeddings;
 mod request;
 pub mod response;
+pub mod stream;
 
 pub use embeddings::serve_embeddings;
 
@@ -21,8 +22,8 @@ use cocoon_openai::{ApiError, Endpoint, Feature, FeatureSet};
 use std::sync::Arc;
 
 /// The optional OpenAI features this engine serves (announced by a worker that embeds it):
-/// tool calls ([`crate::tools`]), `logprobs`/`top_logprobs` (chat, without `stream`),
-/// `logit_bias`, and `n` choices (without `stream`).
+/// tool calls ([`crate::tools`]), `logprobs` (chat's with `top_logprobs`, completions' legacy
+/// shape), `logit_bias`, and `n` choices, streamed or not.
 pub const FEATURES: FeatureSet =
     FeatureSet::EMPTY.with(Feature::Tools).with(Feature::Logprobs).with(Feature::LogitBias).with(Feature::Choices);
 
@@ -47,7 +48,7 @@ pub async fn serve(engine: Arc<Engine>, endpoint: Endpoint, body: &[u8]) -> Resu
     let req = OpenAiRequest::parse(endpoint, body)?;
     let meta = ResponseMeta::new(&req);
     let stream = req.stream;
-    let mut generations = tokio::task::spawn_blocking(move || {
+    let generations = tokio::task::spawn_blocking(move || {
         let gen_req = req.gen_request(&engine)?;
         // `n` choices: the same prompt generated `n` times, each with a seed of its own (the
         // request's seed + the choice's index, so a seeded request still repeats).
@@ -61,10 +62,7 @@ pub async fn serve(engine: Arc<Engine>, endpoint: Endpoint, body: &[u8]) -> Resu
     .await
     .map_err(|e| EngineError::Inference(format!("request thread failed: {e}")).to_api_error())??;
     if stream {
-        let Some(generation) = generations.pop() else {
-            return Err(ApiError::internal("engine_error", "no generation was started"));
-        };
-        Ok(OpenAiResponse { content_type: "text/event-stream", body: response::sse(generation, meta) })
+        Ok(OpenAiResponse { content_type: "text/event-stream", body: stream::sse(generations, meta) })
     } else {
         let json = response::json(generations, &meta).await?;
         Ok(OpenAiResponse { content_type: "application/json", body: Box::pin(futures::stream::once(async { json })) })

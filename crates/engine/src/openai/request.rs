@@ -46,12 +46,12 @@ pub struct OpenAiRequest {
     pub grammar: Option<String>,
     /// `logit_bias`: token id and the bias added to its logit, in [-100, 100].
     pub logit_bias: Vec<(u32, f32)>,
-    /// `n`: choices generated, 1..=[`cocoon_openai::MAX_CHOICES`] (several only without
-    /// `stream`).
+    /// `n`: choices generated, 1..=[`cocoon_openai::MAX_CHOICES`] (streamed interleaved).
     pub choices: u32,
     /// `tools` and `tool_choice` (chat completions only).
     pub tools: Option<ToolSpec>,
-    /// `logprobs: true` with `top_logprobs` alternatives (chat completions, without `stream`).
+    /// Each token's log-probability with this many alternatives: chat's `logprobs: true` and
+    /// `top_logprobs`, or completions' `logprobs: k` (0..=20 each).
     pub logprobs: Option<u8>,
 }
 
@@ -143,32 +143,26 @@ impl OpenAiRequest {
                 _ => return Err(invalid("n", &format!("an integer in 1..={max_choices}"))),
             },
         };
-        if choices > 1 && stream {
-            return Err(bad(
-                "unsupported_field",
-                "the embedded engine streams one choice: ask for `n` > 1 without `stream`",
-            ));
-        }
-        let wants_logprobs = match field(&obj, "logprobs") {
-            None => false,
-            Some(Value::Bool(b)) if endpoint == Endpoint::ChatCompletions => *b,
-            Some(_) if endpoint == Endpoint::Completions => {
-                return Err(bad("unsupported_field", "the embedded engine gives `logprobs` in chat completions only"))
-            }
-            Some(_) => return Err(invalid("logprobs", "a boolean")),
+        // Chat: `logprobs: true` and `top_logprobs: k`; completions: `logprobs: k` alone.
+        let (wants_logprobs, completion_top) = match field(&obj, "logprobs") {
+            None | Some(Value::Null) => (false, None),
+            Some(Value::Bool(b)) if endpoint == Endpoint::ChatCompletions => (*b, None),
+            Some(_) if endpoint == Endpoint::ChatCompletions => return Err(invalid("logprobs", "a boolean")),
+            Some(v) => match v.as_u64() {
+                Some(k) if k <= 20 => (true, Some(k as u8)),
+                _ => return Err(invalid("logprobs", "an integer in 0..=20")),
+            },
         };
         let top_logprobs = match field(&obj, "top_logprobs") {
+            _ if endpoint == Endpoint::Completions => completion_top,
             None => None,
             Some(v) => match v.as_u64() {
                 Some(n) if n <= 20 => Some(n as u8),
                 _ => return Err(invalid("top_logprobs", "an integer in 0..=20")),
             },
         };
-        if top_logprobs.is_some() && !wants_logprobs {
+        if top_logprobs.is_some() && !wants_logprobs && endpoint == Endpoint::ChatCompletions {
             return Err(invalid("logprobs", "true when `top_logprobs` is given"));
-        }
-        if wants_logprobs && stream {
-            return Err(bad("unsupported_field", "the embedded engine gives `logprobs` without `stream` only"));
         }
         let logprobs = wants_logprobs.then_some(top_logprobs.unwrap_or(0));
         let logit_bias = match field(&obj, "logit_bias") {
@@ -370,7 +364,8 @@ mod tests {
     fn refuses_what_it_cannot_serve() {
         for (body, code) in [
             (r#"{"messages":[{"role":"user","content":"x"}],"n":17}"#, "invalid_field"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"n":2,"stream":true}"#, "unsupported_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"logprobs":2}"#, "invalid_field"),
+            (r#"{"messages":[{"role":"user","content":"x"}],"top_logprobs":21,"logprobs":true}"#, "invalid_field"),
             (r#"{"messages":[{"role":"user","content":"x"}],"logit_bias":{"a":1}}"#, "invalid_field"),
             (r#"{"messages":[{"role":"user","content":"x"}],"logit_bias":{"1":-101}}"#, "invalid_field"),
             (r#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, "invalid_field"),
@@ -386,5 +381,13 @@ mod tests {
         assert_eq!(comp(r#"{"prompt":["a","b"]}"#).unwrap_err().code, "unsupported_field");
         assert_eq!(comp(r#"{"prompt":[1,2]}"#).unwrap_err().code, "unsupported_field");
         assert_eq!(comp(r#"{"prompt":"a","echo":true}"#).unwrap_err().code, "unsupported_field");
+        assert_eq!(comp(r#"{"prompt":"a","logprobs":3}"#).unwrap().logprobs, Some(3));
+        assert_eq!(comp(r#"{"prompt":"a","logprobs":0}"#).unwrap().logprobs, Some(0));
+        assert_eq!(comp(r#"{"prompt":"a","logprobs":null}"#).unwrap().logprobs, None);
+        assert_eq!(comp(r#"{"prompt":"a","logprobs":true}"#).unwrap_err().code, "invalid_field");
+        assert_eq!(comp(r#"{"prompt":"a","logprobs":21}"#).unwrap_err().code, "invalid_field");
+        let streamed = chat(r#"{"messages":[{"role":"user","content":"x"}],"n":2,"stream":true,"logprobs":true}"#);
+        let streamed = streamed.unwrap();
+        assert_eq!((streamed.choices, streamed.stream, streamed.logprobs), (2, true, Some(0)));
     }
 }

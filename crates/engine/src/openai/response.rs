@@ -1,10 +1,6 @@
-//! OpenAI-shaped answers from a [`Generation`]: one JSON document, or an SSE stream.
-//!
-//! A stream is `data: {chunk}\n\n` events: for chat a first chunk carrying the assistant role,
-//! then one chunk per text piece, a chunk with the `finish_reason`, the usage chunk
-//! `{"choices":[],"usage":{..}}` when `stream_options.include_usage` is set, and
-//! `data: [DONE]\n\n`. An inference failure ends the stream with
-//! `data: {"error":{..}}\n\n` (no `[DONE]`), which the worker's meter reports as a failure.
+//! OpenAI-shaped answers from [`Generation`]s: one JSON document with a choice per generation
+//! ([`json`]), and what every answer shares: the envelope, a streamed chunk, usage and
+//! log-probabilities. Streams are in [`super::stream`].
 
 use super::OpenAiRequest;
 use crate::{
@@ -13,7 +9,7 @@ use crate::{
 };
 use bytes::Bytes;
 use cocoon_openai::{ApiError, Endpoint};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use serde_json::{json, Value};
 use std::{
     collections::hash_map::RandomState,
@@ -76,7 +72,7 @@ impl ResponseMeta {
         }
     }
 
-    fn envelope(&self, stream: bool, choices: Value) -> Value {
+    pub(super) fn envelope(&self, stream: bool, choices: Value) -> Value {
         json!({
             "id": self.id,
             "object": self.object(stream),
@@ -86,9 +82,16 @@ impl ResponseMeta {
         })
     }
 
-    /// One streamed choice: `text` (None: no content, e.g. the final chunk), `role` on the
-    /// first chat chunk.
-    fn chunk(&self, text: Option<&str>, first: bool, finish: Option<&str>) -> Value {
+    /// One streamed chunk of choice `index`: `text` (None: no content, e.g. the final chunk),
+    /// `role` on the first chat chunk, the `logprobs` of the tokens of `text` when asked for.
+    pub(super) fn chunk(
+        &self,
+        index: usize,
+        text: Option<&str>,
+        first: bool,
+        finish: Option<&str>,
+        logprobs: Option<Value>,
+    ) -> Value {
         let choice = match self.endpoint {
             Endpoint::ChatCompletions => {
                 let mut delta = serde_json::Map::new();
@@ -98,17 +101,17 @@ impl ResponseMeta {
                 if let Some(t) = text {
                     delta.insert("content".into(), json!(t));
                 }
-                json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
+                json!({"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish})
             }
             Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => {
-                json!({"index": 0, "text": text.unwrap_or(""), "logprobs": null, "finish_reason": finish})
+                json!({"index": index, "text": text.unwrap_or(""), "logprobs": logprobs, "finish_reason": finish})
             }
         };
         self.envelope(true, json!([choice]))
     }
 }
 
-fn usage(prompt: u32, cached: u32, completion: u32) -> Value {
+pub(super) fn usage(prompt: u32, cached: u32, completion: u32) -> Value {
     json!({
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -117,7 +120,7 @@ fn usage(prompt: u32, cached: u32, completion: u32) -> Value {
     })
 }
 
-fn event(v: &Value) -> Bytes {
+pub(super) fn event(v: &Value) -> Bytes {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"data: ");
     // Serialising a Value cannot fail.
@@ -126,112 +129,14 @@ fn event(v: &Value) -> Bytes {
     Bytes::from(out)
 }
 
-const DONE: &[u8] = b"data: [DONE]\n\n";
-
-fn error_json(message: &str) -> Value {
-    json!({"error": {"message": message, "type": "server_error", "code": "engine_error"}})
-}
-
-enum Phase {
-    Start,
-    Running,
-    Ended,
-}
-
-/// The SSE body for a streaming answer. Dropping it drops the generation (cancels it). With
-/// tools the answer is held until it ends, then sent as its text and its tool calls.
-pub fn sse(generation: Generation, meta: ResponseMeta) -> ByteStream {
-    if meta.tools.is_some() && meta.endpoint == Endpoint::ChatCompletions {
-        return sse_with_tools(generation, meta);
-    }
-    let state = (generation, meta, Phase::Start);
-    Box::pin(futures::stream::unfold(state, |(mut generation, meta, phase)| async move {
-        match phase {
-            Phase::Ended => None,
-            Phase::Start if meta.endpoint == Endpoint::ChatCompletions => {
-                let first = event(&meta.chunk(Some(""), true, None));
-                Some((first, (generation, meta, Phase::Running)))
-            }
-            Phase::Start | Phase::Running => {
-                // Log-probabilities are not streamed (a request asking for them with `stream`
-                // is refused when it is read); skip any.
-                let mut next = generation.next_event().await;
-                while let Some(GenEvent::Logprob(_)) = next {
-                    next = generation.next_event().await;
-                }
-                let out = match next {
-                    Some(GenEvent::Text(t)) => {
-                        return Some((event(&meta.chunk(Some(&t), false, None)), (generation, meta, Phase::Running)))
-                    }
-                    Some(GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason }) => {
-                        Bytes::from(stream_end(
-                            &meta,
-                            finish_reason.as_str(),
-                            prompt_tokens,
-                            cached_tokens,
-                            completion_tokens,
-                        ))
-                    }
-                    // (A log-probability cannot be next: the loop above skips them.)
-                    Some(end) => event(&error_json(&failure(end))),
-                    None => event(&error_json("generation ended without a result")),
-                };
-                Some((out, (generation, meta, Phase::Ended)))
-            }
-        }
-    }))
-}
-
-/// The end of a stream: the chunk with `finish_reason`, the usage chunk when asked for, and
-/// `[DONE]`.
-fn stream_end(meta: &ResponseMeta, finish: &str, prompt: u32, cached: u32, completion: u32) -> Vec<u8> {
-    let mut out = event(&meta.chunk(None, false, Some(finish))).to_vec();
-    if meta.include_usage {
-        let mut u = meta.envelope(true, json!([]));
-        u["usage"] = usage(prompt, cached, completion);
-        out.extend_from_slice(&event(&u));
-    }
-    out.extend_from_slice(DONE);
-    out
-}
+pub(super) const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// Why a generation whose last event is `end` (not `Done`) gave no answer.
-fn failure(end: GenEvent) -> String {
+pub(super) fn failure(end: GenEvent) -> String {
     match end {
         GenEvent::Error(m) => m,
         _ => "generation ended without a result".into(),
     }
-}
-
-/// A stream whose answer may be tool calls: the role chunk at once, then, when generation ends,
-/// the text before the calls, one chunk per call (`delta.tool_calls` with its index, id, name
-/// and all its arguments), the final chunk (`finish_reason` `tool_calls` when there were
-/// calls), usage and `[DONE]`.
-fn sse_with_tools(generation: Generation, meta: ResponseMeta) -> ByteStream {
-    let first = futures::stream::once(std::future::ready(event(&meta.chunk(Some(""), true, None))));
-    let rest = futures::stream::once(async move {
-        let spec = meta.tools.clone();
-        let (text, end) = generation.collect_text().await;
-        let GenEvent::Done { prompt_tokens, cached_tokens, completion_tokens, finish_reason } = end else {
-            return event(&error_json(&failure(end)));
-        };
-        let (content, calls) = match &spec {
-            Some(spec) => parse_calls(&text, spec),
-            None => (text, Vec::new()),
-        };
-        let mut out = Vec::new();
-        if !content.is_empty() {
-            out.extend_from_slice(&event(&meta.chunk(Some(&content), false, None)));
-        }
-        for (i, call) in calls.iter().enumerate() {
-            let delta = json!({"index": 0, "delta": {"tool_calls": [call.to_json(Some(i))]}, "logprobs": null, "finish_reason": null});
-            out.extend_from_slice(&event(&meta.envelope(true, json!([delta]))));
-        }
-        let finish = if calls.is_empty() { finish_reason.as_str() } else { "tool_calls" };
-        out.extend(stream_end(&meta, finish, prompt_tokens, cached_tokens, completion_tokens));
-        Bytes::from(out)
-    });
-    Box::pin(first.chain(rest))
 }
 
 /// Reads a whole body into memory.
@@ -244,8 +149,13 @@ pub async fn collect(mut body: ByteStream) -> Bytes {
     Bytes::from(out)
 }
 
-/// OpenAI's `logprobs` of a chat choice: `{"content": [{token, logprob, bytes, top_logprobs}]}`.
-fn logprobs_json(tokens: &[TokenLogprob]) -> Value {
+/// OpenAI's `logprobs` of `tokens`: for chat `{"content": [{token, logprob, bytes,
+/// top_logprobs}]}`, for completions `{tokens, token_logprobs, top_logprobs, text_offset}`
+/// with offsets counted from `offset` (the bytes of text before these tokens).
+pub(super) fn logprobs_json(endpoint: Endpoint, tokens: &[TokenLogprob], offset: usize) -> Value {
+    if endpoint != Endpoint::ChatCompletions {
+        return completion_logprobs(tokens, offset);
+    }
     let entry = |bytes: &[u8], logprob: f32| json!({"token": String::from_utf8_lossy(bytes), "logprob": logprob, "bytes": bytes});
     let content: Vec<Value> = tokens
         .iter()
@@ -256,6 +166,25 @@ fn logprobs_json(tokens: &[TokenLogprob]) -> Value {
         })
         .collect();
     json!({"content": content, "refusal": null})
+}
+
+/// The legacy completions shape: parallel arrays, and each token's alternatives as a map.
+fn completion_logprobs(tokens: &[TokenLogprob], mut offset: usize) -> Value {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut offsets = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        offsets.push(offset);
+        offset += t.bytes.len();
+    }
+    json!({
+        "tokens": tokens.iter().map(|t| text(&t.bytes)).collect::<Vec<_>>(),
+        "token_logprobs": tokens.iter().map(|t| t.logprob).collect::<Vec<_>>(),
+        "top_logprobs": tokens
+            .iter()
+            .map(|t| t.top.iter().map(|(b, l)| (text(b), json!(l))).collect::<serde_json::Map<_, _>>())
+            .collect::<Vec<_>>(),
+        "text_offset": offsets,
+    })
 }
 
 /// The JSON body of a non-streaming answer, once every choice's generation is complete: one
@@ -288,13 +217,13 @@ pub async fn json(generations: Vec<Generation>, meta: &ResponseMeta) -> Result<B
             Endpoint::ChatCompletions => json!({
                 "index": index,
                 "message": {"role": "assistant", "content": text},
-                "logprobs": meta.logprobs.then(|| logprobs_json(&logprobs)),
+                "logprobs": meta.logprobs.then(|| logprobs_json(meta.endpoint, &logprobs, 0)),
                 "finish_reason": finish_reason.as_str(),
             }),
             Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => json!({
                 "index": index,
                 "text": text,
-                "logprobs": null,
+                "logprobs": meta.logprobs.then(|| logprobs_json(meta.endpoint, &logprobs, 0)),
                 "finish_reason": finish_reason.as_str(),
             }),
         });
@@ -317,6 +246,10 @@ mod tests {
         async fn collect_body(self) -> Bytes {
             collect(self).await
         }
+    }
+
+    fn sse(generation: Generation, meta: ResponseMeta) -> ByteStream {
+        super::super::stream::sse(vec![generation], meta)
     }
 
     fn meta(endpoint: Endpoint, include_usage: bool) -> ResponseMeta {
