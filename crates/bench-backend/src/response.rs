@@ -23,7 +23,9 @@ impl Meta {
     pub fn new(endpoint: Endpoint, id: u64, created: u64, model_json: &str) -> Self {
         let (prefix, chunk_object, full_object) = match endpoint {
             Endpoint::ChatCompletions => ("chatcmpl", "chat.completion.chunk", "chat.completion"),
-            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => ("cmpl", "text_completion", "text_completion"),
+            Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => {
+                ("cmpl", "text_completion", "text_completion")
+            }
         };
         let meta = |object: &str| {
             format!(r#""id":"{prefix}-bench-{id}","object":"{object}","created":{created},"model":{model_json}"#)
@@ -150,7 +152,9 @@ mod tests {
             assert_eq!(v["usage"]["completion_tokens"], 9);
             let text = match ep {
                 Endpoint::ChatCompletions => &v["choices"][0]["message"]["content"],
-                Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => &v["choices"][0]["text"],
+                Endpoint::Completions | Endpoint::AudioTranscriptions | Endpoint::Embeddings => {
+                    &v["choices"][0]["text"]
+                }
             };
             assert_eq!(text, "ababab");
         }

@@ -224,9 +224,10 @@ impl Network {
         let mut worker_info = Vec::new();
         let speech_model =
             spec.speech.as_ref().map(|dir| dir.file_name().and_then(|n| n.to_str()).unwrap_or("whisper").to_string());
-        let embedding_model = spec.embedding.as_ref().map(|file| {
-            default_model_name(file.file_name().and_then(|n| n.to_str()).unwrap_or("embedding.gguf"))
-        });
+        let embedding_model = spec
+            .embedding
+            .as_ref()
+            .map(|file| default_model_name(file.file_name().and_then(|n| n.to_str()).unwrap_or("embedding.gguf")));
         // After the LLM workers: the speech worker, then the embedding worker, when wanted.
         let mut extras = Vec::new();
         if let (Some(dir), Some(name)) = (&spec.speech, &speech_model) {

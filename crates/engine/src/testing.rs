@@ -31,7 +31,10 @@ fn model_file(var: &str, default: &str) -> Result<PathBuf, String> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!("test model {} not found: run ./scripts/fetch-models.sh (or set {var} to a GGUF file)", path.display()))
+        Err(format!(
+            "test model {} not found: run ./scripts/fetch-models.sh (or set {var} to a GGUF file)",
+            path.display()
+        ))
     }
 }
 

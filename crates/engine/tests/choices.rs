@@ -104,7 +104,14 @@ async fn logprobs_are_consistent_with_the_text() {
     let tokens: Vec<&str> = lp["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert_eq!(tokens.concat(), choice["text"].as_str().unwrap(), "{v}");
     let offsets: Vec<u64> = lp["text_offset"].as_array().unwrap().iter().map(|o| o.as_u64().unwrap()).collect();
-    let expected: Vec<u64> = tokens.iter().scan(0u64, |at, t| { let start = *at; *at += t.len() as u64; Some(start) }).collect();
+    let expected: Vec<u64> = tokens
+        .iter()
+        .scan(0u64, |at, t| {
+            let start = *at;
+            *at += t.len() as u64;
+            Some(start)
+        })
+        .collect();
     assert_eq!(offsets, expected);
     assert_eq!(lp["token_logprobs"].as_array().unwrap().len(), tokens.len());
     assert!(lp["top_logprobs"].as_array().unwrap().iter().all(|m| m.as_object().unwrap().len() == 2), "{lp}");

@@ -27,7 +27,11 @@ async fn similar_sentences_are_closer_than_unrelated_ones() {
     let pairs = [
         ("The cat sits on the mat.", "A cat is sitting on a rug.", "Stock markets fell sharply on Monday."),
         ("How do I reset my password?", "I forgot my password, how can I change it?", "The recipe needs two eggs."),
-        ("The train to Berlin is delayed.", "Our train to Berlin will arrive late.", "She plays the violin beautifully."),
+        (
+            "The train to Berlin is delayed.",
+            "Our train to Berlin will arrive late.",
+            "She plays the violin beautifully.",
+        ),
     ];
     for (a, similar, unrelated) in pairs {
         let (va, vs, vu) = (one(&e, a).await, one(&e, similar).await, one(&e, unrelated).await);
@@ -81,7 +85,9 @@ async fn bad_input_is_refused_and_the_embedder_goes_on() {
 async fn the_openai_answer_in_float_and_base64() {
     let e = embedder(2);
     let body = json!({"model": "minilm", "input": ["first text", "second text"]});
-    let float: Value = serde_json::from_slice(&openai::serve_embeddings(e.clone(), body.to_string().as_bytes()).await.unwrap()).unwrap();
+    let float: Value =
+        serde_json::from_slice(&openai::serve_embeddings(e.clone(), body.to_string().as_bytes()).await.unwrap())
+            .unwrap();
     assert_eq!(float["object"], "list");
     assert_eq!(float["model"], "minilm");
     assert_eq!(float["data"].as_array().unwrap().len(), 2);
@@ -89,9 +95,12 @@ async fn the_openai_answer_in_float_and_base64() {
     assert_eq!(tokens, 8); // [CLS] first text [SEP] twice
     assert_eq!(float["usage"]["total_tokens"].as_u64(), Some(tokens));
     let body = json!({"model": "minilm", "input": ["first text", "second text"], "encoding_format": "base64"});
-    let b64: Value = serde_json::from_slice(&openai::serve_embeddings(e.clone(), body.to_string().as_bytes()).await.unwrap()).unwrap();
+    let b64: Value =
+        serde_json::from_slice(&openai::serve_embeddings(e.clone(), body.to_string().as_bytes()).await.unwrap())
+            .unwrap();
     for i in 0..2 {
-        let f: Vec<f32> = float["data"][i]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        let f: Vec<f32> =
+            float["data"][i]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
         let b = decode_base64_vector(b64["data"][i]["embedding"].as_str().unwrap()).unwrap();
         assert_eq!(f, b, "float and base64 must be the same numbers");
     }

@@ -68,9 +68,8 @@ impl EmbeddingRequest {
             .get("model")
             .and_then(parse_value::<String>)
             .ok_or_else(|| ApiError::bad_request("missing_model", "request body must contain a `model` string"))?;
-        let input = obj
-            .get("input")
-            .ok_or_else(|| ApiError::bad_request("missing_field", "embeddings require `input`"))?;
+        let input =
+            obj.get("input").ok_or_else(|| ApiError::bad_request("missing_field", "embeddings require `input`"))?;
         let inputs = match parse_value::<Value>(input) {
             Some(Value::String(s)) => vec![s],
             Some(Value::Array(items)) => texts(items)?,
@@ -84,7 +83,12 @@ impl EmbeddingRequest {
             Some(f) => match parse_value::<String>(f).as_deref() {
                 Some("float") => EncodingFormat::Float,
                 Some("base64") => EncodingFormat::Base64,
-                _ => return Err(invalid(format!("`encoding_format` must be \"float\" or \"base64\", got {}", preview(f.text())))),
+                _ => {
+                    return Err(invalid(format!(
+                        "`encoding_format` must be \"float\" or \"base64\", got {}",
+                        preview(f.text())
+                    )))
+                }
             },
         };
         if let Some(f) = obj.get("user").filter(|f| !f.is_null()) {
@@ -159,12 +163,8 @@ pub fn encode_answer(model: &str, vectors: &[Vec<f32>], format: EncodingFormat, 
         .enumerate()
         .map(|(index, v)| Item { object: "embedding", index, embedding: encode_vector(v, format) })
         .collect();
-    let answer = Answer {
-        object: "list",
-        data,
-        model,
-        usage: AnswerUsage { prompt_tokens, total_tokens: prompt_tokens },
-    };
+    let answer =
+        Answer { object: "list", data, model, usage: AnswerUsage { prompt_tokens, total_tokens: prompt_tokens } };
     // Serializing plain structs of strings and finite numbers cannot fail.
     serde_json::to_vec(&answer).unwrap_or_default()
 }

@@ -199,11 +199,20 @@ mod tests {
     }
 
     fn done(completion: u32) -> GenEvent {
-        GenEvent::Done { prompt_tokens: 3, cached_tokens: 1, completion_tokens: completion, finish_reason: FinishReason::Stop }
+        GenEvent::Done {
+            prompt_tokens: 3,
+            cached_tokens: 1,
+            completion_tokens: completion,
+            finish_reason: FinishReason::Stop,
+        }
     }
 
     fn lp(text: &str, logprob: f32) -> GenEvent {
-        GenEvent::Logprob(TokenLogprob { bytes: text.as_bytes().to_vec(), logprob, top: vec![(text.as_bytes().to_vec(), logprob)] })
+        GenEvent::Logprob(TokenLogprob {
+            bytes: text.as_bytes().to_vec(),
+            logprob,
+            top: vec![(text.as_bytes().to_vec(), logprob)],
+        })
     }
 
     async fn parse(body: ByteStream) -> (Vec<Value>, bool) {
@@ -247,9 +256,19 @@ mod tests {
     #[tokio::test]
     async fn logprobs_ride_with_the_text_of_their_tokens() {
         // Two tokens make the first piece (a character split across them), one the second.
-        let g = scripted(vec![lp("H", -0.5), lp("é", -0.25), GenEvent::Text("Hé".into()), lp("y", -1.0), GenEvent::Text("y".into()), done(3)]);
+        let g = scripted(vec![
+            lp("H", -0.5),
+            lp("é", -0.25),
+            GenEvent::Text("Hé".into()),
+            lp("y", -1.0),
+            GenEvent::Text("y".into()),
+            done(3),
+        ]);
         let (events, _) = parse(sse(vec![g], meta(Endpoint::ChatCompletions, true))).await;
-        let pieces: Vec<&Value> = events.iter().filter(|e| e["choices"][0]["delta"]["content"].as_str().is_some_and(|t| !t.is_empty())).collect();
+        let pieces: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["choices"][0]["delta"]["content"].as_str().is_some_and(|t| !t.is_empty()))
+            .collect();
         assert_eq!(pieces.len(), 2);
         let content = &pieces[0]["choices"][0]["logprobs"]["content"];
         assert_eq!(content.as_array().unwrap().len(), 2);
@@ -257,7 +276,13 @@ mod tests {
         assert_eq!(pieces[1]["choices"][0]["logprobs"]["content"][0]["token"], "y");
 
         // Completions: the legacy arrays, offsets counted over the whole text.
-        let g = scripted(vec![lp("ab", -0.5), GenEvent::Text("ab".into()), lp("c", -1.0), GenEvent::Text("c".into()), done(2)]);
+        let g = scripted(vec![
+            lp("ab", -0.5),
+            GenEvent::Text("ab".into()),
+            lp("c", -1.0),
+            GenEvent::Text("c".into()),
+            done(2),
+        ]);
         let (events, _) = parse(sse(vec![g], meta(Endpoint::Completions, true))).await;
         assert_eq!(events[0]["choices"][0]["logprobs"]["text_offset"], serde_json::json!([0]));
         assert_eq!(events[1]["choices"][0]["logprobs"]["tokens"], serde_json::json!(["c"]));
