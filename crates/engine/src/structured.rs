@@ -90,6 +90,7 @@ pub(crate) fn schema_grammar(schema: &Value) -> Result<String, String> {
 /// The converter lets JSON have up to two newlines and 20 tabs or spaces between any two
 /// tokens; sampled at temperature 1, SmolLM2 spent whole `max_tokens` budgets on such
 /// whitespace and never closed the object. One optional space is all JSON needs.
+#[cfg_attr(not(feature = "llama"), allow(dead_code))]
 fn compact_space(grammar: &str) -> String {
     grammar
         .lines()

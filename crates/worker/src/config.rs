@@ -52,8 +52,9 @@ pub struct WorkerConfig {
     /// The optional OpenAI features the external `backend` has: any of "tools" (tool calls),
     /// "logprobs", "logit_bias", "n" (several choices). Announced to proxies, which route a
     /// request that uses one only to workers that have it; this worker forwards such fields
-    /// only for these. Default: none (the fields are refused). The embedded engine announces
-    /// its own (`cocoon_engine::openai::FEATURES`).
+    /// only for these. Default: what the backend says of itself at start when it can (llama.cpp's
+    /// server: `GET /props`, and a one-token trial for tools), else none (the fields are
+    /// refused). The embedded engine announces its own (`cocoon_engine::openai::FEATURES`).
     #[serde(
         default,
         skip_serializing_if = "cocoon_openai::FeatureSet::is_empty",

@@ -26,6 +26,7 @@ pub mod link;
 pub mod meter;
 pub mod monitor;
 pub mod openai_backend;
+pub mod probe;
 pub mod service;
 #[cfg(feature = "speech")]
 pub mod speech_backend;
@@ -130,6 +131,26 @@ async fn load_speech(
     unless_stopped(speech_backend::SpeechBackend::load(speech.clone()), stop).await
 }
 
+/// The features of an external backend that has no configured `features`: what it says of
+/// itself ([`probe`]), else none.
+async fn probe_features(cfg: &WorkerConfig) -> cocoon_openai::FeatureSet {
+    let Some(url) = &cfg.backend else { return cocoon_openai::FeatureSet::EMPTY };
+    let base = url.trim_end_matches('/').trim_end_matches("/v1");
+    match probe::probe(base, &cfg.model).await {
+        Some(features) => {
+            tracing::info!(features = %features, "the backend (llama.cpp's server) says it has these optional features");
+            features
+        }
+        None => {
+            tracing::info!(
+                "the backend cannot say which optional features it has (only llama.cpp's server can): none announced; \
+                 list them in `features` to serve tools, logprobs, logit_bias or n"
+            );
+            cocoon_openai::FeatureSet::EMPTY
+        }
+    }
+}
+
 /// Waits for an in-process engine to load; `None` when `stop` fires first.
 #[cfg(any(feature = "embedded", feature = "speech"))]
 async fn unless_stopped<B: backend::Backend>(
@@ -224,7 +245,11 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
     let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
     let worker_id = identity.public_key_hex();
 
-    let features = backend.features().unwrap_or(cfg.features);
+    let features = match backend.features() {
+        Some(own) => own,
+        None if !cfg.features.is_empty() => cfg.features,
+        None => probe_features(&cfg).await,
+    };
     let state = Arc::new(state::WorkerState::new(cfg.coefficient));
     let share = (cfg.max_active / cfg.proxies.len() as u32).max(1);
     let links: Vec<Arc<service::LinkCtx>> = cfg
