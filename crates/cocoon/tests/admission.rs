@@ -163,8 +163,10 @@ async fn bad_requests_get_4xx_and_change_nothing() {
     let (_, v) = post(&url, chat_body(false, r#""max_coefficient":500"#)).await;
     let msg = serde_json::from_slice::<Value>(&v).unwrap()["error"]["message"].as_str().unwrap().to_string();
     assert!(msg.contains("needs coefficient 1000"), "{msg}");
-    let (status, _) = get_json(&format!("{}/v1/embeddings", net.api)).await;
+    let (status, _) = get_json(&format!("{}/v1/images/generations", net.api)).await;
     assert_eq!(status, 404);
+    let (status, _) = get_json(&format!("{}/v1/embeddings", net.api)).await;
+    assert_eq!(status, 405, "embeddings are POSTed");
 
     // Nothing reached the backend, nothing is stuck, and the network still works.
     let (_, backend) = get_json(&format!("{}/stats", net.backend)).await;

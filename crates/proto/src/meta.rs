@@ -242,8 +242,13 @@ mod tests {
         bad.remove(H_MODEL);
         assert_eq!(InferMeta::read(&bad), Err(MetaError::Missing("cocoon-model")));
         let mut bad = h.clone();
-        bad.insert(H_ENDPOINT, HeaderValue::from_static("/v1/embeddings"));
+        bad.insert(H_ENDPOINT, HeaderValue::from_static("/v1/images/generations"));
         assert!(InferMeta::read(&bad).is_err());
+        let mut embeddings = h.clone();
+        embeddings.insert(H_ENDPOINT, HeaderValue::from_static("/v1/embeddings"));
+        let terms = InferMeta::read(&embeddings).unwrap().terms;
+        assert_eq!(terms.endpoint, Endpoint::Embeddings);
+        assert_eq!(terms.output_bound(512), 0, "embeddings generate nothing: no output is reserved");
         for (h_name, zero) in [(H_MAX_TOKENS, "0"), (H_COEFFICIENT, "0"), (H_COEFFICIENT, "-5")] {
             let mut bad = h.clone();
             bad.insert(h_name, HeaderValue::from_static(zero));
