@@ -53,6 +53,7 @@ pub fn router(shared: Arc<Shared>, token: AccessToken) -> Router {
         .merge(money)
         .route("/health", get(health))
         .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(shared)
 }
@@ -93,15 +94,26 @@ async fn health(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
-    Json(json!({
+    Json(stats_json(&s))
+}
+
+/// The Prometheus text of the figures `/stats` shows ([`crate::metrics`]).
+async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    let text = crate::metrics::scrape(&s, &stats_json(&s)).render();
+    ([(http::header::CONTENT_TYPE, cocoon_metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// The `/stats` document.
+fn stats_json(s: &Shared) -> Value {
+    json!({
         "role": "client",
         "client_id": s.client_id,
         "api": format!("http://{}/v1", s.api_addr),
         "counters": s.stats.snapshot(),
         "proxies": s.pool.views(),
-        "payments": crate::payments::stats(&s),
+        "payments": crate::payments::stats(s),
         "security": s.exposure.to_json(),
-    }))
+    })
 }
 
 /// Lists models from every connected proxy, merged: each with its workers' coefficients and load.

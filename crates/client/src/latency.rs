@@ -13,11 +13,13 @@ const BUCKETS: usize = 190;
 /// Counts request durations in buckets 10% apart (10 µs to ~10 minutes), for the latency percentiles in `/stats`.
 pub struct Histogram {
     counts: Vec<AtomicU64>,
+    /// Sum of all durations, in microseconds (for Prometheus' `_sum`).
+    sum_us: AtomicU64,
 }
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self { counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect() }
+        Self { counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(), sum_us: AtomicU64::new(0) }
     }
 }
 
@@ -36,6 +38,22 @@ impl Histogram {
     /// Counts one duration in its bucket.
     pub fn record(&self, d: Duration) {
         self.counts[bucket_of(d.as_secs_f64() * 1e6)].fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Sum of all recorded durations, in seconds.
+    pub fn sum_secs(&self) -> f64 {
+        self.sum_us.load(Relaxed) as f64 / 1e6
+    }
+
+    /// Calls `f(upper bound in seconds, count)` for every non-empty bucket, in order.
+    pub fn each_bucket(&self, mut f: impl FnMut(f64, u64)) {
+        for (i, c) in self.counts.iter().enumerate() {
+            let c = c.load(Relaxed);
+            if c > 0 {
+                f(upper_bound_us(i) / 1e6, c);
+            }
+        }
     }
 
     /// How many durations have been recorded.

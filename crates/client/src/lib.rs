@@ -9,6 +9,7 @@ pub mod api_token;
 pub mod config;
 pub mod forward;
 pub mod latency;
+pub mod metrics;
 pub mod payments;
 pub mod pool;
 pub mod stats;

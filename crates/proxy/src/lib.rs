@@ -14,6 +14,7 @@ pub mod client_link;
 pub mod config;
 pub mod health;
 pub mod hello;
+pub mod metrics;
 pub mod payments;
 pub mod pipeline;
 pub mod registry;

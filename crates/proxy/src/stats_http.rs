@@ -1,8 +1,9 @@
 //! The proxy's local HTTP endpoint (`stats_listen`, loopback): /health, /stats (per-worker load, latency, success rate,
-//! and the books: `ledger` totals and `prices`) and /accounts (every client and worker account).
+//! and the books: `ledger` totals and `prices`), /metrics (the same figures for Prometheus) and /accounts (every
+//! client and worker account).
 
 use crate::Shared;
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{extract::State, response::IntoResponse, routing::get, Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
         .route("/accounts", get(accounts))
         .with_state(shared)
 }
@@ -33,6 +35,17 @@ async fn accounts(State(s): State<Arc<Shared>>) -> Json<Value> {
 }
 
 async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(stats_json(&s))
+}
+
+/// The Prometheus text of the figures `/stats` shows ([`crate::metrics`]).
+async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let text = crate::metrics::scrape(&stats_json(&s)).render();
+    ([(http::header::CONTENT_TYPE, cocoon_metrics::CONTENT_TYPE)], text)
+}
+
+/// The `/stats` document.
+fn stats_json(s: &Shared) -> Value {
     let mut v = json!({
         "role": "proxy",
         "proxy_id": s.proxy_id,
@@ -43,8 +56,8 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
         "models": s.registry.models().models,
         "security": s.exposure.to_json(),
     });
-    if let (Some(obj), Value::Object(pay)) = (v.as_object_mut(), crate::account::stats(&s)) {
+    if let (Some(obj), Value::Object(pay)) = (v.as_object_mut(), crate::account::stats(s)) {
         obj.extend(pay);
     }
-    Json(v)
+    v
 }

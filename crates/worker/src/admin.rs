@@ -51,6 +51,7 @@ pub fn router(admin: Arc<Admin>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
         .route("/earnings", get(earnings))
         .with_state(admin)
 }
@@ -87,13 +88,24 @@ async fn health(State(a): State<Arc<Admin>>) -> (StatusCode, Json<Value>) {
 }
 
 async fn stats(State(a): State<Arc<Admin>>) -> Json<Value> {
+    Json(stats_json(&a))
+}
+
+/// The Prometheus text of the figures `/stats` shows ([`crate::metrics`]).
+async fn metrics(State(a): State<Arc<Admin>>) -> impl axum::response::IntoResponse {
+    let text = crate::metrics::scrape(&stats_json(&a)).render();
+    ([(http::header::CONTENT_TYPE, cocoon_metrics::CONTENT_TYPE)], text)
+}
+
+/// The `/stats` document.
+fn stats_json(a: &Admin) -> Value {
     let s = a.state.status();
     let proxies: Vec<Value> = a
         .links
         .iter()
         .map(|l| json!({"address": l.proxy, "connected": l.connected.load(Relaxed), "running": l.running.load(Relaxed), "share": l.share}))
         .collect();
-    Json(json!({
+    json!({
         "role": "worker",
         "worker_id": a.worker_id,
         "model": a.model,
@@ -107,10 +119,10 @@ async fn stats(State(a): State<Arc<Admin>>) -> Json<Value> {
         "running": a.state.running.load(Relaxed),
         "counters": a.state.counters.snapshot(),
         "proxies": proxies,
-        "earnings": earnings_json(&a),
+        "earnings": earnings_json(a),
         "admin": format!("http://{}/admin", a.admin_addr),
         "security": a.exposure.to_json(),
-    }))
+    })
 }
 
 /// Earnings as the proxies' latest vouchers say, in adjusted tokens (each worker contract pays

@@ -24,6 +24,7 @@ pub mod embedded_backend;
 pub mod embedding_backend;
 pub mod link;
 pub mod meter;
+pub mod metrics;
 pub mod monitor;
 pub mod openai_backend;
 pub mod probe;

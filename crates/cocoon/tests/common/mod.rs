@@ -326,6 +326,14 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
+/// GETs a body as bytes.
+pub async fn get_bytes(url: &str) -> (u16, Vec<u8>) {
+    let resp =
+        client().request(http::Request::get(url).body(Full::new(Bytes::new())).expect("request")).await.expect("GET");
+    let status = resp.status().as_u16();
+    (status, resp.into_body().collect().await.expect("body").to_bytes().to_vec())
+}
+
 /// POSTs JSON and parses the JSON answer.
 pub async fn post_json(url: &str, body: &str) -> (u16, Value) {
     let mut req = http::Request::post(url).header("content-type", "application/json");
