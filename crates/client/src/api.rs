@@ -54,6 +54,7 @@ pub fn router(shared: Arc<Shared>, token: AccessToken) -> Router {
         .route("/health", get(health))
         .route("/stats", get(stats))
         .route("/metrics", get(metrics))
+        .route("/dashboard", get(dashboard))
         .fallback(not_found)
         .with_state(shared)
 }
@@ -101,6 +102,11 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let text = crate::metrics::scrape(&s, &stats_json(&s)).render();
     ([(http::header::CONTENT_TYPE, cocoon_metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// The operator's page over `/stats`.
+async fn dashboard() -> axum::response::Html<&'static str> {
+    axum::response::Html(cocoon_metrics::DASHBOARD_HTML)
 }
 
 /// The `/stats` document.

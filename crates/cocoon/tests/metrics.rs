@@ -1,6 +1,7 @@
 //! Every role's Prometheus `/metrics` through a real network under load: it parses with the
 //! Prometheus project's own text-format parser (Python `prometheus_client`, installed by
-//! scripts/python-sdk.sh), and its counters agree with the role's `/stats`.
+//! scripts/python-sdk.sh), and its counters agree with the role's `/stats`. Every role's
+//! `/dashboard` is served, self-contained.
 
 mod common;
 
@@ -128,6 +129,16 @@ async fn every_role_exports_what_its_stats_say() {
         total += ok;
     }
     assert_eq!(total, 12.0);
+
+    // Every role's dashboard: one page, nothing fetched from elsewhere, reading its own /stats.
+    for stats in [format!("{}/stats", net.api), net.proxy_stats[0].clone(), net.worker_stats[0].clone()] {
+        let url = stats.replace("/stats", "/dashboard");
+        let (status, page) = get_text(&url).await;
+        assert_eq!(status, 200, "{url}");
+        assert!(page.starts_with("<!doctype html>") && page.contains(r#"fetch("stats""#), "{url}");
+        assert!(!page.contains("://"), "{url}: the page must not load anything from another origin");
+        assert!(!page.contains("innerHTML"), "{url}: text from /stats is set as text only");
+    }
 }
 
 async fn get_text(url: &str) -> (u16, String) {

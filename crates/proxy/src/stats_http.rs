@@ -1,5 +1,5 @@
 //! The proxy's local HTTP endpoint (`stats_listen`, loopback): /health, /stats (per-worker load, latency, success rate,
-//! and the books: `ledger` totals and `prices`), /metrics (the same figures for Prometheus) and /accounts (every
+//! and the books: `ledger` totals and `prices`), /metrics (the same figures for Prometheus), /dashboard (a page over /stats) and /accounts (every
 //! client and worker account).
 
 use crate::Shared;
@@ -13,6 +13,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/stats", get(stats))
         .route("/metrics", get(metrics))
+        .route("/dashboard", get(|| async { axum::response::Html(cocoon_metrics::DASHBOARD_HTML) }))
         .route("/accounts", get(accounts))
         .with_state(shared)
 }

@@ -52,6 +52,7 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .route("/health", get(health))
         .route("/stats", get(stats))
         .route("/metrics", get(metrics))
+        .route("/dashboard", get(|| async { axum::response::Html(cocoon_metrics::DASHBOARD_HTML) }))
         .route("/earnings", get(earnings))
         .with_state(admin)
 }
