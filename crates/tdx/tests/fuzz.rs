@@ -45,6 +45,10 @@ proptest! {
         truncate in proptest::option::of(any::<prop::sample::Index>()),
     ) {
         let (raw, c) = good();
+        // A v4 quote is its 632 signed bytes, a 4-byte signature-data length and that much
+        // signature data; what follows is padding (the recorded quote has 70 zero bytes), which
+        // no check reads, so cutting only padding leaves the same quote.
+        let declared = 636 + u32::from_le_bytes([raw[632], raw[633], raw[634], raw[635]]) as usize;
         let mut bytes = raw.clone();
         let mut touched_signed = false;
         for (at, value) in edits {
@@ -57,8 +61,21 @@ proptest! {
         }
         let _ = TdxQuote::parse(&bytes);
         let result = verify_quote(&bytes, &c, mid(&c), &sample_policy());
-        if touched_signed || bytes.len() < raw.len() {
+        if touched_signed || bytes.len() < declared {
             prop_assert!(result.is_err(), "a modified quote verified");
         }
     }
+}
+
+/// Cutting the recorded quote anywhere inside what it declares fails verification; cutting
+/// only its trailing padding leaves the same quote (the case proptest found: it verifies).
+#[test]
+fn a_cut_inside_the_declared_quote_never_verifies() {
+    let (raw, c) = good();
+    let declared = 636 + u32::from_le_bytes([raw[632], raw[633], raw[634], raw[635]]) as usize;
+    assert!(declared < raw.len() && raw[declared..].iter().all(|&b| b == 0), "the sample has zero padding");
+    for cut in (0..declared).step_by(7).chain([declared - 1]) {
+        assert!(verify_quote(&raw[..cut], &c, mid(&c), &sample_policy()).is_err(), "cut at {cut} verified");
+    }
+    assert!(verify_quote(&raw[..declared], &c, mid(&c), &sample_policy()).is_ok());
 }
