@@ -72,6 +72,23 @@ impl EngineConfig {
         Ok(())
     }
 
+    /// What loading checks before it starts: this build has llama.cpp, the config is valid and
+    /// `model_path` is a file. Returns the file's size in bytes.
+    pub(crate) fn check_loadable(&self) -> Result<u64, crate::EngineError> {
+        use crate::EngineError;
+        if !crate::backend::AVAILABLE {
+            return Err(EngineError::NotBuilt(crate::NOT_BUILT));
+        }
+        self.validate().map_err(EngineError::Config)?;
+        let path = &self.model_path;
+        let meta =
+            std::fs::metadata(path).map_err(|source| EngineError::Io { path: path.display().to_string(), source })?;
+        if !meta.is_file() {
+            return Err(EngineError::Load(format!("{} is not a file", path.display())));
+        }
+        Ok(meta.len())
+    }
+
     /// The thread count to use: `threads`, or the number of available cores.
     pub fn effective_threads(&self) -> usize {
         self.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))

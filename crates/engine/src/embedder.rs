@@ -4,7 +4,7 @@
 //! the most tokens one text may have, `parallel` the texts decoded together, `queue` the
 //! requests allowed to wait.
 
-use crate::{hash::sha256_file, EngineConfig, EngineError};
+use crate::{hash::while_hashing, EngineConfig, EngineError};
 use std::{sync::Arc, time::Instant};
 
 /// What was loaded, for logs and descriptions.
@@ -50,25 +50,12 @@ impl Embedder {
     /// Loads the model (blocking; call it from a blocking thread) and starts its thread. The
     /// file's SHA-256 is computed alongside.
     pub fn load(config: EngineConfig) -> Result<Arc<Embedder>, EngineError> {
-        if !crate::backend::AVAILABLE {
-            return Err(EngineError::NotBuilt(crate::NOT_BUILT));
-        }
-        config.validate().map_err(EngineError::Config)?;
+        let bytes = config.check_loadable()?;
         let path = config.model_path.clone();
-        let meta =
-            std::fs::metadata(&path).map_err(|source| EngineError::Io { path: path.display().to_string(), source })?;
-        if !meta.is_file() {
-            return Err(EngineError::Load(format!("{} is not a file", path.display())));
-        }
         let threads = config.effective_threads();
-        tracing::info!(model = %path.display(), bytes = meta.len(), threads, "loading embedding model");
+        tracing::info!(model = %path.display(), bytes, threads, "loading embedding model");
         let started = Instant::now();
-        let (loaded, sha256) = std::thread::scope(|s| {
-            let hasher = s.spawn(|| sha256_file(&path));
-            let loaded = crate::backend::load_embedder(&config, threads);
-            let sha = hasher.join().unwrap_or_else(|_| Err(EngineError::Load("hashing thread panicked".into())));
-            (loaded, sha)
-        });
+        let (loaded, sha256) = while_hashing(&path, || crate::backend::load_embedder(&config, threads));
         let (backend, info) = loaded?;
         let sha256 = sha256?;
         tracing::info!(

@@ -2,7 +2,7 @@
 //! generations.
 
 use crate::{
-    admission::Load, backend, chat::ChatTemplate, hash::sha256_file, ChatMessage, EngineConfig, EngineError,
+    admission::Load, backend, chat::ChatTemplate, hash::while_hashing, ChatMessage, EngineConfig, EngineError,
     GenRequest, Generation,
 };
 use std::{sync::Arc, time::Instant};
@@ -50,26 +50,13 @@ impl Engine {
     /// Loads the model (blocking: seconds to minutes for large models; call it from a blocking
     /// thread) and starts the inference thread. The file's SHA-256 is computed alongside.
     pub fn load(config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
-        if !backend::AVAILABLE {
-            return Err(EngineError::NotBuilt(crate::NOT_BUILT));
-        }
-        config.validate().map_err(EngineError::Config)?;
+        let bytes = config.check_loadable()?;
         let path = config.model_path.clone();
-        let meta =
-            std::fs::metadata(&path).map_err(|source| EngineError::Io { path: path.display().to_string(), source })?;
-        if !meta.is_file() {
-            return Err(EngineError::Load(format!("{} is not a file", path.display())));
-        }
         let threads = config.effective_threads();
-        tracing::info!(model = %path.display(), bytes = meta.len(), threads, "loading model");
+        tracing::info!(model = %path.display(), bytes, threads, "loading model");
         let started = Instant::now();
         let load = Arc::new(Load::new(config.parallel, config.queue));
-        let (loaded, sha256) = std::thread::scope(|s| {
-            let hasher = s.spawn(|| sha256_file(&path));
-            let loaded = backend::load(&config, threads, load.clone());
-            let sha = hasher.join().unwrap_or_else(|_| Err(EngineError::Load("hashing thread panicked".into())));
-            (loaded, sha)
-        });
+        let (loaded, sha256) = while_hashing(&path, || backend::load(&config, threads, load.clone()));
         let loaded = loaded?;
         let sha256 = sha256?;
 

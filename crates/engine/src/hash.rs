@@ -8,6 +8,20 @@ use std::{io::Read, path::Path, time::Instant};
 /// Files above this size log their hashing progress.
 const PROGRESS_ABOVE: u64 = 512 * 1024 * 1024;
 
+/// Runs `load` while the file at `path` is hashed on a second thread; both results, the load's
+/// first. Loading and hashing both read the whole file, so overlapping them halves start-up.
+pub(crate) fn while_hashing<T>(
+    path: &Path,
+    load: impl FnOnce() -> Result<T, EngineError>,
+) -> (Result<T, EngineError>, Result<String, EngineError>) {
+    std::thread::scope(|s| {
+        let hasher = s.spawn(|| sha256_file(path));
+        let loaded = load();
+        let sha = hasher.join().unwrap_or_else(|_| Err(EngineError::Load("hashing thread panicked".into())));
+        (loaded, sha)
+    })
+}
+
 /// Streams the file through SHA-256 (1 MiB reads) and returns the lowercase hex digest.
 pub fn sha256_file(path: &Path) -> Result<String, EngineError> {
     let io = |source| EngineError::Io { path: path.display().to_string(), source };

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::json_object::{parse_value, RawObject};
-use crate::routing::{preview, EXTENSION_FIELDS};
+use crate::routing::preview;
 use crate::ApiError;
 
 /// Most inputs in one request (OpenAI's limit).
@@ -49,21 +49,13 @@ impl EmbeddingRequest {
     /// `missing_field`, `invalid_field`, `unsupported_field`.
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let obj = RawObject::parse(body)?;
-        for f in &obj.fields {
-            let key = f.key.as_str();
-            if FIELDS.contains(&key) || EXTENSION_FIELDS.contains(&key) {
-                continue;
-            }
-            let why = if UNSUPPORTED.contains(&key) {
-                "is not supported by this network (vectors are the model's full width)"
-            } else {
-                "is not a supported field"
-            };
-            return Err(ApiError::bad_request(
-                "unsupported_field",
-                format!("`{}` {why} for {}", preview(key), crate::Endpoint::Embeddings.path()),
-            ));
-        }
+        crate::validate::refuse_unknown_fields(
+            &obj,
+            crate::Endpoint::Embeddings,
+            &[FIELDS],
+            UNSUPPORTED,
+            "is not supported by this network (vectors are the model's full width)",
+        )?;
         let model = obj
             .get("model")
             .and_then(parse_value::<String>)

@@ -123,21 +123,13 @@ pub fn validate_bounded(
         Endpoint::Embeddings => return validate_embeddings(body, served_model),
     };
     let obj = RawObject::parse(body)?;
-    for f in &obj.fields {
-        let key = f.key.as_str();
-        if allowed.contains(&key) || feature_fields.contains(&key) || EXTENSION_FIELDS.contains(&key) {
-            continue;
-        }
-        let why = if KNOWN_UNSUPPORTED.contains(&key) {
-            "is not supported by this network"
-        } else {
-            "is not a supported field"
-        };
-        return Err(ApiError::bad_request(
-            "unsupported_field",
-            format!("`{}` {why} for {}", preview(key), endpoint.path()),
-        ));
-    }
+    refuse_unknown_fields(
+        &obj,
+        endpoint,
+        &[allowed, feature_fields],
+        KNOWN_UNSUPPORTED,
+        "is not supported by this network",
+    )?;
     let features = crate::features::features_used(&obj)?;
     if let Some(missing) = features.features.missing_from(supported).iter().next() {
         let field = obj.fields.iter().map(|f| f.key.as_str()).find(|k| missing.fields().contains(k)).unwrap_or("n");
@@ -224,6 +216,30 @@ fn validate_transcription(body: &[u8], served_model: &str) -> Result<Validated, 
         max_tokens: None,
         features: FeatureUse::default(),
     })
+}
+
+/// Refuses the first field of `obj` that is in none of `allowed` nor the network's extensions,
+/// with `unsupported_field`: `why_known` for a known OpenAI field the network does not serve
+/// (`known`), "is not a supported field" for anything else.
+pub(crate) fn refuse_unknown_fields(
+    obj: &RawObject<'_>,
+    endpoint: Endpoint,
+    allowed: &[&[&str]],
+    known: &[&str],
+    why_known: &str,
+) -> Result<(), ApiError> {
+    for f in &obj.fields {
+        let key = f.key.as_str();
+        if allowed.iter().any(|a| a.contains(&key)) || EXTENSION_FIELDS.contains(&key) {
+            continue;
+        }
+        let why = if known.contains(&key) { why_known } else { "is not a supported field" };
+        return Err(ApiError::bad_request(
+            "unsupported_field",
+            format!("`{}` {why} for {}", preview(key), endpoint.path()),
+        ));
+    }
+    Ok(())
 }
 
 /// Embeddings: the request must parse ([`crate::embeddings::EmbeddingRequest`]) and name the
