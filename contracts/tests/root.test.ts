@@ -96,6 +96,29 @@ describe('root', () => {
         assert.equal((await net.root.getProxies()).size, 3);
     });
 
+    test('a registration may name its public report URL; one without it (the older shape) still parses', async () => {
+        const net = await network();
+        const op = await net.chain.treasury('reporter');
+        const withUrl = await net.root.sendRegisterProxy(op.getSender(), toNano('10.1'), {
+            publicKey: publicKeyOf(seedKeys(5)), stake: toNano('10'), clientEndpoint: 'p.example:8801',
+            workerEndpoint: 'p.example:8802', reportUrl: 'http://p.example:8803',
+        });
+        expectAllOk(withUrl.transactions);
+        // The shape registered before the report existed: two refs and no bit.
+        const str = (s: string) => beginCell().storeStringTail(s).endCell();
+        const oldBody = beginCell().storeUint(Op.registerProxy, 32).storeUint(0, 64).storeUint(publicKeyOf(seedKeys(6)), 256)
+            .storeCoins(toNano('10')).storeRef(beginCell().storeRef(str('o:1')).storeRef(str('o:2')).endCell()).endCell();
+        expectAllOk((await op.send({ to: net.root.address, value: toNano('10.1'), body: oldBody })).transactions);
+        const entries = [...(await net.root.getProxies()).values()].sort((x, y) => x.seqno - y.seqno);
+        assert.deepEqual(entries.map((e) => [e.clientEndpoint, e.reportUrl]), [['p.example:8801', 'http://p.example:8803'], ['o:1', null]]);
+        // A report URL longer than two cells is refused like any oversized endpoint.
+        const huge = await net.root.sendRegisterProxy(op.getSender(), toNano('10.1'), {
+            publicKey: publicKeyOf(seedKeys(7)), stake: toNano('10'), clientEndpoint: 'a:1', workerEndpoint: 'a:2',
+            reportUrl: 'http://' + 'x'.repeat(300),
+        });
+        expectRefused(huge.transactions, net.root.address, Err.badEndpoints);
+    });
+
     test('registration below the minimum stake, without gas, or with oversized endpoints is refused and bounces', async () => {
         const net = await network();
         const op = await net.chain.treasury('cheap');

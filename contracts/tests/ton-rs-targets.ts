@@ -74,7 +74,7 @@ export function tonRsTargets() {
             proxy_start_close: boc(ProxyContract.startClose(13n)),
             proxy_finish_close: boc(ProxyContract.finishClose(14n)),
             register_proxy: boc(
-                Root.registerBody({ queryId: 15n, publicKey, stake: 10_000_000_000n, clientEndpoint: '127.0.0.1:8888', workerEndpoint: 'proxy.example:8889' }),
+                Root.registerBody({ queryId: 15n, publicKey, stake: 10_000_000_000n, clientEndpoint: '127.0.0.1:8888', workerEndpoint: 'proxy.example:8889', reportUrl: 'http://proxy.example:8803' }),
             ),
         },
         empty_cell: boc(beginCell().endCell()),

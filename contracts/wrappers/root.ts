@@ -54,6 +54,7 @@ export interface ProxyEntry {
     registeredAt: number;
     clientEndpoint: string;
     workerEndpoint: string;
+    reportUrl: string | null;
 }
 
 export function parseProxyEntry(c: Cell): ProxyEntry {
@@ -69,13 +70,16 @@ export function parseProxyEntry(c: Cell): ProxyEntry {
     const endpoints = s.loadRef().beginParse();
     const clientEndpoint = endpoints.loadRef().beginParse().loadStringTail();
     const workerEndpoint = endpoints.loadRef().beginParse().loadStringTail();
-    return { ...entry, clientEndpoint, workerEndpoint };
+    // Older registrations end here; newer ones say whether a report URL follows.
+    const reportUrl = endpoints.remainingBits > 0 && endpoints.loadBit() ? endpoints.loadRef().beginParse().loadStringTail() : null;
+    return { ...entry, clientEndpoint, workerEndpoint, reportUrl };
 }
 
-/** The endpoints cell of a registration: two snake strings, each in its own ref. */
-export function endpointsCell(clientEndpoint: string, workerEndpoint: string): Cell {
+/** The endpoints cell of a registration: two snake strings, each in its own ref, and the report URL when given. */
+export function endpointsCell(clientEndpoint: string, workerEndpoint: string, reportUrl?: string): Cell {
     const str = (s: string) => beginCell().storeStringTail(s).endCell();
-    return beginCell().storeRef(str(clientEndpoint)).storeRef(str(workerEndpoint)).endCell();
+    const b = beginCell().storeRef(str(clientEndpoint)).storeRef(str(workerEndpoint));
+    return (reportUrl === undefined ? b.storeBit(false) : b.storeBit(true).storeRef(str(reportUrl))).endCell();
 }
 
 export class Root implements Contract {
@@ -90,19 +94,19 @@ export class Root implements Contract {
         await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: Cell.EMPTY });
     }
 
-    static registerBody(opts: { queryId?: bigint; publicKey: bigint; stake: bigint; clientEndpoint: string; workerEndpoint: string }) {
+    static registerBody(opts: { queryId?: bigint; publicKey: bigint; stake: bigint; clientEndpoint: string; workerEndpoint: string; reportUrl?: string }) {
         return beginCell()
             .storeUint(Op.registerProxy, 32)
             .storeUint(opts.queryId ?? 0n, 64)
             .storeUint(opts.publicKey, 256)
             .storeCoins(opts.stake)
-            .storeRef(endpointsCell(opts.clientEndpoint, opts.workerEndpoint))
+            .storeRef(endpointsCell(opts.clientEndpoint, opts.workerEndpoint, opts.reportUrl))
             .endCell();
     }
 
     async sendRegisterProxy(
         provider: ContractProvider, via: Sender, value: bigint,
-        opts: { queryId?: bigint; publicKey: bigint; stake: bigint; clientEndpoint: string; workerEndpoint: string },
+        opts: { queryId?: bigint; publicKey: bigint; stake: bigint; clientEndpoint: string; workerEndpoint: string; reportUrl?: string },
     ) {
         await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: Root.registerBody(opts) });
     }

@@ -133,6 +133,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         speech: None,
         embedding: None,
         chain: false,
+        explorer: None,
     })
     .await?;
     let body = format!(

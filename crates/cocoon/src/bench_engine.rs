@@ -378,6 +378,7 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
             speech: None,
             embedding: None,
             chain: false,
+            explorer: None,
         })
         .await?;
         targets.push(("through the network", Target::Network { api: n.api.clone(), model: n.model.clone() }));

@@ -9,6 +9,7 @@ mod bench_translate;
 mod chrf;
 mod config;
 mod devnet;
+mod explorer_cli;
 mod faithful;
 mod money;
 mod network;
@@ -53,6 +54,12 @@ enum Command {
     /// Run a local TON chain (TON's emulator behind toncenter's HTTP API v2, with a faucet and
     /// the root contract deployed): DEVNET ONLY, its coins are worthless.
     Devnet(devnet::DevnetArgs),
+    /// Serve the network explorer: a web page of the chain's contracts and the proxies'
+    /// reports (TVL, proxies, models, workers, live charts).
+    Explorer(explorer_cli::ExplorerArgs),
+    /// The network's headline figures and its proxies, models and workers, as tables
+    /// (`--json`: the explorer's snapshot).
+    Status(explorer_cli::StatusArgs),
     /// Run a synthetic OpenAI-compatible backend (for tests, demos and benchmarks).
     BenchBackend(roles::BenchBackendArgs),
     /// Benchmark the network against its backend with `hey`.
@@ -113,6 +120,8 @@ fn main() -> Result<()> {
             Command::Client(a) => roles::client(a).await,
             Command::Up(a) => up::run(a).await,
             Command::Devnet(a) => devnet::run(a).await,
+            Command::Explorer(a) => explorer_cli::explorer(a).await,
+            Command::Status(a) => explorer_cli::status(a).await,
             Command::BenchBackend(a) => roles::bench_backend(a).await,
             Command::Bench(a) => bench::run(a).await,
             Command::BenchEngine(a) => bench_engine::run(a).await,

@@ -47,6 +47,8 @@ pub struct Spec {
     /// With payments: settle on a local TON chain (`cocoon devnet`, started here) rather than
     /// on the embedded DEV backend.
     pub chain: bool,
+    /// Start `cocoon explorer` on this loopback port (0: any free port); `None`: no explorer.
+    pub explorer: Option<u16>,
 }
 
 /// What the workers serve.
@@ -117,13 +119,16 @@ impl Network {
             bail!("need at least one worker and one proxy");
         }
         check_port_free(spec.client_port, "--client-port")?;
+        if let Some(port) = spec.explorer.filter(|p| *p != 0) {
+            check_port_free(port, "--explorer-port")?;
+        }
         let cfg_dir = spec.data_dir.join("config");
         let log_dir = spec.data_dir.join("logs");
         std::fs::create_dir_all(&cfg_dir).with_context(|| format!("creating {}", cfg_dir.display()))?;
         std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
         let exe = std::env::current_exe().context("locating the cocoon binary")?;
         let workers = spec.workers + usize::from(spec.speech.is_some()) + usize::from(spec.embedding.is_some());
-        let mut ports = free_ports(1 + 3 * spec.proxies + workers)?.into_iter();
+        let mut ports = free_ports(1 + 4 * spec.proxies + workers)?.into_iter();
         let mut next = || ports.next().unwrap_or(0);
         let mut net = Network {
             procs: Vec::new(),
@@ -181,9 +186,9 @@ impl Network {
         let mut worker_addrs = Vec::new();
         let mut client_addrs = Vec::new();
         for i in 0..spec.proxies {
-            let (c, w, s) = (next(), next(), next());
+            let (c, w, s, r) = (next(), next(), next(), next());
             let mut cfg = format!(
-                "client_listen = \"127.0.0.1:{c}\"\nworker_listen = \"127.0.0.1:{w}\"\nstats_listen = \"127.0.0.1:{s}\"\n\n[attestation]\nmode = \"dev\"\nkey_file = {:?}\n\n[client_policy]\nkind = \"any\"\n\n[worker_policy]\nkind = \"dev\"\n",
+                "client_listen = \"127.0.0.1:{c}\"\nworker_listen = \"127.0.0.1:{w}\"\nstats_listen = \"127.0.0.1:{s}\"\nreport_listen = \"127.0.0.1:{r}\"\n\n[attestation]\nmode = \"dev\"\nkey_file = {:?}\n\n[client_policy]\nkind = \"any\"\n\n[worker_policy]\nkind = \"dev\"\n",
                 node_dir(&spec, &format!("proxy-{i}")).join("key.pem")
             );
             if spec.deposit.is_some() {
@@ -211,7 +216,9 @@ impl Network {
                 vec!["proxy".into(), "--config".into(), path.display().to_string()],
                 &log_dir,
             )?;
-            proxy_info.push(json!({"pid": net.procs.last().and_then(|p| p.child.id()), "stats": stats, "client_addr": format!("127.0.0.1:{c}"), "worker_addr": format!("127.0.0.1:{w}")}));
+            proxy_info.push(json!({"pid": net.procs.last().and_then(|p| p.child.id()), "stats": stats,
+                "report": format!("http://127.0.0.1:{r}/report"),
+                "client_addr": format!("127.0.0.1:{c}"), "worker_addr": format!("127.0.0.1:{w}")}));
             worker_addrs.push(format!("\"127.0.0.1:{w}\""));
             client_addrs.push(format!("\"127.0.0.1:{c}\""));
         }
@@ -319,7 +326,20 @@ impl Network {
             }
         }
 
+        // The explorer: on chain it finds the proxies in the root, and is given their reports.
+        let explorer = match spec.explorer {
+            Some(port) => {
+                // Also given on chain: a proxy registered by an older build has no report URL in the root.
+                let reports: Vec<String> =
+                    proxy_info.iter().filter_map(|p| p["report"].as_str().map(String::from)).collect();
+                let chain = net.chain.as_ref().map(|c| (c.api.clone(), c.root.clone()));
+                let chain = chain.as_ref().map(|(a, r)| (a.as_str(), r.as_str()));
+                Some(crate::explorer_cli::start_in(&mut net, &exe, port, chain, &reports, &log_dir).await?)
+            }
+            None => None,
+        };
         net.info = json!({
+            "explorer": explorer,
             "client": {"pid": net.procs.last().and_then(|p| p.child.id()), "api": net.api, "stats": client_stats,
                 "token_file": node_dir(&spec, "client").join(cocoon_client::api_token::TOKEN_FILE).display().to_string()},
             "proxies": proxy_info,

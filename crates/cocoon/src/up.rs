@@ -72,6 +72,12 @@ pub struct UpArgs {
     /// a local TON chain (`cocoon devnet`, which needs Node.js and contracts/node_modules).
     #[arg(long, conflicts_with = "no_payments")]
     pub embedded_settlement: bool,
+    /// Port of the network explorer's page (0: any free port).
+    #[arg(long, default_value_t = 10001)]
+    pub explorer_port: u16,
+    /// Start no explorer.
+    #[arg(long)]
+    pub no_explorer: bool,
 }
 
 /// Runs `cocoon up`: starts the whole network on loopback, prints where it is, and runs until
@@ -127,6 +133,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         speech,
         embedding,
         chain: !a.embedded_settlement,
+        explorer: (!a.no_explorer).then_some(a.explorer_port),
     };
     let mut net = tokio::select! {
         r = network::Network::start(spec) => r?,
@@ -139,6 +146,9 @@ pub async fn run(a: UpArgs) -> Result<()> {
         println!("  engine:       embedded llama.cpp, {}", a.model_file.display());
     } else {
         println!("  backend:      {}", net.backend_url);
+    }
+    if let Some(url) = net.info["explorer"].as_str() {
+        println!("  explorer:     {url}   (also: cargo run --release -p cocoon -- status)");
     }
     println!("  network.json: {}", a.data_dir.join("network.json").display());
     println!("  logs:         {}", a.data_dir.join("logs").display());

@@ -23,6 +23,8 @@ pub struct Registration {
     pub client_endpoint: String,
     /// The address workers dial, published in the registry.
     pub worker_endpoint: String,
+    /// The URL of the proxy's public report, published in the registry when set.
+    pub report_url: Option<String>,
     /// Where the proxy remembers its contract (`<data_dir>/ton.json`).
     pub state_file: PathBuf,
 }
@@ -170,7 +172,14 @@ async fn register(
         )));
     }
     let body =
-        messages::register_proxy(&wallet.public_key(), reg.stake, &reg.client_endpoint, &reg.worker_endpoint, 0)?;
+        messages::register_proxy(
+        &wallet.public_key(),
+        reg.stake,
+        &reg.client_endpoint,
+        &reg.worker_endpoint,
+        reg.report_url.as_deref(),
+        0,
+    )?;
     tracing::info!(root = %address::raw(root), stake = reg.stake, "registering this proxy in the root");
     wallet.send(api, &[Transfer::new(root.clone(), value).with_body(body)], send).await?;
     let deadline = Instant::now() + Duration::from_secs(60);

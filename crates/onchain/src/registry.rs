@@ -22,6 +22,8 @@ pub struct ListedProxy {
     pub public_key: [u8; 32],
     /// Its stake, nanotons.
     pub stake: u128,
+    /// Its public report (figures for explorers), when its registration names one.
+    pub report_url: Option<String>,
 }
 
 /// What the root says about proxies.
@@ -61,6 +63,7 @@ pub async fn read(cfg: &ChainConfig) -> Result<RootRegistry, ChainError> {
             worker_endpoint: e.worker_endpoint,
             public_key: e.public_key.0,
             stake: e.stake,
+            report_url: e.report_url,
         });
     }
     Ok(RootRegistry {

@@ -119,7 +119,10 @@ async fn handle(
         return Ok(error_response(&ApiError::bad_request("no_hello", format!("say hello ({}) first", path::HELLO))));
     }
     Ok(match (req.method(), path) {
-        (&Method::POST, path::INFER) => pipeline::infer(&shared, &client, req).await,
+        (&Method::POST, path::INFER) => {
+            shared.stats.seen(&client, crate::payments::now_unix());
+            pipeline::infer(&shared, &client, req).await
+        }
         (&Method::GET, path::MODELS) => json_response(&shared.registry.models()),
         (&Method::POST, path::HELLO) => {
             let resp = hello::hello(&shared, &client, req.into_body()).await;

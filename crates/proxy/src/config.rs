@@ -20,6 +20,14 @@ pub struct ProxyConfig {
     /// Local HTTP endpoint with /health and /stats. Bind it to loopback.
     #[serde(default = "default_stats_listen")]
     pub stats_listen: SocketAddr,
+    /// The public report (`GET /report`: read-only figures for explorers; no prompts, client
+    /// keys or worker addresses; see `report.rs`). Off unless set; it may be public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_listen: Option<SocketAddr>,
+    /// The report's URL as published in the root's registry at registration (on TON);
+    /// default `http://<report_listen>/report` when `report_listen` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_url: Option<String>,
     /// Largest request body accepted from a client, in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
@@ -245,6 +253,8 @@ impl Default for ProxyConfig {
             client_listen: default_client_listen(),
             worker_listen: default_worker_listen(),
             stats_listen: default_stats_listen(),
+            report_listen: None,
+            report_url: None,
             max_body_bytes: default_max_body(),
             max_timeout_secs: default_max_timeout(),
             attestation: AttestationConfig::default(),

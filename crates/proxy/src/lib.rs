@@ -6,7 +6,8 @@
 //! hello), [`pipeline`] (the request path: admit, reserve, choose, dispatch, relay),
 //! [`select`] and [`health`] (worker choice), [`registry`] (live workers), [`billing`] (the
 //! payment seam), [`payments`] (ledger and settlement), [`account`] (a client's account
-//! routes), [`stats`] (counters) and [`stats_http`] (the local `/stats` endpoint).
+//! routes), [`stats`] (counters), [`stats_http`] (the local `/stats` endpoint) and [`report`]
+//! (the public report explorers read).
 
 pub mod account;
 pub mod billing;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod payments;
 pub mod pipeline;
 pub mod registry;
+pub mod report;
 pub mod select;
 pub mod stats;
 pub mod stats_http;
@@ -79,6 +81,8 @@ pub struct Shared {
     pub max_streams_per_link: u32,
     /// What is open on a non-loopback address (only with `insecure_dev`), for `/stats`.
     pub exposure: Exposure,
+    /// This proxy's RA-TLS identity; the public report shows its current certificate.
+    pub identity: cocoon_ratls::Identity,
 }
 
 /// Runs a proxy until `stop` is cancelled.
@@ -118,7 +122,14 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
     let client_l = bind(cfg.client_listen).await?;
     let worker_l = bind(cfg.worker_listen).await?;
     let stats_l = bind(cfg.stats_listen).await?;
+    let report_l = match cfg.report_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     let local = |l: &TcpListener, fallback| l.local_addr().unwrap_or(fallback);
+    let report_url = cfg.report_url.clone().or_else(|| {
+        report_l.as_ref().and_then(|l| l.local_addr().ok()).map(|a| format!("http://{a}/report"))
+    });
 
     let identity = build_identity(Role::Proxy, &cfg.attestation, BTreeMap::new())?;
     let rotation = identity.spawn_rotation();
@@ -137,7 +148,10 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
                         pc.client_endpoint.clone().unwrap_or_else(|| local(&client_l, cfg.client_listen).to_string());
                     let worker_ep =
                         pc.worker_endpoint.clone().unwrap_or_else(|| local(&worker_l, cfg.worker_listen).to_string());
-                    Arc::new(payments::Payments::open_on_chain(pc, chain, key, client_ep, worker_ep).await?)
+                    Arc::new(
+                        payments::Payments::open_on_chain(pc, chain, key, client_ep, worker_ep, report_url.clone())
+                            .await?,
+                    )
                 }
                 None => {
                     tracing::warn!(
@@ -178,6 +192,7 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
             .map_or_else(config::default_max_tokens, |p| p.default_max_tokens.max(1)),
         max_streams_per_link: cfg.max_streams_per_link.max(1),
         exposure,
+        identity: identity.clone(),
     });
     tracing::info!(clients = %shared.client_addr, workers = %shared.worker_addr, stats = %format!("http://{}/stats", local(&stats_l, cfg.stats_listen)),
         proxy_id = %shared.proxy_id, "proxy running");
@@ -187,6 +202,16 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         let router = stats_http::router(shared.clone());
         tokio::spawn(async move { axum::serve(stats_l, router).with_graceful_shutdown(stop.cancelled_owned()).await })
     };
+    let report_task = report_l.map(|l| {
+        tracing::info!(url = %report_url.clone().unwrap_or_default(), "public report on");
+        let stop = stop.clone();
+        let router = report::router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, router).with_graceful_shutdown(stop.cancelled_owned()).await {
+                tracing::warn!(error = %e, "the public report stopped");
+            }
+        })
+    });
     let background = payments.as_ref().map(|p| p.spawn_background(stop.clone())).unwrap_or_default();
     let cap = cfg.max_connections.max(1);
     let workers = tokio::spawn(accept_loop(shared.clone(), worker_l, worker_tls, Kind::Worker, cap));
@@ -200,6 +225,9 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         let _ = task.await;
     }
     rotation.abort();
+    if let Some(t) = report_task {
+        let _ = t.await;
+    }
     match stats_task.await {
         Ok(r) => r.map_err(ProxyError::Serve),
         Err(_) => Ok(()),

@@ -42,6 +42,12 @@ pub fn scrape(stats: &Value) -> Scrape {
         );
     }
     m.gauge("cocoon_proxy_clients_connected", "Client links open now.", &[], n(&c["clients_connected"]) as f64);
+    m.gauge(
+        "cocoon_proxy_clients_active",
+        "Clients with a request in the last 24 hours (since the proxy started).",
+        &[],
+        n(&c["clients_active_24h"]) as f64,
+    );
     m.counter(
         "cocoon_proxy_handshakes_refused",
         "Client and worker connections refused at admission.",
@@ -106,6 +112,25 @@ pub fn scrape(stats: &Value) -> Scrape {
                 "Requests finished on the worker over its current link, by outcome.",
                 &[("worker", id), ("model", model), ("outcome", outcome)],
                 n(&w[key]),
+            );
+        }
+    }
+
+    let anchor = &stats["anchor"];
+    if anchor.is_object() {
+        m.gauge(
+            "cocoon_proxy_anchor_behind_commits",
+            "Ledger commits not yet covered by an anchor on chain (settlement lag; vouchers wait for it).",
+            &[],
+            n(&anchor["behind"]) as f64,
+        );
+        if let Some(at) = anchor["anchored_at"].as_u64() {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            m.gauge(
+                "cocoon_proxy_anchor_age_seconds",
+                "Seconds since this proxy last saved an anchor on chain.",
+                &[],
+                now.saturating_sub(at) as f64,
             );
         }
     }

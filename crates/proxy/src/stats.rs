@@ -1,10 +1,18 @@
 //! The proxy's request counters.
 
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::{
     atomic::{AtomicU64, Ordering::Relaxed},
     Mutex,
 };
+
+/// Most clients whose last request time is kept (for "active in the last 24 h"); past it,
+/// entries older than a day are dropped, and new clients are not tracked until there is room.
+pub const MAX_TRACKED_CLIENTS: usize = 100_000;
+
+/// A day, in seconds: how long a client counts as active after a request.
+const DAY_SECS: u64 = 86_400;
 
 /// The proxy's counters since it started, served as JSON on `/stats`.
 #[derive(Default)]
@@ -35,6 +43,8 @@ pub struct ProxyStats {
     pub handshakes_refused: AtomicU64,
     /// Why the most recent connection was refused, prefixed with its role and address.
     pub last_refusal: Mutex<Option<String>>,
+    /// Each client's last inference request (Unix seconds), bounded by [`MAX_TRACKED_CLIENTS`].
+    last_seen: Mutex<HashMap<[u8; 32], u64>>,
 }
 
 impl ProxyStats {
@@ -42,6 +52,32 @@ impl ProxyStats {
     pub fn refused(&self, why: String) {
         self.handshakes_refused.fetch_add(1, Relaxed);
         *self.last_refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    /// Notes a request from `client` at `now` (Unix seconds).
+    pub fn seen(&self, client: &[u8; 32], now: u64) {
+        let mut map = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = map.get_mut(client) {
+            *t = now;
+            return;
+        }
+        if map.len() >= MAX_TRACKED_CLIENTS {
+            map.retain(|_, t| now.saturating_sub(*t) < DAY_SECS);
+        }
+        if map.len() < MAX_TRACKED_CLIENTS {
+            map.insert(*client, now);
+        }
+    }
+
+    /// Clients with a request within `window` seconds of `now`.
+    pub fn clients_active(&self, now: u64, window: u64) -> usize {
+        let map = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        map.values().filter(|t| now.saturating_sub(**t) < window).count()
+    }
+
+    /// Clients with a request since the proxy started (up to [`MAX_TRACKED_CLIENTS`]).
+    pub fn clients_seen(&self) -> usize {
+        self.last_seen.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// The counters as one JSON object, for `/stats`.
@@ -61,6 +97,7 @@ impl ProxyStats {
             clients_connected: u64,
             handshakes_refused: u64,
             last_refusal: Option<String>,
+            clients_active_24h: usize,
         }
         let s = S {
             requests: self.requests.load(Relaxed),
@@ -76,7 +113,36 @@ impl ProxyStats {
             clients_connected: self.clients_connected.load(Relaxed),
             handshakes_refused: self.handshakes_refused.load(Relaxed),
             last_refusal: self.last_refusal.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            clients_active_24h: self.clients_active(crate::payments::now_unix(), DAY_SECS),
         };
         serde_json::to_value(s).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_clients_age_out_and_the_map_stays_bounded() {
+        let s = ProxyStats::default();
+        s.seen(&[1; 32], 1_000);
+        s.seen(&[2; 32], 1_000 + DAY_SECS);
+        s.seen(&[1; 32], 1_000 + 10);
+        assert_eq!(s.clients_active(1_000 + DAY_SECS, DAY_SECS), 1, "client 1 was last seen a day minus 10 s ago");
+        assert_eq!(s.clients_active(1_000 + DAY_SECS - 1, DAY_SECS), 2);
+        assert_eq!(s.clients_seen(), 2);
+        // Full: old entries make room, fresh ones are kept.
+        let mut map = s.last_seen.lock().unwrap();
+        for i in 0..MAX_TRACKED_CLIENTS as u32 {
+            let mut k = [0u8; 32];
+            k[..4].copy_from_slice(&i.to_be_bytes());
+            k[31] = 9;
+            map.insert(k, 0);
+        }
+        drop(map);
+        s.seen(&[3; 32], 5 * DAY_SECS);
+        assert_eq!(s.clients_seen(), 1, "everything older than a day went");
+        assert_eq!(s.clients_active(5 * DAY_SECS, DAY_SECS), 1);
     }
 }

@@ -463,6 +463,7 @@ pub fn missing_prerequisite() -> Option<String> {
 pub async fn start_up(dir: &std::path::Path, port: u16, args: &[&str]) -> (Child, Value) {
     let up = Command::new(BIN)
         .args(["up", "--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
+        .args(["--explorer-port", "0"])
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -53,6 +53,7 @@ impl Payments {
         match ton.save_anchor(&state) {
             Ok(hash) => {
                 self.last_anchored.store(state.seqno, std::sync::atomic::Ordering::Relaxed);
+                self.anchored_at.store(crate::payments::now_unix(), std::sync::atomic::Ordering::Relaxed);
                 if let Err(e) = self.ledger.confirm_anchor(state.number) {
                     tracing::error!(error = %e, "could not sign the vouchers an anchor covers");
                 }

@@ -60,6 +60,8 @@ pub struct Payments {
     charge_now: std::sync::Mutex<std::collections::HashSet<AccountId>>,
     /// The ledger seqno the last anchor on chain covers (`u64::MAX`: none this run).
     pub(crate) last_anchored: std::sync::atomic::AtomicU64,
+    /// When that anchor was saved (Unix seconds; 0: none this run).
+    pub(crate) anchored_at: std::sync::atomic::AtomicU64,
     /// Accounts reconcile could not repair: refused service, shown in `/stats`.
     pub quarantine: reconcile::Quarantine,
 }
@@ -110,12 +112,14 @@ impl Payments {
         key: SigningKey,
         client_endpoint: String,
         worker_endpoint: String,
+        report_url: Option<String>,
     ) -> Result<Self, PaymentsError> {
         data_dir(cfg)?;
         let reg = cocoon_onchain::registration::Registration {
             stake: u128::from(cfg.own_stake),
             client_endpoint,
             worker_endpoint,
+            report_url,
             state_file: cfg.data_dir.join("ton.json"),
         };
         let ton = Arc::new(cocoon_onchain::TonSettlement::open(chain, &key, &reg).await?);
@@ -162,6 +166,7 @@ impl Payments {
             anchor_interval: Duration::from_secs(cfg.anchor_interval_secs.max(1)),
             charge_now: Default::default(),
             last_anchored: std::sync::atomic::AtomicU64::new(u64::MAX),
+            anchored_at: std::sync::atomic::AtomicU64::new(0),
             quarantine: Default::default(),
         })
     }
@@ -174,6 +179,27 @@ impl Payments {
     /// The client's account as JSON for the client.
     pub fn view(&self, client: &AccountId) -> Result<ClientView, ApiError> {
         self.ledger.client(client).ok_or_else(|| api(LedgerError::Books(BooksError::UnknownAccount)))
+    }
+
+    /// How far the chain's anchor is behind the ledger (settlement on TON only): the ledger's
+    /// commit seqno, the seqno the last anchor of this run covers, the commits between them,
+    /// and when that anchor was saved.
+    pub fn anchor_lag(&self) -> Option<Value> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.ton.as_ref()?;
+        let seqno = self.ledger.seqno();
+        let anchored = self.last_anchored.load(Relaxed);
+        let at = self.anchored_at.load(Relaxed);
+        let (anchored, behind) = match anchored {
+            u64::MAX => (Value::Null, seqno),
+            a => (json!(a), seqno.saturating_sub(a)),
+        };
+        Some(json!({
+            "ledger_seqno": seqno,
+            "anchored_seqno": anchored,
+            "behind": behind,
+            "anchored_at": if at == 0 { Value::Null } else { json!(at) },
+        }))
     }
 
     /// `ledger` and `prices` for `/stats`: the books' totals, checked, in nanotons.
@@ -202,6 +228,9 @@ impl Payments {
             self.quarantine.list().into_iter().map(|(id, why)| json!({"client": id, "reason": why})).collect();
         let mut v =
             json!({ "ledger": ledger, "prices": self.prices(), "settlement": settlement, "quarantined": quarantined });
+        if let Some(lag) = self.anchor_lag() {
+            v["anchor"] = lag;
+        }
         if let Some(ton) = &self.ton {
             v["chain"] = chain::snapshot(self, ton);
         }

@@ -132,6 +132,8 @@ pub struct ProxyEntry {
     pub client_endpoint: String,
     /// Where workers connect.
     pub worker_endpoint: String,
+    /// The proxy's public report (HTTP), when its registration named one.
+    pub report_url: Option<String>,
 }
 
 fn small<T: TryFrom<u32>>(r: &mut StackReader, what: &str) -> Result<T> {
@@ -257,10 +259,25 @@ pub fn parse_proxy_entry(cell: &Cell) -> Result<ProxyEntry> {
     let params_version = s.load_u32()?;
     let registered_at = s.load_u32()?;
     let endpoints = s.load_reference_cloned()?;
-    let e = endpoints.as_slice()?;
-    let client_endpoint = load_snake_string(&e.get_reference_cloned(0)?)?;
-    let worker_endpoint = load_snake_string(&e.get_reference_cloned(1)?)?;
-    Ok(ProxyEntry { seqno, owner, public_key, stake, params_version, registered_at, client_endpoint, worker_endpoint })
+    let mut e = endpoints.as_slice()?;
+    let client_endpoint = load_snake_string(&e.load_reference_cloned()?)?;
+    let worker_endpoint = load_snake_string(&e.load_reference_cloned()?)?;
+    // Registrations made before the report URL existed end here (no bit).
+    let report_url = match e.size_bits() > 0 && e.load_bit()? {
+        true => Some(load_snake_string(&e.load_reference_cloned()?)?),
+        false => None,
+    };
+    Ok(ProxyEntry {
+        seqno,
+        owner,
+        public_key,
+        stake,
+        params_version,
+        registered_at,
+        client_endpoint,
+        worker_endpoint,
+        report_url,
+    })
 }
 
 /// Parses `get_proxies`' dictionary (root cell or null): entries keyed by the proxy contract's

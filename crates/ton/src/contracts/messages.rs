@@ -168,11 +168,16 @@ pub fn snake_string(s: &str) -> Result<Cell> {
     tail.ok_or_else(|| tycho_types::error::Error::CellUnderflow.into())
 }
 
-/// The endpoints cell of a registration: two snake strings, each in its own reference.
-pub fn endpoints_cell(client_endpoint: &str, worker_endpoint: &str) -> Result<Cell> {
+/// The endpoints cell of a registration: two snake strings, each in its own reference, then
+/// `Maybe ^Str` for the proxy's public report URL.
+pub fn endpoints_cell(client_endpoint: &str, worker_endpoint: &str, report_url: Option<&str>) -> Result<Cell> {
     let mut b = CellBuilder::new();
     b.store_reference(snake_string(client_endpoint)?)?;
     b.store_reference(snake_string(worker_endpoint)?)?;
+    b.store_bit(report_url.is_some())?;
+    if let Some(url) = report_url {
+        b.store_reference(snake_string(url)?)?;
+    }
     Ok(b.build()?)
 }
 
@@ -182,9 +187,10 @@ pub fn register_proxy(
     stake: u128,
     client_endpoint: &str,
     worker_endpoint: &str,
+    report_url: Option<&str>,
     query_id: u64,
 ) -> Result<Cell> {
-    let endpoints = endpoints_cell(client_endpoint, worker_endpoint)?;
+    let endpoints = endpoints_cell(client_endpoint, worker_endpoint, report_url)?;
     body(op::REGISTER_PROXY, query_id, |b| {
         b.store_u256(public_key)?;
         store_coins(b, stake)?;
