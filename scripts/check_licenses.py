@@ -242,9 +242,10 @@ def npm_licence(entry: dict) -> str | None:
 
 
 def npm_packages(contracts: Path) -> list[Package]:
+    """The packages of the npm project in `contracts` (a folder with a package-lock.json)."""
     lock = json.loads((contracts / "package-lock.json").read_text())
     if lock.get("lockfileVersion", 0) < 2 or "packages" not in lock:
-        raise SystemExit("contracts/package-lock.json: expected lockfileVersion 2 or 3 with `packages`")
+        raise SystemExit(f"{contracts}/package-lock.json: expected lockfileVersion 2 or 3 with `packages`")
     packages = []
     for path, entry in lock["packages"].items():
         if entry.get("link"):
@@ -273,7 +274,8 @@ def main() -> int:
     report = Report(failures=[], weak={}, excepted=[])
     cargo, unresolved = cargo_packages(metadata, root / "Cargo.lock")
     check(cargo, report)
-    npm = npm_packages(root / "contracts")
+    # The contracts' tooling and the explorer's browser test (playwright-core).
+    npm = npm_packages(root / "contracts") + npm_packages(root / "crates/cocoon/tests/browser")
     check(npm, report)
 
     print(f"check-licenses: {len(cargo)} crates, {len(npm)} npm packages checked")

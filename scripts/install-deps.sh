@@ -2,7 +2,8 @@
 # Installs the system packages the build needs: a C/C++ toolchain for the embedded engines
 # (llama.cpp and CTranslate2 are built from source by the llama-cpp-2 and ct2rs crates: cmake,
 # clang, libclang for bindgen, g++) and espeak-ng, which the transcription tests use to make
-# speech, and Node.js with npm for the TON contracts and the devnet. Does nothing when they are
+# speech, Node.js with npm for the TON contracts and the devnet, and Chromium for the
+# explorer's browser test. Does nothing when they are
 # already there.
 set -euo pipefail
 need=()
@@ -14,6 +15,8 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 # Node.js runs the TON contracts' compiler, their tests and the local chain (cocoon devnet).
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# Debian's Chromium: the explorer's page is tested in it, headless (crates/cocoon/tests/explorer.rs).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -57,13 +57,10 @@ impl Attestations {
     }
 
     /// Checks `certificate_b64` (from a report). `root_images`: the root's proxy image list
-    /// (`None`: no chain); `registered_key`: the key the root lists for this proxy.
-    pub fn check(
-        &self,
-        certificate_b64: &str,
-        root_images: Option<&[String]>,
-        registered_key: Option<&str>,
-    ) -> AttestationView {
+    /// (`None`: no chain); `key`: the proxy's key (hex) as the root lists it, or as its report
+    /// names it: the certificate must be that key's, or a report could borrow another
+    /// proxy's attestation.
+    pub fn check(&self, certificate_b64: &str, root_images: Option<&[String]>, key: &str) -> AttestationView {
         let mut view = AttestationView { insecure: true, ..Default::default() };
         let der = match base64::engine::general_purpose::STANDARD.decode(certificate_b64) {
             Ok(d) if !d.is_empty() => d,
@@ -75,9 +72,7 @@ impl Attestations {
         // What the certificate says, before judging it.
         if let Ok(c) = cocoon_ratls::inspect_certificate(&der) {
             view.tee = c.evidence.as_ref().map(|e| e.tee.to_string());
-            if let Some(k) = registered_key {
-                view.key_matches = Some(hex::encode(c.public_key) == k);
-            }
+            view.key_matches = Some(hex::encode(c.public_key) == key);
         }
         let policy = match self.policy(root_images.unwrap_or_default()) {
             Ok(p) => p,
@@ -87,16 +82,18 @@ impl Attestations {
             }
         };
         match policy.check(&der, std::time::SystemTime::now()) {
+            Ok(peer) if peer.public_key_hex() != key => {
+                view.key_matches = Some(false);
+                view.error = Some(format!("the certificate is key {}'s, not this proxy's", peer.public_key_hex()));
+            }
             Ok(peer) => {
                 view.verified = true;
+                view.key_matches = Some(true);
                 view.insecure = peer.tee != Some(TeeType::Tdx);
                 view.tee = peer.tee.map(|t| t.to_string());
                 view.image_hash = peer.image_hash.map(|h| h.to_string());
                 if let (Some(list), Some(h)) = (root_images, &view.image_hash) {
                     view.on_root_list = (!list.is_empty()).then(|| list.contains(h));
-                }
-                if let Some(k) = registered_key {
-                    view.key_matches = Some(peer.public_key_hex() == k);
                 }
             }
             Err(e) => view.error = Some(e.to_string()),

@@ -37,6 +37,9 @@ pub struct Collector {
     attest: Attestations,
     /// Per proxy id: (read at ms, requests, tokens) at the previous collection.
     previous: Mutex<HashMap<String, (u64, u64, u64)>>,
+    /// Per proxy id: the client contracts its last answering report named, so that the TVL
+    /// (read from chain) does not drop while a proxy does not answer.
+    client_contracts: Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// A report URL and what it answered.
@@ -69,6 +72,7 @@ impl Collector {
             api,
             cfg,
             previous: Mutex::new(HashMap::new()),
+            client_contracts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -99,8 +103,16 @@ impl Collector {
         // Client contracts the reports name, for the TVL.
         let mut tvl = Tvl { value: None, source: Source::Chain, read_at: now_ms(), parts: None };
         if let (Some((api, _)), Some(c)) = (&self.api, &chain) {
-            let contracts: Vec<String> =
-                rows.iter().filter_map(|r| r.1.as_ref()).flat_map(|rep| rep.clients.contracts.clone()).collect();
+            let contracts: Vec<String> = {
+                let mut known = self.client_contracts.lock().unwrap_or_else(|p| p.into_inner());
+                known.retain(|id, _| rows.iter().any(|(r, _)| &r.id == id));
+                for (row, rep) in &rows {
+                    if let Some(rep) = rep {
+                        known.insert(row.id.clone(), rep.clients.contracts.clone());
+                    }
+                }
+                known.values().flatten().cloned().collect()
+            };
             let (mut parts, read_at) = chain::read_clients(api, &contracts).await;
             for p in &c.proxies {
                 parts.proxy_stake = parts.proxy_stake + p.chain.stake.unwrap_or_default();
@@ -209,7 +221,7 @@ impl Collector {
                     };
                     return (row, None);
                 }
-                row.attestation = self.attest.check(&r.certificate, root_images, row.public_key.as_deref());
+                row.attestation = self.attest.check(&r.certificate, root_images, &r.proxy_id);
                 if row.public_key.is_none() {
                     row.public_key = Some(r.proxy_id.clone());
                     row.address = r.chain.as_ref().map(|c| c.contract.clone());
