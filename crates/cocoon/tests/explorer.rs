@@ -167,6 +167,16 @@ async fn the_explorer_page_shows_the_chain_and_the_proxies_live_and_a_stopped_pr
         assert!(Instant::now() < deadline, "the page never agreed with the chain: page {} chain {tvl}", figure(&after, "tvl"));
     }
 
+    // The settlement lag is on /stats and /metrics (anchors every 10 s in `cocoon up`).
+    let (_, stats) = get_json(proxies[0]["stats"].as_str().unwrap()).await;
+    let anchor = &stats["anchor"];
+    let behind = anchor["behind"].as_u64().expect("anchor lag on /stats");
+    assert!(anchor["ledger_seqno"].as_u64().unwrap() >= behind, "{anchor}");
+    let (status, text) = get_bytes(&proxies[0]["stats"].as_str().unwrap().replace("/stats", "/metrics")).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("cocoon_proxy_anchor_behind_commits ")), "{text}");
+
     // Under load the figures move without a reload.
     let quiet = page.cmd("read").await;
     let points = quiet["charts"]["requests_per_s"].as_u64().unwrap();

@@ -101,6 +101,8 @@ async fn every_role_exports_what_its_stats_say() {
     assert_eq!(get(&m, "cocoon_proxy_requests_total", &[("outcome", "succeeded")]), 12.0);
     assert_eq!(get(&m, "cocoon_proxy_tokens_total", &[("kind", "prompt")]), n(&c["prompt_tokens"]));
     assert_eq!(get(&m, "cocoon_proxy_workers_connected", &[]), 2.0);
+    assert_eq!(get(&m, "cocoon_proxy_clients_active", &[]), n(&c["clients_active_24h"]));
+    assert_eq!(get(&m, "cocoon_proxy_clients_active", &[]), 1.0, "one client sent requests");
     let ledger = &stats["ledger"];
     assert_eq!(get(&m, "cocoon_proxy_ledger_nanotons", &[("entry", "charged")]), n(&ledger["charged"]));
     assert!(n(&ledger["charged"]) > 0.0);
