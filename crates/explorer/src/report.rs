@@ -8,7 +8,6 @@ use crate::ExplorerError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -164,16 +163,7 @@ pub struct ReportClient {
 impl ReportClient {
     /// A client whose every fetch (connect, headers and body) ends within `timeout`.
     pub fn new(timeout: Duration) -> Result<Self, ExplorerError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| ExplorerError::Config(format!("TLS: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https);
+        let client = cocoon_ton::api::http_client(timeout).map_err(ExplorerError::Config)?;
         Ok(Self { client, timeout })
     }
 

@@ -12,7 +12,8 @@ use crate::Shared;
 use axum::{extract::State, routing::get, Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
-use std::sync::{atomic::Ordering::Relaxed, Arc};
+use std::sync::{atomic::Ordering::Relaxed, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Version of the report's JSON shape; an explorer refuses a report it does not know.
 pub const REPORT_VERSION: u64 = 1;
@@ -25,16 +26,33 @@ const MAX_CONCURRENT: usize = 32;
 
 /// The routes of `report_listen`: `GET /report`.
 pub fn router(shared: Arc<Shared>) -> Router {
+    let state = Arc::new(ReportState { shared, cache: Mutex::new(None) });
     Router::new()
         .route("/report", get(report))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT))
-        .with_state(shared)
+        .with_state(state)
 }
 
-async fn report(State(s): State<Arc<Shared>>) -> Json<Value> {
+/// How long one built report is served again: a flood of readers costs one build a second.
+const CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// The report's server state: the proxy, and the last report built.
+struct ReportState {
+    shared: Arc<Shared>,
+    cache: Mutex<Option<(Instant, Arc<Value>)>>,
+}
+
+async fn report(State(state): State<Arc<ReportState>>) -> Json<Value> {
+    let fresh = state.cache.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some((_, doc)) = fresh.filter(|(at, _)| at.elapsed() < CACHE_FOR) {
+        return Json(doc.as_ref().clone());
+    }
     // The ledger's audit reads the database: off the async workers.
-    let doc = tokio::task::spawn_blocking(move || document(&s)).await.unwrap_or_else(|_| json!({"error": "failed"}));
-    Json(doc)
+    let shared = state.shared.clone();
+    let doc = tokio::task::spawn_blocking(move || document(&shared)).await.unwrap_or_else(|_| json!({"error": "failed"}));
+    let doc = Arc::new(doc);
+    *state.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), doc.clone()));
+    Json(doc.as_ref().clone())
 }
 
 /// Nanotons as a decimal string (JSON numbers lose precision above 2^53 in browsers).

@@ -107,6 +107,25 @@ impl std::fmt::Debug for TonApi {
     }
 }
 
+/// An HTTP/1.1 client for `http://` and `https://` URLs (TLS with the webpki roots), whose
+/// connects end within `connect_timeout`: the TON API's, and anything else that reads public
+/// HTTP endpoints (the explorer's report fetcher).
+pub fn http_client(
+    connect_timeout: Duration,
+) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| format!("TLS: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https))
+}
+
 /// What one attempt ended with.
 enum Attempt {
     Done(Value),
@@ -135,17 +154,7 @@ impl TonApi {
             ),
             None => None,
         };
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(cfg.timeout));
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| TonApiError::Config(format!("TLS: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https);
+        let client = http_client(cfg.timeout).map_err(TonApiError::Config)?;
         Ok(Self { cfg, client, api_key })
     }
 
