@@ -119,7 +119,9 @@ impl Collector {
                 parts.proxy_balance = parts.proxy_balance + p.chain.balance.unwrap_or_default();
                 parts.proxy_commission = parts.proxy_commission + p.chain.commission.unwrap_or_default();
             }
-            tvl = Tvl { value: Some(parts.total()), source: Source::Chain, read_at, parts: Some(parts) };
+            // A sum with a part that could not be read is no figure at all.
+            let complete = c.root.error.is_none() && c.proxies.iter().all(|p| p.chain.error.is_none());
+            tvl = Tvl { value: complete.then(|| parts.total()), source: Source::Chain, read_at, parts: Some(parts) };
         }
 
         let read_at = now_ms();
@@ -130,7 +132,11 @@ impl Collector {
         let reports_at = rows.iter().map(|(r, _)| r.report.read_at).max().unwrap_or(read_at);
         let figure = |value| Figure { value: Some(value), source: Source::Reports, read_at: reports_at };
         let proxies = match &chain {
-            Some(c) => Figure { value: Some(c.proxies.len() as u64), source: Source::Chain, read_at: c.root.read_at },
+            Some(c) => Figure {
+                value: c.root.error.is_none().then_some(c.proxies.len() as u64),
+                source: Source::Chain,
+                read_at: c.root.read_at,
+            },
             None => figure(rows.len() as u64),
         };
         let headline = Headline {

@@ -116,3 +116,27 @@ async fn bad_reports_are_shown_as_unreachable_and_a_borrowed_certificate_is_not_
     let tokens = s2.headline.tokens_per_s.value.unwrap();
     assert!((tokens - 600.0 / secs).abs() < 0.1, "tokens/s {tokens}");
 }
+
+#[tokio::test]
+async fn a_chain_that_does_not_answer_gives_no_tvl_rather_than_zero() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let collector = Collector::new(CollectConfig {
+        chain: Some(cocoon_onchain::ChainConfig {
+            api_url: format!("http://{dead}"),
+            api_key: None,
+            root: format!("0:{}", "11".repeat(32)),
+            message_ttl_secs: 60,
+            poll_interval_ms: 100,
+            registry_refresh_secs: 300,
+        }),
+        reports: Vec::new(),
+        attestation: AttestationMode::Dev,
+        timeout: Duration::from_millis(500),
+    })
+    .unwrap();
+    let s = collector.collect().await;
+    let root = s.root.as_ref().expect("the root is shown");
+    assert!(root.error.as_deref().unwrap_or_default().contains("get_root_data"), "{root:?}");
+    assert_eq!(s.headline.tvl.value, None, "not 0: {:?}", s.headline.tvl);
+    assert_eq!(s.headline.proxies.value, None);
+}
