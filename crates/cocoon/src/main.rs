@@ -16,6 +16,7 @@ mod network;
 mod operator;
 mod roles;
 mod shutdown;
+mod supervise;
 mod tasks_cli;
 mod up;
 mod up_chain;

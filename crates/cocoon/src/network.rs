@@ -76,6 +76,14 @@ pub struct Proc {
     pub child: Child,
     /// The file its stdout and stderr go to.
     pub log: PathBuf,
+    /// How it was started (the supervisor starts it again the same way).
+    pub exe: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// When it was (last) started.
+    pub started: Instant,
+    /// Restarts in a row that ended within a minute (reset once it stays up longer).
+    pub quick_restarts: u32,
 }
 
 /// A local network started by [`Network::start`]: its child processes and where to reach it.
@@ -363,23 +371,16 @@ impl Network {
 
     pub(crate) fn spawn(&mut self, exe: &Path, name: &str, args: Vec<String>, log_dir: &Path) -> Result<()> {
         let log = log_dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        // All roles share this machine: one runtime thread each avoids cross-thread wake-ups
-        // (set COCOON_THREADS to override).
-        let threads = std::env::var("COCOON_THREADS").unwrap_or_else(|_| "1".into());
-        let child = Command::new(exe)
-            .args(&args)
-            .env("COCOON_THREADS", threads)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .kill_on_drop(true)
-            // Its own process group: a Ctrl-C in the terminal reaches only `up`, which reads
-            // the books from the running roles and then stops them in order.
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        self.procs.push(Proc { name: name.to_string(), child, log });
+        let child = start_child(exe, &args, &log, false).with_context(|| format!("starting {name}"))?;
+        self.procs.push(Proc {
+            name: name.to_string(),
+            child,
+            log,
+            exe: exe.to_path_buf(),
+            args,
+            started: Instant::now(),
+            quick_restarts: 0,
+        });
         Ok(())
     }
 
@@ -391,18 +392,6 @@ impl Network {
             }
         }
         Ok(())
-    }
-
-    /// Waits until some child exits; returns its name and status.
-    pub async fn wait_any_exit(&mut self) -> (String, String) {
-        loop {
-            for p in &mut self.procs {
-                if let Ok(Some(status)) = p.child.try_wait() {
-                    return (p.name.clone(), status.to_string());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
     }
 
     /// Asks every child to stop (SIGTERM), clients first, and kills what is left after 10 s.
@@ -421,6 +410,32 @@ impl Network {
             }
         }
     }
+}
+
+/// Starts one role with its output in `log` (appended to when `append`: a restarted role
+/// keeps its earlier log).
+pub(crate) fn start_child(exe: &Path, args: &[String], log: &Path, append: bool) -> Result<Child> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(log)
+        .with_context(|| format!("creating {}", log.display()))?;
+    // All roles share this machine: one runtime thread each avoids cross-thread wake-ups
+    // (set COCOON_THREADS to override).
+    let threads = std::env::var("COCOON_THREADS").unwrap_or_else(|_| "1".into());
+    Ok(Command::new(exe)
+        .args(args)
+        .env("COCOON_THREADS", threads)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .kill_on_drop(true)
+        // Its own process group: a Ctrl-C in the terminal reaches only `up`, which reads
+        // the books from the running roles and then stops them in order.
+        .process_group(0)
+        .spawn()?)
 }
 
 /// The last `n` lines of a log file.

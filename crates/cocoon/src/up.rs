@@ -81,7 +81,7 @@ pub struct UpArgs {
 }
 
 /// Runs `cocoon up`: starts the whole network on loopback, prints where it is, and runs until
-/// Ctrl-C or until a role exits.
+/// Ctrl-C, restarting a role that dies (`supervise.rs`) until one keeps dying.
 pub async fn run(a: UpArgs) -> Result<()> {
     let backend = match (&a.backend, a.synthetic) {
         (Some(url), _) => network::BackendSpec::Url(url.clone()),
@@ -183,10 +183,8 @@ pub async fn run(a: UpArgs) -> Result<()> {
 
     let result = tokio::select! {
         _ = stop.cancelled() => Ok(()),
-        (name, status) = net.wait_any_exit() => {
-            let log = net.procs.iter().find(|p| p.name == name).map(|p| network::log_tail(&p.log, 10)).unwrap_or_default();
-            Err(anyhow::anyhow!("{name} exited unexpectedly ({status}); stopping the network. Its log ends:\n{log}"))
-        }
+        // A role that dies is restarted (with backoff); one that keeps dying stops the network.
+        e = net.supervise() => Err(e),
     };
     if !a.no_payments {
         print_books(&net).await;
