@@ -130,7 +130,7 @@ async fn killed_roles_are_restarted_and_the_network_serves_again_with_the_money_
     }
     eprintln!("serving again after each kill: {recovery:?}");
 
-    let outcomes = outcomes.lock().unwrap();
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
     let ok = outcomes.iter().filter(|o| o.status == Some(200)).count();
     assert!(ok > 20, "{ok} of {} succeeded", outcomes.len());
     for o in outcomes.iter() {
