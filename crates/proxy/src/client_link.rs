@@ -100,9 +100,13 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(GRACE, conn).await;
         }
+        // Stop: no new streams (GOAWAY); those in flight finish within the drain, then a grace.
         _ = shared.stop.cancelled() => {
             conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(GRACE, conn).await;
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = async { shared.shutdown.cancelled().await; tokio::time::sleep(GRACE).await } => {}
+            }
         }
     }
     shared.stats.clients_connected.fetch_sub(1, Relaxed);

@@ -63,6 +63,15 @@ pub struct ProxyConfig {
     /// Most requests one client link may have in flight at once (HTTP/2 concurrent streams).
     #[serde(default = "default_max_streams")]
     pub max_streams_per_link: u32,
+    /// On SIGTERM, how long requests in flight may take to finish (new ones are refused with
+    /// 503 `draining`) before the worker links close and the last commit and anchor are made,
+    /// in seconds.
+    #[serde(default = "default_drain_secs")]
+    pub drain_timeout_secs: u64,
+}
+
+fn default_drain_secs() -> u64 {
+    30
 }
 
 fn default_max_connections() -> usize {
@@ -265,6 +274,7 @@ impl Default for ProxyConfig {
             insecure_dev: false,
             max_connections: default_max_connections(),
             max_streams_per_link: default_max_streams(),
+            drain_timeout_secs: default_drain_secs(),
         }
     }
 }

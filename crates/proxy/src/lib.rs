@@ -13,6 +13,7 @@ pub mod account;
 pub mod billing;
 pub mod client_link;
 pub mod config;
+pub mod drain;
 pub mod health;
 pub mod hello;
 pub mod metrics;
@@ -71,8 +72,14 @@ pub struct Shared {
     pub client_addr: SocketAddr,
     /// The address the worker listener is bound to (the actual port when the config said 0).
     pub worker_addr: SocketAddr,
-    /// Cancelled to shut the proxy down; listeners, links and background tasks watch it to drain.
+    /// Cancelled when the proxy is asked to stop: listeners stop accepting, client links stop
+    /// taking streams, and the drain begins.
     pub stop: CancellationToken,
+    /// Cancelled once the drain is over: worker links, the committer (its last commit), the
+    /// anchorer and the local endpoints stop.
+    pub shutdown: CancellationToken,
+    /// The drain: refuses new requests once it begins, counts those in flight.
+    pub drain: drain::Drain,
     /// Model weights workers may serve (SHA-256 hex); empty: any.
     pub model_hashes: Vec<String>,
     /// The output bound a request that sets none is reserved for and held to.
@@ -131,6 +138,7 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         report_l.as_ref().and_then(|l| l.local_addr().ok()).map(|a| format!("http://{a}/report"))
     });
 
+    let shutdown = CancellationToken::new();
     let identity = build_identity(Role::Proxy, &cfg.attestation, BTreeMap::new())?;
     let rotation = identity.spawn_rotation();
     let client_tls =
@@ -185,6 +193,8 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         client_addr: local(&client_l, cfg.client_listen),
         worker_addr: local(&worker_l, cfg.worker_listen),
         stop: stop.clone(),
+        shutdown: shutdown.clone(),
+        drain: Default::default(),
         model_hashes,
         default_max_tokens: cfg
             .payments
@@ -198,13 +208,13 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         proxy_id = %shared.proxy_id, "proxy running");
 
     let stats_task = {
-        let stop = stop.clone();
+        let stop = shutdown.clone();
         let router = stats_http::router(shared.clone());
         tokio::spawn(async move { axum::serve(stats_l, router).with_graceful_shutdown(stop.cancelled_owned()).await })
     };
     let report_task = report_l.map(|l| {
         tracing::info!(url = %report_url.clone().unwrap_or_default(), "public report on");
-        let stop = stop.clone();
+        let stop = shutdown.clone();
         let router = report::router(shared.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(l, router).with_graceful_shutdown(stop.cancelled_owned()).await {
@@ -212,17 +222,22 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
             }
         })
     });
-    let background = payments.as_ref().map(|p| p.spawn_background(stop.clone())).unwrap_or_default();
+    let background = payments.as_ref().map(|p| p.spawn_background(shutdown.clone())).unwrap_or_default();
     let cap = cfg.max_connections.max(1);
     let workers = tokio::spawn(accept_loop(shared.clone(), worker_l, worker_tls, Kind::Worker, cap));
     let clients = tokio::spawn(accept_loop(shared.clone(), client_l, client_tls, Kind::Client, cap));
 
     stop.cancelled().await;
+    shared.drain.run(Duration::from_secs(cfg.drain_timeout_secs)).await;
     tracing::info!("proxy shutting down");
+    shutdown.cancel();
     let _ = tokio::join!(workers, clients);
-    // The committer makes a last commit once links have drained.
+    // The committer makes its last commit now that nothing runs; then a last anchor.
     for task in background {
         let _ = task.await;
+    }
+    if let Some(p) = payments.clone() {
+        let _ = tokio::task::spawn_blocking(move || p.anchor()).await;
     }
     rotation.abort();
     if let Some(t) = report_task {
@@ -292,6 +307,13 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: TlsAccepto
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    // Links watch `stop` themselves and drain; give them a moment.
-    let _ = tokio::time::timeout(Duration::from_secs(6), async { while conns.join_next().await.is_some() {} }).await;
+    // Links end by themselves once their requests are done (clients were told to go away);
+    // after the drain, they get a moment more.
+    tokio::select! {
+        _ = async { while conns.join_next().await.is_some() {} } => {}
+        _ = async {
+            shared.shutdown.cancelled().await;
+            tokio::time::sleep(Duration::from_secs(6)).await;
+        } => {}
+    }
 }

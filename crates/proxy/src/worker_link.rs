@@ -153,7 +153,8 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     tokio::select! {
         r = follow_status(&entry, events) => tracing::warn!(worker = %short(&entry.worker_id), reason = %r, "worker status stream ended"),
         r = conn_task => tracing::warn!(worker = %short(&entry.worker_id), result = ?r.map(|r| r.map_err(|e| e.to_string())), "worker link closed"),
-        _ = shared.stop.cancelled() => {}
+        // Not at `stop`: requests in flight on this worker finish during the drain.
+        _ = shared.shutdown.cancelled() => {}
     }
     if let Some(task) = vouchers {
         task.abort();

@@ -112,6 +112,10 @@ pub struct WorkerConfig {
     /// How often to check the backend (`GET /v1/models`), in milliseconds.
     #[serde(default = "default_poll_ms")]
     pub backend_poll_ms: u64,
+    /// On SIGTERM, how long running requests may take to finish (no new ones are taken)
+    /// before the links close, in seconds.
+    #[serde(default = "default_drain_secs")]
+    pub drain_timeout_secs: u64,
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
@@ -141,6 +145,9 @@ fn default_admin_listen() -> SocketAddr {
 }
 fn default_stats_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 9200))
+}
+fn default_drain_secs() -> u64 {
+    30
 }
 fn default_poll_ms() -> u64 {
     1000

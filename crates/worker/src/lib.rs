@@ -191,7 +191,22 @@ async fn hash_model_file(path: std::path::PathBuf) -> Result<String, WorkerError
         .map_err(|e| WorkerError::Config(format!("`model_file` {e}")))
 }
 
-/// Runs a worker until `stop` is cancelled.
+/// Drains at shutdown: tells the proxies the worker takes nothing new, then waits until the
+/// requests running now are done or `deadline` passes.
+async fn drain(state: &state::WorkerState, deadline: Duration) {
+    state.start_draining();
+    let started = std::time::Instant::now();
+    tracing::info!(running = state.running(), deadline_secs = deadline.as_secs(), "draining: no new requests; finishing the running ones");
+    while state.running() > 0 && started.elapsed() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    match state.running() {
+        0 => tracing::info!(took_ms = started.elapsed().as_millis() as u64, "drained; worker shutting down"),
+        n => tracing::warn!(running = n, "drain deadline passed; closing the links under running requests"),
+    }
+}
+
+/// Runs a worker until `stop` is cancelled, then drains (see [`drain`]).
 pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
     cfg.validate().map_err(WorkerError::Config)?;
     if let Some(chain) = cfg.chain.clone() {
@@ -310,15 +325,18 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
         Duration::from_millis(cfg.backend_poll_ms.max(50)),
         stop.clone(),
     ));
+    // The links outlive `stop` by the drain: they close once running requests are done.
+    let links_stop = CancellationToken::new();
     let mut link_tasks = Vec::new();
     for l in &links {
-        link_tasks.push(tokio::spawn(link::run(l.clone(), dialer.clone(), stop.clone())));
+        link_tasks.push(tokio::spawn(link::run(l.clone(), dialer.clone(), links_stop.clone())));
     }
     tracing::info!(model = %cfg.model, hardware = %hardware, proxies = ?cfg.proxies, stats = %format!("http://{stats_addr}/stats"),
         admin = %format!("http://{admin_addr}/admin"), worker_id = %worker_id, "worker running");
 
     stop.cancelled().await;
-    tracing::info!("worker shutting down");
+    drain(&state, Duration::from_secs(cfg.drain_timeout_secs)).await;
+    links_stop.cancel();
     for t in link_tasks {
         let _ = t.await;
     }

@@ -12,6 +12,8 @@ use tokio::sync::watch;
 /// The worker's run-time state: operator switch, backend health, price coefficient, load and
 /// counters; status changes are published to every proxy link.
 pub struct WorkerState {
+    /// Set at shutdown: the worker finishes what runs and takes nothing new.
+    draining: AtomicBool,
     admin_enabled: AtomicBool,
     backend_up: AtomicBool,
     coefficient: AtomicU32,
@@ -114,6 +116,7 @@ impl WorkerState {
         Self {
             admin_enabled: AtomicBool::new(true),
             backend_up: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             coefficient: AtomicU32::new(coefficient),
             status: tx,
             running: AtomicU32::new(0),
@@ -125,12 +128,14 @@ impl WorkerState {
     pub fn status(&self) -> WorkerStatus {
         let admin = self.admin_enabled.load(Relaxed);
         let backend = self.backend_up.load(Relaxed);
-        let reason = match (admin, backend) {
-            (true, true) => None,
-            (false, _) => Some("disabled by operator".to_string()),
-            (true, false) => Some("backend is down".to_string()),
+        let draining = self.draining.load(Relaxed);
+        let reason = match (draining, admin, backend) {
+            (true, _, _) => Some("draining: shutting down".to_string()),
+            (false, true, true) => None,
+            (false, false, _) => Some("disabled by operator".to_string()),
+            (false, true, false) => Some("backend is down".to_string()),
         };
-        WorkerStatus { enabled: admin && backend, coefficient: self.coefficient.load(Relaxed), reason }
+        WorkerStatus { enabled: reason.is_none(), coefficient: self.coefficient.load(Relaxed), reason }
     }
 
     /// A receiver of the status as proxies should see it; a link streams each change to its proxy.
@@ -169,9 +174,21 @@ impl WorkerState {
         self.publish();
     }
 
-    /// Whether the worker takes requests: enabled by its operator and its backend up.
+    /// Whether the worker takes requests: enabled by its operator, its backend up, not draining.
     pub fn is_enabled(&self) -> bool {
-        self.admin_enabled.load(Relaxed) && self.backend_up.load(Relaxed)
+        self.admin_enabled.load(Relaxed) && self.backend_up.load(Relaxed) && !self.draining.load(Relaxed)
+    }
+
+    /// Starts draining: the proxies are told the worker takes no new requests (those running
+    /// go on). There is no way back: the worker is stopping.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Relaxed);
+        self.publish();
+    }
+
+    /// Requests running now.
+    pub fn running(&self) -> u32 {
+        self.running.load(Relaxed)
     }
 }
 

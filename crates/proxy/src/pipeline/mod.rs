@@ -52,9 +52,11 @@ pub async fn infer(shared: &Arc<Shared>, client: &AccountId, req: Request<Incomi
 
 /// admit -> reserve -> choose -> dispatch (-> choose -> dispatch once more) -> relay.
 async fn route(shared: &Arc<Shared>, client: &AccountId, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    // Counted in flight until its reservation settles (the drain waits for it).
+    let running = shared.drain.admit()?;
     let admitted = admit::admit(shared, client, req).await?;
     let meta = &admitted.meta;
-    let reservation = Reservation::take(&shared.billing, client, meta, admitted.body.len())?;
+    let reservation = Reservation::take(&shared.billing, client, meta, admitted.body.len(), running)?;
     let mut excluded = None;
     let mut first_failure: Option<ApiError> = None;
     for attempt in 0..2 {

@@ -17,6 +17,8 @@ pub struct Reservation {
     pub max_tokens: u64,
     /// Size of the request body: prompt tokens are never charged above it.
     pub body_bytes: u64,
+    /// Counts the request in flight for the drain until the reservation goes.
+    _running: crate::drain::Running,
 }
 
 impl Reservation {
@@ -27,6 +29,7 @@ impl Reservation {
         client: &AccountId,
         meta: &InferMeta,
         body_bytes: usize,
+        running: crate::drain::Running,
     ) -> Result<Self, ApiError> {
         let hold = billing.hold(client, meta, body_bytes)?;
         Ok(Reservation {
@@ -34,6 +37,7 @@ impl Reservation {
             hold,
             max_tokens: meta.terms.output_bound(0),
             body_bytes: body_bytes as u64,
+            _running: running,
         })
     }
 
