@@ -48,6 +48,10 @@ pub struct ClientConfig {
     /// client refuses to start; with it, it warns loudly and `/stats` says so.
     #[serde(default)]
     pub insecure_dev: bool,
+    /// The most proof of work (leading zero bits of SHA-256) this node does before TLS with a
+    /// proxy; a proxy asking more is refused. Default 26 (a few seconds of one core).
+    #[serde(default = "default_max_pow")]
+    pub max_pow_difficulty: u8,
 }
 
 fn default_listen() -> SocketAddr {
@@ -85,4 +89,8 @@ impl ClientConfig {
         }
         Ok(())
     }
+}
+
+fn default_max_pow() -> u8 {
+    cocoon_transport::pow::DEFAULT_MAX_DIFFICULTY
 }

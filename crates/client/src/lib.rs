@@ -151,7 +151,8 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         .map_err(|e| ClientError::Config(format!("the API token in the data_dir: {e}")))?;
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
-    let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
+    let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10))
+        .with_max_pow(cfg.max_pow_difficulty);
     let pool = pool::Pool::start(&cfg.proxies, dialer, wallet.clone(), stop.clone());
     if let (true, Some(chain)) = (discovered, cfg.chain.clone()) {
         // A proxy the root lists later is dialed only if the policy would let us dial it now.

@@ -5,6 +5,7 @@ mod attest;
 mod bench;
 mod bench_engine;
 mod bench_peer;
+mod bench_pow;
 mod bench_translate;
 mod chrf;
 mod config;
@@ -68,6 +69,8 @@ enum Command {
     /// Benchmark the embedded engine: prompt and generation tok/s, 1 and N streams, in-process
     /// and through a local network.
     BenchEngine(bench_engine::BenchEngineArgs),
+    /// The proof of work before TLS: a dialer's cost, a proxy's, and a flood against one core.
+    BenchPow(bench_pow::BenchPowArgs),
     /// Translation quality: chrF per direction on the built-in evaluation set, through a running client.
     BenchTranslate(bench_translate::BenchTranslateArgs),
     /// Translate texts through a running client (`cocoon up`).
@@ -127,6 +130,7 @@ fn main() -> Result<()> {
             Command::Bench(a) => bench::run(a).await,
             Command::BenchEngine(a) => bench_engine::run(a).await,
             Command::BenchTranslate(a) => bench_translate::run(a).await,
+            Command::BenchPow(a) => bench_pow::run(a).await,
             Command::Translate(a) => tasks_cli::translate(a).await,
             Command::Summarize(a) => tasks_cli::summarize(a).await,
             Command::Chat(a) => tasks_cli::chat(a).await,

@@ -67,7 +67,7 @@ async fn watchdog(a: Arc<Activity>, opened: std::time::Instant) -> &'static str 
 /// Handles one client connection for its whole life.
 pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     let addr = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT).await {
+    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT, shared.pow_difficulty).await {
         Ok(x) => x,
         Err(e) => {
             tracing::warn!(peer = %addr, error = %e, "client refused at handshake");

@@ -90,6 +90,8 @@ pub struct Shared {
     pub exposure: Exposure,
     /// This proxy's RA-TLS identity; the public report shows its current certificate.
     pub identity: cocoon_ratls::Identity,
+    /// Proof-of-work bits a dialer must solve before TLS.
+    pub pow_difficulty: u8,
 }
 
 /// Runs a proxy until `stop` is cancelled.
@@ -203,6 +205,7 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         max_streams_per_link: cfg.max_streams_per_link.max(1),
         exposure,
         identity: identity.clone(),
+        pow_difficulty: cfg.pow_difficulty.min(cocoon_transport::pow::MAX_DIFFICULTY),
     });
     tracing::info!(clients = %shared.client_addr, workers = %shared.worker_addr, stats = %format!("http://{}/stats", local(&stats_l, cfg.stats_listen)),
         proxy_id = %shared.proxy_id, "proxy running");

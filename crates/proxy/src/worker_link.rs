@@ -59,7 +59,7 @@ pub fn check_attested_model(
 /// Handles one incoming worker connection for its whole life.
 pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     let addr = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT).await {
+    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT, shared.pow_difficulty).await {
         Ok(x) => x,
         Err(e) => {
             tracing::warn!(peer = %addr, error = %e, "worker refused at handshake");

@@ -16,6 +16,7 @@ pub mod exposure;
 pub mod hello;
 pub mod identity;
 pub mod policy;
+pub mod pow;
 pub mod relay;
 pub mod tls;
 pub mod token;
@@ -50,4 +51,6 @@ pub enum TransportError {
     TooLarge(usize),
     #[error("body: {0}")]
     Body(BoxError),
+    #[error(transparent)]
+    Pow(#[from] pow::PowError),
 }

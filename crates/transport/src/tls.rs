@@ -1,5 +1,6 @@
 //! Dialing and accepting RA-TLS connections, with timeouts, returning the verified peer.
 
+use crate::pow;
 use crate::TransportError;
 use cocoon_ratls::PeerInfo;
 use rustls::pki_types::ServerName;
@@ -25,32 +26,44 @@ pub fn peer_uri(path: &'static str) -> http::Uri {
 pub struct TlsDialer {
     config: Arc<rustls::ClientConfig>,
     timeout: Duration,
+    max_pow: u8,
 }
 
 impl TlsDialer {
-    /// A dialer using `config` for every handshake, giving up on a dial after `timeout`.
+    /// A dialer using `config` for every handshake, giving up on a dial after `timeout`, and
+    /// paying proxies' proof-of-work challenges up to [`pow::DEFAULT_MAX_DIFFICULTY`] bits.
     pub fn new(config: Arc<rustls::ClientConfig>, timeout: Duration) -> Self {
-        Self { config, timeout }
+        Self { config, timeout, max_pow: pow::DEFAULT_MAX_DIFFICULTY }
     }
 
-    /// Connects to `addr` and completes the RA-TLS handshake, within the dialer's timeout (see [`dial`]).
+    /// The highest proof-of-work difficulty this dialer pays; a proxy asking more is refused.
+    pub fn with_max_pow(mut self, bits: u8) -> Self {
+        self.max_pow = bits;
+        self
+    }
+
+    /// Connects to `addr`, pays its proof of work and completes the RA-TLS handshake, within
+    /// the dialer's timeout (see [`dial`]).
     pub async fn dial(&self, addr: &str) -> Result<(client::TlsStream<TcpStream>, PeerInfo), TransportError> {
-        dial(addr, self.config.clone(), self.timeout).await
+        dial(addr, self.config.clone(), self.timeout, self.max_pow).await
     }
 }
 
-/// Connects to `addr` and completes the TLS handshake (the peer is verified by the config's
+/// Connects to `addr`, answers the proxy's proof-of-work challenge (refusing one above
+/// `max_pow` bits) and completes the TLS handshake (the peer is verified by the config's
 /// RA-TLS verifier). Returns the stream and what the peer's certificate attests.
 pub async fn dial(
     addr: &str,
     config: Arc<rustls::ClientConfig>,
     timeout: Duration,
+    max_pow: u8,
 ) -> Result<(client::TlsStream<TcpStream>, PeerInfo), TransportError> {
     let fut = async {
-        let tcp = TcpStream::connect(addr)
+        let mut tcp = TcpStream::connect(addr)
             .await
             .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })?;
         let _ = tcp.set_nodelay(true);
+        pow::answer(&mut tcp, max_pow, timeout).await?;
         let name = ServerName::try_from(PEER_NAME).map_err(|e| TransportError::Hello(e.to_string()))?;
         let tls = TlsConnector::from(config).connect(name, tcp).await.map_err(tls_error)?;
         let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
@@ -61,13 +74,17 @@ pub async fn dial(
 }
 
 /// Completes the server side of the TLS handshake on an accepted TCP connection.
+/// First the dialer must solve a proof-of-work challenge of `pow_difficulty` bits (one hash
+/// for us to check), so a flood of dialers costs them more than us.
 pub async fn accept(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     acceptor: &TlsAcceptor,
     timeout: Duration,
+    pow_difficulty: u8,
 ) -> Result<(server::TlsStream<TcpStream>, PeerInfo), TransportError> {
     let _ = tcp.set_nodelay(true);
     let fut = async {
+        pow::challenge(&mut tcp, pow_difficulty, timeout).await?;
         let tls = acceptor.accept(tcp).await.map_err(tls_error)?;
         let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
         let peer = cocoon_ratls::peer_info(certs)?;

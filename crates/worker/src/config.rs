@@ -109,6 +109,10 @@ pub struct WorkerConfig {
     /// refuses to start; with it, it warns loudly and `/stats` says so.
     #[serde(default)]
     pub insecure_dev: bool,
+    /// The most proof of work (leading zero bits of SHA-256) this node does before TLS with a
+    /// proxy; a proxy asking more is refused. Default 26 (a few seconds of one core).
+    #[serde(default = "default_max_pow")]
+    pub max_pow_difficulty: u8,
     /// How often to check the backend (`GET /v1/models`), in milliseconds.
     #[serde(default = "default_poll_ms")]
     pub backend_poll_ms: u64,
@@ -240,6 +244,10 @@ impl WorkerConfig {
         }
         Ok(())
     }
+}
+
+fn default_max_pow() -> u8 {
+    cocoon_transport::pow::DEFAULT_MAX_DIFFICULTY
 }
 
 #[cfg(test)]

@@ -258,7 +258,8 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
     let wallet = Arc::new(VoucherWallet::new(cfg.data_dir.clone(), VoucherKind::WorkerPayout));
     let rotation = identity.spawn_rotation();
     let policy = build_policy(cfg.proxy_policy.clone(), Role::Proxy)?;
-    let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10));
+    let dialer = TlsDialer::new(Arc::new(identity.client_config(policy)?), Duration::from_secs(10))
+        .with_max_pow(cfg.max_pow_difficulty);
     let worker_id = identity.public_key_hex();
 
     let features = match backend.features() {
