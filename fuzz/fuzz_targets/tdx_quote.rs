@@ -1,0 +1,3 @@
+#![no_main]
+// See crates/fuzz-targets/src/lib.rs for what `tdx_quote` decodes and where its bytes come from.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cocoon_fuzz_targets::tdx_quote(data));
