@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 minutes="${1:-10}"
 shift || true
 if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "installing cargo-fuzz 0.13.1..."
-  cargo install cargo-fuzz --version 0.13.1 --locked
+  echo "installing cargo-fuzz 0.13.2..."
+  cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 export RUSTC_BOOTSTRAP=1
 targets=("$@")

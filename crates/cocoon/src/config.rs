@@ -9,6 +9,7 @@ use std::path::Path;
 use toml::{Table, Value};
 
 /// Overrides to apply: (key, value). `None` values are skipped.
+#[derive(Clone)]
 pub struct Overrides(Vec<(&'static str, Value)>);
 
 impl Overrides {

@@ -42,8 +42,22 @@ pub async fn proxy(a: ProxyArgs) -> Result<()> {
         .set("client_listen", a.client_listen)
         .set("worker_listen", a.worker_listen)
         .set("stats_listen", a.stats_listen);
-    let cfg: cocoon_proxy::ProxyConfig = load(a.config.as_deref(), o)?;
-    cocoon_proxy::run(cfg, shutdown::on_signal()).await.context("proxy")
+    let cfg: cocoon_proxy::ProxyConfig = load(a.config.as_deref(), o.clone())?;
+    // SIGHUP: the config is read again and what can change while running is applied.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let path = a.config.clone();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            match load::<cocoon_proxy::ProxyConfig>(path.as_deref(), o.clone()) {
+                Ok(new) => {
+                    let _ = tx.try_send(new);
+                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "SIGHUP: the config does not load; nothing changed"),
+            }
+        }
+    });
+    cocoon_proxy::run_with_reloads(cfg, shutdown::on_signal(), rx).await.context("proxy")
 }
 
 /// Arguments of `cocoon worker`: the flags that override its config, or a subcommand for a running worker.

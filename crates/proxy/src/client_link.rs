@@ -67,7 +67,7 @@ async fn watchdog(a: Arc<Activity>, opened: std::time::Instant) -> &'static str 
 /// Handles one client connection for its whole life.
 pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     let addr = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT, shared.pow_difficulty).await {
+    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT, shared.limits.pow_difficulty()).await {
         Ok(x) => x,
         Err(e) => {
             tracing::warn!(peer = %addr, error = %e, "client refused at handshake");
@@ -91,7 +91,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         }
     });
     let mut h2 = h2_server();
-    h2.max_concurrent_streams(shared.max_streams_per_link);
+    h2.max_concurrent_streams(shared.limits.max_streams_per_link());
     let mut conn = pin!(h2.serve_connection(Io::new(tls), svc));
     tokio::select! {
         r = conn.as_mut() => if let Err(e) = r { tracing::info!(peer = %addr, error = %e, "client link ended") },

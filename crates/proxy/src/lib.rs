@@ -16,6 +16,7 @@ pub mod config;
 pub mod drain;
 pub mod health;
 pub mod hello;
+pub mod limits;
 pub mod metrics;
 pub mod payments;
 pub mod pipeline;
@@ -64,10 +65,6 @@ pub struct Shared {
     pub billing: Arc<dyn billing::Billing>,
     /// Present when payments are on (the same object as `billing`).
     pub payments: Option<Arc<payments::Payments>>,
-    /// Largest request body a client may send, in bytes.
-    pub max_body: usize,
-    /// Upper bound applied to every request's own timeout (at least one second).
-    pub max_timeout: Duration,
     /// The address the client listener is bound to (the actual port when the config said 0).
     pub client_addr: SocketAddr,
     /// The address the worker listener is bound to (the actual port when the config said 0).
@@ -80,24 +77,31 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// The drain: refuses new requests once it begins, counts those in flight.
     pub drain: drain::Drain,
-    /// Model weights workers may serve (SHA-256 hex); empty: any.
-    pub model_hashes: Vec<String>,
     /// The output bound a request that sets none is reserved for and held to.
     pub default_max_tokens: u64,
-    /// Most requests one client link may have in flight.
-    pub max_streams_per_link: u32,
+    /// Body and timeout caps, streams per link, proof of work, model allowlist: changed on SIGHUP.
+    pub limits: limits::Limits,
     /// What is open on a non-loopback address (only with `insecure_dev`), for `/stats`.
     pub exposure: Exposure,
     /// This proxy's RA-TLS identity; the public report shows its current certificate.
     pub identity: cocoon_ratls::Identity,
-    /// Proof-of-work bits a dialer must solve before TLS.
-    pub pow_difficulty: u8,
 }
 
 /// Runs a proxy until `stop` is cancelled.
 pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyError> {
+    run_with_reloads(cfg, stop, tokio::sync::mpsc::channel(1).1).await
+}
+
+/// Runs a proxy until `stop` is cancelled, taking each config from `reloads` (the binary sends
+/// one on SIGHUP) for what can change while running ([`limits::Limits::apply`]).
+pub async fn run_with_reloads(
+    cfg: ProxyConfig,
+    stop: CancellationToken,
+    mut reloads: tokio::sync::mpsc::Receiver<ProxyConfig>,
+) -> Result<(), ProxyError> {
     let mut cfg = cfg;
     let mut model_hashes = cfg.model_allowlist().map_err(ProxyError::Config)?;
+    let mut models_from_chain = false;
     if let Some(chain) = cfg.payments.as_ref().and_then(|p| p.ton.clone()) {
         // On chain the root says which worker images and models are allowed, not this file.
         let reg =
@@ -108,6 +112,7 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
                 tracing::warn!("`model_hashes` in the config is replaced by the root's model allowlist");
             }
             model_hashes = reg.model_hashes.clone();
+            models_from_chain = true;
         }
         tracing::info!(
             worker_images = reg.worker_image_hashes.len(),
@@ -190,22 +195,18 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
         stats: Default::default(),
         billing,
         payments: payments.clone(),
-        max_body: cfg.max_body_bytes,
-        max_timeout: Duration::from_secs(cfg.max_timeout_secs.max(1)),
         client_addr: local(&client_l, cfg.client_listen),
         worker_addr: local(&worker_l, cfg.worker_listen),
         stop: stop.clone(),
         shutdown: shutdown.clone(),
         drain: Default::default(),
-        model_hashes,
         default_max_tokens: cfg
             .payments
             .as_ref()
             .map_or_else(config::default_max_tokens, |p| p.default_max_tokens.max(1)),
-        max_streams_per_link: cfg.max_streams_per_link.max(1),
         exposure,
         identity: identity.clone(),
-        pow_difficulty: cfg.pow_difficulty.min(cocoon_transport::pow::MAX_DIFFICULTY),
+        limits: limits::Limits::new(&cfg, model_hashes, models_from_chain),
     });
     tracing::info!(clients = %shared.client_addr, workers = %shared.worker_addr, stats = %format!("http://{}/stats", local(&stats_l, cfg.stats_listen)),
         proxy_id = %shared.proxy_id, "proxy running");
@@ -230,7 +231,16 @@ pub async fn run(cfg: ProxyConfig, stop: CancellationToken) -> Result<(), ProxyE
     let workers = tokio::spawn(accept_loop(shared.clone(), worker_l, worker_tls, Kind::Worker, cap));
     let clients = tokio::spawn(accept_loop(shared.clone(), client_l, client_tls, Kind::Client, cap));
 
-    stop.cancelled().await;
+    let started_with = cfg.clone();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            Some(new) = reloads.recv() => match shared.limits.apply(&started_with, &new) {
+                Ok((changed, restart)) => tracing::info!(?changed, needs_restart = ?restart, "config reloaded"),
+                Err(e) => tracing::warn!(error = %e, "config reload refused; nothing changed"),
+            },
+        }
+    }
     shared.drain.run(Duration::from_secs(cfg.drain_timeout_secs)).await;
     tracing::info!("proxy shutting down");
     shutdown.cancel();

@@ -59,7 +59,7 @@ pub fn check_attested_model(
 /// Handles one incoming worker connection for its whole life.
 pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     let addr = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT, shared.pow_difficulty).await {
+    let (tls, peer) = match accept(tcp, &acceptor, HANDSHAKE_TIMEOUT, shared.limits.pow_difficulty()).await {
         Ok(x) => x,
         Err(e) => {
             tracing::warn!(peer = %addr, error = %e, "worker refused at handshake");
@@ -98,7 +98,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
         conn_task.abort();
         return;
     }
-    let model_sha256 = match check_attested_model(&shared.model_hashes, &announce, &peer.extra) {
+    let model_sha256 = match check_attested_model(&shared.limits.model_hashes(), &announce, &peer.extra) {
         Ok(h) => h,
         Err(why) => {
             tracing::warn!(peer = %addr, worker = %short(&announce.worker_id), model = %announce.model, "refusing a worker: {why}");

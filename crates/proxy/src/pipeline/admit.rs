@@ -30,7 +30,7 @@ pub async fn admit(shared: &Shared, client: &AccountId, req: Request<Incoming>) 
     let started = Instant::now();
     let mut meta = InferMeta::read(req.headers())
         .map_err(|e| ApiError::from_status(StatusCode::BAD_REQUEST, "bad_metadata", e.to_string()))?;
-    meta.timeout = meta.timeout.min(shared.max_timeout);
+    meta.timeout = meta.timeout.min(shared.limits.max_timeout());
     // The output bound the request is reserved for and the worker holds the backend to
     // (embeddings generate nothing: they are reserved and billed by their input alone).
     if meta.terms.endpoint.generates() {
@@ -43,7 +43,7 @@ pub async fn admit(shared: &Shared, client: &AccountId, req: Request<Incoming>) 
     // A client that cannot pay even for the output does not get to upload a body.
     shared.billing.precheck(client, &meta)?;
     let body =
-        read_within(req.into_body(), shared.max_body, meta.timeout.min(MAX_BODY_READ)).await.map_err(|e| match e {
+        read_within(req.into_body(), shared.limits.max_body(), meta.timeout.min(MAX_BODY_READ)).await.map_err(|e| match e {
             TransportError::Timeout(_) => {
                 ApiError::from_status(StatusCode::REQUEST_TIMEOUT, "body_timeout", "request body took too long")
             }
