@@ -17,6 +17,7 @@ mod network;
 mod operator;
 mod roles;
 mod shutdown;
+mod soak;
 mod supervise;
 mod tasks_cli;
 mod up;
@@ -69,6 +70,9 @@ enum Command {
     /// Benchmark the embedded engine: prompt and generation tok/s, 1 and N streams, in-process
     /// and through a local network.
     BenchEngine(bench_engine::BenchEngineArgs),
+    /// A long run through a local network with every role's memory sampled: the RSS curve,
+    /// failing on growth after warm-up or on any failed request.
+    Soak(soak::SoakArgs),
     /// The proof of work before TLS: a dialer's cost, a proxy's, and a flood against one core.
     BenchPow(bench_pow::BenchPowArgs),
     /// Translation quality: chrF per direction on the built-in evaluation set, through a running client.
@@ -131,6 +135,7 @@ fn main() -> Result<()> {
             Command::BenchEngine(a) => bench_engine::run(a).await,
             Command::BenchTranslate(a) => bench_translate::run(a).await,
             Command::BenchPow(a) => bench_pow::run(a).await,
+            Command::Soak(a) => soak::run(a).await,
             Command::Translate(a) => tasks_cli::translate(a).await,
             Command::Summarize(a) => tasks_cli::summarize(a).await,
             Command::Chat(a) => tasks_cli::chat(a).await,
