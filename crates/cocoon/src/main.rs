@@ -6,6 +6,7 @@ mod bench;
 mod bench_engine;
 mod bench_peer;
 mod bench_pow;
+mod bench_scale;
 mod bench_translate;
 mod chrf;
 mod config;
@@ -70,6 +71,8 @@ enum Command {
     /// Benchmark the embedded engine: prompt and generation tok/s, 1 and N streams, in-process
     /// and through a local network.
     BenchEngine(bench_engine::BenchEngineArgs),
+    /// Worker selection in one proxy with many workers, with workers joining and leaving.
+    BenchScale(bench_scale::BenchScaleArgs),
     /// A long run through a local network with every role's memory sampled: the RSS curve,
     /// failing on growth after warm-up or on any failed request.
     Soak(soak::SoakArgs),
@@ -136,6 +139,7 @@ fn main() -> Result<()> {
             Command::BenchTranslate(a) => bench_translate::run(a).await,
             Command::BenchPow(a) => bench_pow::run(a).await,
             Command::Soak(a) => soak::run(a).await,
+            Command::BenchScale(a) => bench_scale::run(a).await,
             Command::Translate(a) => tasks_cli::translate(a).await,
             Command::Summarize(a) => tasks_cli::summarize(a).await,
             Command::Chat(a) => tasks_cli::chat(a).await,

@@ -3,6 +3,7 @@
 //! A worker is in the registry exactly while its link is up: added after a successful hello,
 //! updated by its status stream, removed the moment its HTTP/2 session ends.
 
+use rand::Rng;
 use crate::{
     health::Health,
     select::{self, Candidate, NoWorker},
@@ -58,6 +59,12 @@ pub struct WorkerEntry {
     pub send: SendRequest<Body>,
 }
 
+/// Workers of one model above which a choice samples rather than scoring every one.
+const SAMPLE_ABOVE: usize = 32;
+
+/// Random workers a sampled choice looks at before it scores them all.
+const SAMPLE_TRIES: usize = 24;
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding these small locks cannot leave them inconsistent; keep serving.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -85,16 +92,23 @@ impl WorkerEntry {
         }
         lock(&self.health).observe_outcome(ok);
     }
-    fn candidate(&self, hardware: Option<&str>, features: FeatureSet, excluded: Option<u64>) -> Candidate {
-        let status = self.status();
-        let health = lock(&self.health).clone();
+    /// What selection needs to know about it at `now` (read once per choice, not per worker).
+    fn candidate(&self, hardware: Option<&str>, features: FeatureSet, excluded: Option<u64>, now: Instant) -> Candidate {
+        let (enabled, coefficient) = {
+            let s = lock(&self.status);
+            (s.enabled, s.coefficient)
+        };
+        let (latency_ms, success) = {
+            let h = lock(&self.health);
+            (h.latency_ms_at(now), h.success())
+        };
         Candidate {
-            enabled: status.enabled,
+            enabled,
             running: self.running.load(Relaxed),
             max_active: self.max_active,
-            coefficient: status.coefficient,
-            latency_ms: health.latency_ms_at(Instant::now()),
-            success: health.success(),
+            coefficient,
+            latency_ms,
+            success,
             hardware_ok: hardware.is_none_or(|h| self.hardware.satisfies(h)),
             features_ok: features.is_subset(self.features),
             excluded: excluded == Some(self.link_id),
@@ -199,7 +213,32 @@ impl Registry {
         let Some(ws) = map.get(model) else {
             return Err(NoWorker::UnknownModel);
         };
-        let cands: Vec<Candidate> = ws.iter().map(|w| w.candidate(hardware, features, exclude)).collect();
+        let now = Instant::now();
+        // Many workers: two eligible ones found by sampling are as good as two drawn from the
+        // full eligible list, at a constant cost instead of one per worker.
+        if ws.len() > SAMPLE_ABOVE {
+            let mut rng = rand::rng();
+            let mut found: Vec<(usize, Candidate)> = Vec::with_capacity(2);
+            for _ in 0..SAMPLE_TRIES {
+                let i = rng.random_range(0..ws.len());
+                if found.first().is_some_and(|(j, _)| *j == i) {
+                    continue;
+                }
+                let c = ws[i].candidate(hardware, features, exclude, now);
+                if select::eligible(&c, max_coefficient) {
+                    found.push((i, c));
+                    if found.len() == 2 {
+                        break;
+                    }
+                }
+            }
+            if let [(a, ca), (b, cb)] = &found[..] {
+                let (i, c) = if select::score(cb) < select::score(ca) { (*b, cb) } else { (*a, ca) };
+                return Ok((ws[i].clone(), c.coefficient));
+            }
+        }
+        // Few workers, or few eligible: look at all of them (this also says why none fits).
+        let cands: Vec<Candidate> = ws.iter().map(|w| w.candidate(hardware, features, exclude, now)).collect();
         let i = select::choose(&cands, max_coefficient, &mut rand::rng())?;
         Ok((ws[i].clone(), cands[i].coefficient))
     }
@@ -272,5 +311,71 @@ impl Registry {
     /// Whether no worker is connected.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn worker(i: u64, coefficient: u32, enabled: bool, pipes: &mut Vec<tokio::io::DuplexStream>) -> Arc<WorkerEntry> {
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        pipes.push(theirs);
+        let (send, conn) = cocoon_transport::h2_client(ours).await.unwrap();
+        tokio::spawn(conn);
+        Arc::new(WorkerEntry {
+            link_id: i,
+            worker_id: format!("w{i}"),
+            worker_key: [0; 32],
+            address: String::new(),
+            model: "m".into(),
+            hardware: HardwareProfile::parse("cpu").unwrap(),
+            max_active: 4,
+            features: FeatureSet::default(),
+            image_hash: None,
+            model_sha256: None,
+            status: Mutex::new(WorkerStatus { enabled, coefficient, reason: None }),
+            running: Default::default(),
+            health: Default::default(),
+            served: Default::default(),
+            failed: Default::default(),
+            send,
+        })
+    }
+
+    #[tokio::test]
+    async fn with_many_workers_only_eligible_ones_are_chosen_and_the_reason_is_kept() {
+        let (r, mut pipes) = (Registry::default(), Vec::new());
+        // 200 workers: 3 cheap enough and enabled, the rest too expensive or disabled.
+        for i in 0..200u64 {
+            let (coefficient, enabled) = match i {
+                7 | 99 | 150 => (1000, true),
+                i if i % 2 == 0 => (5000, true),
+                _ => (1000, false),
+            };
+            r.add(worker(i, coefficient, enabled, &mut pipes).await);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..3000 {
+            let (w, c) = r.choose("m", None, FeatureSet::default(), 2000, None).unwrap();
+            assert!([7, 99, 150].contains(&w.link_id), "chose {}", w.link_id);
+            assert_eq!(c, 1000);
+            seen.insert(w.link_id);
+        }
+        // The better of two random eligible ones: the worst of three (here the last to join, whose
+        // latency estimate has decayed least) always loses its pair, the other two share the rest.
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        // None affordable: the full scan still says what the cheapest costs.
+        assert_eq!(
+            r.choose("m", None, FeatureSet::default(), 500, None).err(),
+            Some(NoWorker::TooExpensive { cheapest: 1000 })
+        );
+        // All eligible ones full: busy.
+        for id in [7u64, 99, 150] {
+            let map = r.by_model.read().unwrap();
+            let w = map["m"].iter().find(|w| w.link_id == id).unwrap();
+            w.running.store(4, Relaxed);
+        }
+        assert_eq!(r.choose("m", None, FeatureSet::default(), 2000, None).err(), Some(NoWorker::AllBusy));
     }
 }

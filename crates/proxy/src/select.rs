@@ -57,6 +57,16 @@ pub fn score(c: &Candidate) -> f64 {
     load * latency * price / success
 }
 
+/// Whether `c` may take a request at `max_coefficient` right now: every filter of [`choose`].
+pub fn eligible(c: &Candidate, max_coefficient: u32) -> bool {
+    c.features_ok
+        && c.enabled
+        && !c.excluded
+        && c.hardware_ok
+        && c.coefficient <= max_coefficient
+        && c.running < c.max_active
+}
+
 /// Picks the index of the worker to use, or says why none fits.
 pub fn choose<R: Rng + ?Sized>(cands: &[Candidate], max_coefficient: u32, rng: &mut R) -> Result<usize, NoWorker> {
     if cands.is_empty() {
