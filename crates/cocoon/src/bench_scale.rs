@@ -36,7 +36,8 @@ async fn entry(i: usize, pipes: &mut Vec<tokio::io::DuplexStream>) -> Result<Arc
         worker_key: key,
         address: format!("sim-{i}"),
         model: "m".into(),
-        hardware: HardwareProfile::parse(if i.is_multiple_of(3) { "h100" } else { "cpu" }).map_err(anyhow::Error::msg)?,
+        hardware: HardwareProfile::parse(if i.is_multiple_of(3) { "h100" } else { "cpu" })
+            .map_err(anyhow::Error::msg)?,
         max_active: 16,
         features: FeatureSet::default(),
         image_hash: None,

@@ -122,8 +122,9 @@ pub struct StatusArgs {
 pub async fn explorer(a: ExplorerArgs) -> Result<()> {
     let cfg = a.look.config()?;
     let collector = Collector::new(cfg)?;
-    let listener =
-        tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("binding the explorer to {}", a.listen))?;
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("binding the explorer to {}", a.listen))?;
     let addr = listener.local_addr()?;
     eprintln!("explorer: http://{addr}/");
     let stop = crate::shutdown::on_signal();
@@ -163,8 +164,13 @@ pub async fn start_in(
     log_dir: &Path,
 ) -> Result<String> {
     let port = if port == 0 { network::free_ports(1)?[0] } else { port };
-    let mut args =
-        vec!["explorer".to_string(), "--listen".into(), format!("127.0.0.1:{port}"), "--interval-secs".into(), "2".into()];
+    let mut args = vec![
+        "explorer".to_string(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--interval-secs".into(),
+        "2".into(),
+    ];
     args.extend(["--attestation".into(), "dev".into()]);
     if let Some((api, root)) = chain {
         args.extend(["--api".into(), api.to_string(), "--root".into(), root.to_string()]);

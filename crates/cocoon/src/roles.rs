@@ -53,7 +53,9 @@ pub async fn proxy(a: ProxyArgs) -> Result<()> {
                 Ok(new) => {
                     let _ = tx.try_send(new);
                 }
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "SIGHUP: the config does not load; nothing changed"),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "SIGHUP: the config does not load; nothing changed")
+                }
             }
         }
     });

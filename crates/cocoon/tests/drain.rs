@@ -44,8 +44,7 @@ async fn exits_within(net: &mut Net, name: &str, within: Duration) -> Duration {
 async fn a_proxy_asked_to_stop_finishes_running_streams_refuses_new_ones_and_keeps_their_charges() {
     // Each answer streams 50 chunks 40 ms apart: about 2 s.
     let mut net = Net::start("drain-proxy", NetOpts { payments: true, delay_ms: 40, ..Default::default() }).await;
-    let (status, _) =
-        post_json(&format!("{}/v1/payments/deposit", net.api), r#"{"amount":1000000000}"#).await;
+    let (status, _) = post_json(&format!("{}/v1/payments/deposit", net.api), r#"{"amount":1000000000}"#).await;
     assert_eq!(status, 200);
     let (_, before) = get_json(&net.proxy_stats[0]).await;
     let charged_before = before["ledger"]["charged_tokens"].as_u64().unwrap();
@@ -75,7 +74,11 @@ async fn a_proxy_asked_to_stop_finishes_running_streams_refuses_new_ones_and_kee
         assert_eq!(status, 200);
         let (t, done) = usage_of(&body);
         let text = String::from_utf8_lossy(&body);
-        assert!(done && t > 0, "a running stream finished whole ({t} tokens, done {done}): ...{}", &text[text.len().saturating_sub(600)..]);
+        assert!(
+            done && t > 0,
+            "a running stream finished whole ({t} tokens, done {done}): ...{}",
+            &text[text.len().saturating_sub(600)..]
+        );
         tokens += t;
     }
     let took = exits_within(&mut net, "proxy-0", Duration::from_secs(20)).await;

@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::*;
 use cocoon_ton::contracts::getters;
 use cocoon_ton::{address, TonApi};
+use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -111,7 +111,11 @@ async fn the_explorer_page_shows_the_chain_and_the_proxies_live_and_a_stopped_pr
         return;
     }
     if !Path::new(&chromium()).exists() || !browser_dir().join("node_modules/playwright-core").is_dir() {
-        eprintln!("SKIPPED: needs {} and playwright-core in {} (scripts/install-deps.sh, scripts/npm-deps.sh)", chromium(), browser_dir().display());
+        eprintln!(
+            "SKIPPED: needs {} and playwright-core in {} (scripts/install-deps.sh, scripts/npm-deps.sh)",
+            chromium(),
+            browser_dir().display()
+        );
         return;
     }
     let dir = temp_dir("explorer");
@@ -164,7 +168,11 @@ async fn the_explorer_page_shows_the_chain_and_the_proxies_live_and_a_stopped_pr
             assert_eq!(after["workers"].as_array().unwrap().len(), 4, "two workers on each of two proxies");
             break;
         }
-        assert!(Instant::now() < deadline, "the page never agreed with the chain: page {} chain {tvl}", figure(&after, "tvl"));
+        assert!(
+            Instant::now() < deadline,
+            "the page never agreed with the chain: page {} chain {tvl}",
+            figure(&after, "tvl")
+        );
     }
 
     // The settlement lag is on /stats and /metrics (anchors every 10 s in `cocoon up`).
@@ -216,7 +224,10 @@ async fn the_explorer_page_shows_the_chain_and_the_proxies_live_and_a_stopped_pr
         if v["proxies"][&stopped_id]["reachable"] == false && figure(&v, "tvl") == tvl.to_string() {
             break v;
         }
-        assert!(Instant::now() < deadline, "the stopped proxy never showed as unreachable with the TVL kept: {v}, chain {tvl}");
+        assert!(
+            Instant::now() < deadline,
+            "the stopped proxy never showed as unreachable with the TVL kept: {v}, chain {tvl}"
+        );
     };
     assert_eq!(down["proxies"].as_object().unwrap().len(), 2, "the stopped proxy stays listed: {down}");
     assert!(down["proxies"][&stopped_id]["text"].as_str().unwrap().contains("UNREACHABLE"), "{down}");

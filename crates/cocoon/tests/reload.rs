@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::*;
 use cocoon_transport::pow::{Challenge, CHALLENGE_LEN};
+use common::*;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 

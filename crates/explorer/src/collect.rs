@@ -57,8 +57,8 @@ impl Collector {
                 let mut api_cfg = c.api();
                 api_cfg.timeout = cfg.timeout;
                 let api = TonApi::new(api_cfg).map_err(|e| ExplorerError::Config(format!("TON API: {e}")))?;
-                let root =
-                    address::parse_std(&c.root).map_err(|e| ExplorerError::Config(format!("root {:?}: {e}", c.root)))?;
+                let root = address::parse_std(&c.root)
+                    .map_err(|e| ExplorerError::Config(format!("root {:?}: {e}", c.root)))?;
                 Some((api, root))
             }
             None => None,
@@ -212,7 +212,8 @@ impl Collector {
         root_images: Option<&[String]>,
     ) -> (ProxyRow, Option<ProxyReport>) {
         let Some(f) = fetched else {
-            row.report = ReportView { error: Some("no report URL registered".into()), read_at: now_ms(), ..Default::default() };
+            row.report =
+                ReportView { error: Some("no report URL registered".into()), read_at: now_ms(), ..Default::default() };
             row.attestation.insecure = true;
             row.attestation.error = Some("no report to read a certificate from".into());
             return (row, None);

@@ -173,9 +173,8 @@ impl ReportClient {
         if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(ExplorerError::Report(format!("bad URL {url:?}: not http(s)")));
         }
-        let req = http::Request::get(uri)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| ExplorerError::Report(e.to_string()))?;
+        let req =
+            http::Request::get(uri).body(Full::new(Bytes::new())).map_err(|e| ExplorerError::Report(e.to_string()))?;
         let work = async {
             let resp = self.client.request(req).await.map_err(|e| ExplorerError::Report(format!("{e}")))?;
             let status = resp.status();
@@ -202,7 +201,9 @@ mod tests {
     #[test]
     fn a_report_of_another_version_or_with_a_bad_key_is_refused() {
         let key = "ab".repeat(32);
-        let ok = format!(r#"{{"version":1,"proxy_id":"{key}","workers":[{{"worker_id":"w","model":"m","earned":"5"}}],"extra":1}}"#);
+        let ok = format!(
+            r#"{{"version":1,"proxy_id":"{key}","workers":[{{"worker_id":"w","model":"m","earned":"5"}}],"extra":1}}"#
+        );
         let r = ProxyReport::parse(ok.as_bytes()).unwrap();
         assert_eq!(r.workers[0].earned, Some(crate::Nanotons(5)));
         for bad in [

@@ -30,10 +30,8 @@ pub async fn serve(
     interval: Duration,
     stop: CancellationToken,
 ) -> Result<(), ExplorerError> {
-    let shared = Arc::new(Shared {
-        latest: RwLock::new(None),
-        history: RwLock::new(History::new(interval.as_secs().max(1))),
-    });
+    let shared =
+        Arc::new(Shared { latest: RwLock::new(None), history: RwLock::new(History::new(interval.as_secs().max(1))) });
     let task = tokio::spawn(collect_loop(collector, interval, shared.clone(), stop.clone()));
     let app = Router::new()
         .route("/", get(page))
@@ -66,10 +64,7 @@ async fn collect_loop(collector: Collector, interval: Duration, shared: Arc<Shar
 }
 
 async fn page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, CSP)],
-        PAGE_HTML,
-    )
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, CSP)], PAGE_HTML)
 }
 
 async fn snapshot(State(s): State<Arc<Shared>>) -> axum::response::Response {

@@ -70,8 +70,18 @@ pub fn render(s: &Snapshot) -> String {
             source(h.clients_active_24h.source).into(),
             ago(h.clients_active_24h.read_at),
         ],
-        vec!["requests/s".into(), rate(h.requests_per_s.value), source(h.requests_per_s.source).into(), ago(h.requests_per_s.read_at)],
-        vec!["tokens/s".into(), rate(h.tokens_per_s.value), source(h.tokens_per_s.source).into(), ago(h.tokens_per_s.read_at)],
+        vec![
+            "requests/s".into(),
+            rate(h.requests_per_s.value),
+            source(h.requests_per_s.source).into(),
+            ago(h.requests_per_s.read_at),
+        ],
+        vec![
+            "tokens/s".into(),
+            rate(h.tokens_per_s.value),
+            source(h.tokens_per_s.source).into(),
+            ago(h.tokens_per_s.read_at),
+        ],
     ];
     out.push_str(&render_table(&["figure", "value", "source", "read"], &rows));
     if let Some(p) = h.tvl.parts.as_ref() {
@@ -142,7 +152,19 @@ pub fn render(s: &Snapshot) -> String {
         .collect();
     out.push_str("\nproxies\n");
     out.push_str(&render_table(
-        &["proxy", "listed", "state", "stake", "commission", "anchor", "attestation", "report", "workers", "clients", "requests"],
+        &[
+            "proxy",
+            "listed",
+            "state",
+            "stake",
+            "commission",
+            "anchor",
+            "attestation",
+            "report",
+            "workers",
+            "clients",
+            "requests",
+        ],
         &rows,
     ));
     let rows: Vec<Vec<String>> = s

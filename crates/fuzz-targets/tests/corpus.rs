@@ -70,12 +70,11 @@ fn write_seeds() {
     );
     put("openai_bodies", "embeddings", br#"{"model":"e","input":["a","b"],"encoding_format":"base64"}"#);
     put("openai_bodies", "usage", br#"{"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#);
-    let id = cocoon_ratls::Identity::new(
-        cocoon_ratls::IdentityConfig::new(cocoon_ratls::Role::Proxy).with_attester(std::sync::Arc::new(
-            cocoon_ratls::DevAttester::new(cocoon_ratls::Measurements::dev_default()),
-        )),
-    )
-    .unwrap();
+    let id =
+        cocoon_ratls::Identity::new(cocoon_ratls::IdentityConfig::new(cocoon_ratls::Role::Proxy).with_attester(
+            std::sync::Arc::new(cocoon_ratls::DevAttester::new(cocoon_ratls::Measurements::dev_default())),
+        ))
+        .unwrap();
     put("ratls_cert", "dev-proxy.der", &id.cert_der());
     for q in ["tdx_quote", "tdx_quote_td15ex"] {
         put("tdx_quote", q, &std::fs::read(ws.join("crates/tdx/tests/data").join(q)).unwrap());
@@ -94,7 +93,9 @@ fn write_seeds() {
     }
     let mut tbody = br#"{"task":"transcribe","response_format":"json","language":"en","temperature":0}"#.to_vec();
     tbody.push(b'\n');
-    tbody.extend_from_slice(b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\x3e\0\0\0\x7d\0\0\x02\0\x10\0data\0\0\0\0");
+    tbody.extend_from_slice(
+        b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\x3e\0\0\0\x7d\0\0\x02\0\x10\0data\0\0\0\0",
+    );
     put("transcription", "wav", &tbody);
     put("config", "proxy", &std::fs::read(ws.join("config/proxy.example.toml")).unwrap());
     put("config", "worker", &std::fs::read(ws.join("config/worker.example.toml")).unwrap());

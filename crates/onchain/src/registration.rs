@@ -171,8 +171,7 @@ async fn register(
             reg.stake
         )));
     }
-    let body =
-        messages::register_proxy(
+    let body = messages::register_proxy(
         &wallet.public_key(),
         reg.stake,
         &reg.client_endpoint,

@@ -69,7 +69,7 @@ pub struct ProxyConfig {
     #[serde(default = "default_drain_secs")]
     pub drain_timeout_secs: u64,
     /// Proof of work a dialer must do before TLS, in leading zero bits of SHA-256 (Cocoon: about
-    /// 20). The default, 19, costs a dialer about 45 ms of one core and the proxy one hash; 0
+    /// 20). The default, 21, costs a dialer about 50 ms of one core and the proxy one hash; 0
     /// turns it into a formality (dialers still answer).
     #[serde(default = "default_pow")]
     pub pow_difficulty: u8,

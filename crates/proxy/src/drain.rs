@@ -54,7 +54,11 @@ impl Drain {
     pub async fn run(&self, deadline: Duration) -> u64 {
         self.draining.store(true, Relaxed);
         let started = Instant::now();
-        tracing::info!(in_flight = self.in_flight(), deadline_secs = deadline.as_secs(), "draining: no new requests; finishing those in flight");
+        tracing::info!(
+            in_flight = self.in_flight(),
+            deadline_secs = deadline.as_secs(),
+            "draining: no new requests; finishing those in flight"
+        );
         while self.in_flight() > 0 && started.elapsed() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

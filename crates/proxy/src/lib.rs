@@ -83,6 +83,8 @@ pub struct Shared {
     pub limits: limits::Limits,
     /// What is open on a non-loopback address (only with `insecure_dev`), for `/stats`.
     pub exposure: Exposure,
+    /// When this proxy started (a model nobody serves yet is "reconnecting" for a while).
+    pub started: std::time::Instant,
     /// This proxy's RA-TLS identity; the public report shows its current certificate.
     pub identity: cocoon_ratls::Identity,
 }
@@ -141,9 +143,10 @@ pub async fn run_with_reloads(
         None => None,
     };
     let local = |l: &TcpListener, fallback| l.local_addr().unwrap_or(fallback);
-    let report_url = cfg.report_url.clone().or_else(|| {
-        report_l.as_ref().and_then(|l| l.local_addr().ok()).map(|a| format!("http://{a}/report"))
-    });
+    let report_url = cfg
+        .report_url
+        .clone()
+        .or_else(|| report_l.as_ref().and_then(|l| l.local_addr().ok()).map(|a| format!("http://{a}/report")));
 
     let shutdown = CancellationToken::new();
     let identity = build_identity(Role::Proxy, &cfg.attestation, BTreeMap::new())?;
@@ -206,6 +209,7 @@ pub async fn run_with_reloads(
             .map_or_else(config::default_max_tokens, |p| p.default_max_tokens.max(1)),
         exposure,
         identity: identity.clone(),
+        started: std::time::Instant::now(),
         limits: limits::Limits::new(&cfg, model_hashes, models_from_chain),
     });
     tracing::info!(clients = %shared.client_addr, workers = %shared.worker_addr, stats = %format!("http://{}/stats", local(&stats_l, cfg.stats_listen)),

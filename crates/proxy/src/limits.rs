@@ -79,7 +79,11 @@ impl Limits {
         };
         note("max_body_bytes", self.max_body().to_string(), new.max_body_bytes.to_string());
         note("max_timeout_secs", (self.max_timeout().as_secs()).to_string(), new.max_timeout_secs.max(1).to_string());
-        note("max_streams_per_link", self.max_streams_per_link().to_string(), new.max_streams_per_link.max(1).to_string());
+        note(
+            "max_streams_per_link",
+            self.max_streams_per_link().to_string(),
+            new.max_streams_per_link.max(1).to_string(),
+        );
         note("pow_difficulty", self.pow_difficulty().to_string(), new.pow_difficulty.to_string());
         let models = new.model_allowlist()?;
         if !self.models_from_chain && models != self.model_hashes() {

@@ -3,7 +3,6 @@
 //! A worker is in the registry exactly while its link is up: added after a successful hello,
 //! updated by its status stream, removed the moment its HTTP/2 session ends.
 
-use rand::Rng;
 use crate::{
     health::Health,
     select::{self, Candidate, NoWorker},
@@ -12,6 +11,7 @@ use cocoon_openai::FeatureSet;
 use cocoon_proto::{HardwareProfile, ModelList, ModelWorkerInfo, ModelsEntry, WorkerStatus};
 use cocoon_transport::Body;
 use hyper::client::conn::http2::SendRequest;
+use rand::Rng;
 use serde::Serialize;
 use std::{
     collections::HashMap,
@@ -93,7 +93,13 @@ impl WorkerEntry {
         lock(&self.health).observe_outcome(ok);
     }
     /// What selection needs to know about it at `now` (read once per choice, not per worker).
-    fn candidate(&self, hardware: Option<&str>, features: FeatureSet, excluded: Option<u64>, now: Instant) -> Candidate {
+    fn candidate(
+        &self,
+        hardware: Option<&str>,
+        features: FeatureSet,
+        excluded: Option<u64>,
+        now: Instant,
+    ) -> Candidate {
         let (enabled, coefficient) = {
             let s = lock(&self.status);
             (s.enabled, s.coefficient)
@@ -318,7 +324,12 @@ impl Registry {
 mod tests {
     use super::*;
 
-    async fn worker(i: u64, coefficient: u32, enabled: bool, pipes: &mut Vec<tokio::io::DuplexStream>) -> Arc<WorkerEntry> {
+    async fn worker(
+        i: u64,
+        coefficient: u32,
+        enabled: bool,
+        pipes: &mut Vec<tokio::io::DuplexStream>,
+    ) -> Arc<WorkerEntry> {
         let (ours, theirs) = tokio::io::duplex(1 << 16);
         pipes.push(theirs);
         let (send, conn) = cocoon_transport::h2_client(ours).await.unwrap();

@@ -49,7 +49,8 @@ async fn report(State(state): State<Arc<ReportState>>) -> Json<Value> {
     }
     // The ledger's audit reads the database: off the async workers.
     let shared = state.shared.clone();
-    let doc = tokio::task::spawn_blocking(move || document(&shared)).await.unwrap_or_else(|_| json!({"error": "failed"}));
+    let doc =
+        tokio::task::spawn_blocking(move || document(&shared)).await.unwrap_or_else(|_| json!({"error": "failed"}));
     let doc = Arc::new(doc);
     *state.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), doc.clone()));
     Json(doc.as_ref().clone())
@@ -65,10 +66,8 @@ pub fn document(s: &Shared) -> Value {
     let c = &s.stats;
     let now = crate::payments::now_unix();
     let ledger_accounts = s.payments.as_ref().map(|p| p.ledger.accounts());
-    let by_worker: std::collections::HashMap<&[u8; 32], (u64, u64)> = ledger_accounts
-        .iter()
-        .flat_map(|a| a.workers.iter().map(|(k, w)| (k, (w.earned_tokens, w.earned))))
-        .collect();
+    let by_worker: std::collections::HashMap<&[u8; 32], (u64, u64)> =
+        ledger_accounts.iter().flat_map(|a| a.workers.iter().map(|(k, w)| (k, (w.earned_tokens, w.earned)))).collect();
     let earned = |id: &str| {
         let key: [u8; 32] = hex::decode(id).ok()?.try_into().ok()?;
         by_worker.get(&key).copied()

@@ -110,9 +110,7 @@ impl std::fmt::Debug for TonApi {
 /// An HTTP/1.1 client for `http://` and `https://` URLs (TLS with the webpki roots), whose
 /// connects end within `connect_timeout`: the TON API's, and anything else that reads public
 /// HTTP endpoints (the explorer's report fetcher).
-pub fn http_client(
-    connect_timeout: Duration,
-) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
+pub fn http_client(connect_timeout: Duration) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));

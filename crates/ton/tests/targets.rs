@@ -141,7 +141,15 @@ fn bodies_equal_the_wrappers() {
         ("proxy_finish_close", messages::proxy_finish_close(14).unwrap()),
         (
             "register_proxy",
-            messages::register_proxy(&public_key, 10_000_000_000, "127.0.0.1:8888", "proxy.example:8889", Some("http://proxy.example:8803"), 15).unwrap(),
+            messages::register_proxy(
+                &public_key,
+                10_000_000_000,
+                "127.0.0.1:8888",
+                "proxy.example:8889",
+                Some("http://proxy.example:8803"),
+                15,
+            )
+            .unwrap(),
         ),
     ];
     for (name, cell) in cases {

@@ -196,7 +196,11 @@ async fn hash_model_file(path: std::path::PathBuf) -> Result<String, WorkerError
 async fn drain(state: &state::WorkerState, deadline: Duration) {
     state.start_draining();
     let started = std::time::Instant::now();
-    tracing::info!(running = state.running(), deadline_secs = deadline.as_secs(), "draining: no new requests; finishing the running ones");
+    tracing::info!(
+        running = state.running(),
+        deadline_secs = deadline.as_secs(),
+        "draining: no new requests; finishing the running ones"
+    );
     while state.running() > 0 && started.elapsed() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

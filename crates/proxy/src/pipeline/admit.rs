@@ -43,16 +43,18 @@ pub async fn admit(shared: &Shared, client: &AccountId, req: Request<Incoming>) 
     // A client that cannot pay even for the output does not get to upload a body.
     shared.billing.precheck(client, &meta)?;
     let body =
-        read_within(req.into_body(), shared.limits.max_body(), meta.timeout.min(MAX_BODY_READ)).await.map_err(|e| match e {
-            TransportError::Timeout(_) => {
-                ApiError::from_status(StatusCode::REQUEST_TIMEOUT, "body_timeout", "request body took too long")
+        read_within(req.into_body(), shared.limits.max_body(), meta.timeout.min(MAX_BODY_READ)).await.map_err(|e| {
+            match e {
+                TransportError::Timeout(_) => {
+                    ApiError::from_status(StatusCode::REQUEST_TIMEOUT, "body_timeout", "request body took too long")
+                }
+                TransportError::TooLarge(n) => ApiError::from_status(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("request body over {n} bytes"),
+                ),
+                other => ApiError::from_status(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
             }
-            TransportError::TooLarge(n) => ApiError::from_status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("request body over {n} bytes"),
-            ),
-            other => ApiError::from_status(StatusCode::BAD_REQUEST, "bad_body", other.to_string()),
         })?;
     Ok(Admitted { deadline: started + meta.timeout, meta, body })
 }

@@ -27,10 +27,21 @@ pub fn choose(shared: &Shared, meta: &InferMeta, excluded: Option<u64>) -> Resul
     Ok(Chosen { worker, coefficient })
 }
 
-/// Why no worker could take the request, in the API's words.
-pub fn no_worker_error(meta: &InferMeta, why: NoWorker) -> ApiError {
+/// For this long after a proxy starts, while no worker at all is connected, a model nobody
+/// serves is "not yet", not "unknown": workers are still dialing in (after a restart, say).
+pub const WORKERS_RECONNECT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Why no worker could take the request, in the API's words. `reconnecting`: the proxy
+/// started less than [`WORKERS_RECONNECT`] ago and no worker is connected yet.
+pub fn no_worker_error(meta: &InferMeta, why: NoWorker, reconnecting: bool) -> ApiError {
     let m = &meta.terms.model;
     match why {
+        // Just (re)started with nobody connected yet: "unknown model" would be a lie.
+        NoWorker::UnknownModel if reconnecting => ApiError::from_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "workers_reconnecting",
+            format!("this proxy has just started and no worker has connected yet (model {m:?}); retry shortly"),
+        ),
         NoWorker::UnknownModel => {
             ApiError::from_status(StatusCode::NOT_FOUND, "model_not_found", format!("no worker serves model {m:?}"))
         }

@@ -66,7 +66,9 @@ async fn route(shared: &Arc<Shared>, client: &AccountId, req: Request<Incoming>)
             Err(why) => {
                 return Err(first_failure.unwrap_or_else(|| {
                     shared.stats.no_worker.fetch_add(1, Relaxed);
-                    choose::no_worker_error(meta, why)
+                    let reconnecting =
+                        shared.started.elapsed() < choose::WORKERS_RECONNECT && shared.registry.is_empty();
+                    choose::no_worker_error(meta, why, reconnecting)
                 }))
             }
         };
