@@ -29,8 +29,48 @@ pub fn decode(bytes: Vec<u8>, filename: Option<&str>, max_seconds: u32) -> Resul
     resample(&mono, rate)
 }
 
+/// Most channels a WAV file may declare (WAVE_FORMAT_EXTENSIBLE names 18 speaker positions).
+const MAX_WAV_CHANNELS: u16 = 32;
+
+/// Checks the `fmt ` chunk of every RIFF/WAVE header in the file before symphonia reads it:
+/// symphonia 0.6.1 multiplies the declared channel count without overflow checks (found by
+/// fuzzing: a file declaring 32,769 channels panics it in a debug build). Its probe looks for a
+/// header past the start of the file too, so every `RIFF....WAVE` is checked.
+fn check_wav(bytes: &[u8]) -> Result<(), SpeechError> {
+    let mut from = 0;
+    while let Some(p) = bytes.get(from..).and_then(|b| b.windows(4).position(|w| w == b"RIFF")) {
+        let start = from + p;
+        if bytes.get(start + 8..start + 12) == Some(b"WAVE") {
+            check_wav_at(&bytes[start..])?;
+        }
+        from = start + 4;
+    }
+    Ok(())
+}
+
+/// [`check_wav`] for one header at the start of `bytes`.
+fn check_wav_at(bytes: &[u8]) -> Result<(), SpeechError> {
+    let mut at = 12usize;
+    // Chunks: id (4), size (4, little-endian), data (padded to even). A bounded walk.
+    for _ in 0..64 {
+        let Some(head) = bytes.get(at..at + 8) else { return Ok(()) };
+        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        if &head[..4] == b"fmt " {
+            let channels = bytes.get(at + 10..at + 12).map(|c| u16::from_le_bytes([c[0], c[1]]));
+            return match channels {
+                Some(c) if (1..=MAX_WAV_CHANNELS).contains(&c) => Ok(()),
+                Some(c) => Err(bad(format!("the WAV file declares {c} channels (at most {MAX_WAV_CHANNELS})"))),
+                None => Err(bad("the WAV file's fmt chunk is cut short")),
+            };
+        }
+        at = at.saturating_add(8).saturating_add(size).saturating_add(size & 1);
+    }
+    Ok(())
+}
+
 /// Decodes to mono at the file's own rate: (samples, rate).
 pub fn decode_mono(bytes: Vec<u8>, filename: Option<&str>, max_seconds: u32) -> Result<(Vec<f32>, u32), SpeechError> {
+    check_wav(&bytes)?;
     let mss = MediaSourceStream::new(Box::new(std::io::Cursor::new(bytes)), MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = filename.and_then(|f| f.rsplit_once('.')).map(|(_, ext)| ext.to_ascii_lowercase()) {
@@ -135,6 +175,29 @@ mod tests {
         (0..(rate as f32 * seconds) as usize)
             .map(|i| ((i as f32 * 440.0 * 2.0 * std::f32::consts::PI / rate as f32).sin() * 10_000.0) as i16)
             .collect()
+    }
+
+    #[test]
+    fn a_wav_declaring_absurd_channels_is_refused_before_the_decoder_sees_it() {
+        // The fuzzer's file: 32,769 channels overflowed symphonia's block-align arithmetic.
+        let mut w = wav(&[0; 4], 16_000, 1);
+        w[22..24].copy_from_slice(&0x8001u16.to_le_bytes());
+        let e = decode(w, None, 60).unwrap_err().to_string();
+        assert!(e.contains("32769 channels"), "{e}");
+        let mut cut = wav(&[0; 4], 16_000, 1);
+        cut.truncate(22);
+        assert!(decode(cut, None, 60).is_err());
+        // Behind other bytes (symphonia's probe finds it there too).
+        let mut behind = b"junk".to_vec();
+        let mut w = wav(&[0; 4], 16_000, 1);
+        w[22..24].copy_from_slice(&0x8001u16.to_le_bytes());
+        behind.extend(w);
+        assert!(decode(behind, Some("x.wav"), 60).is_err());
+        // Zero channels too; a normal file still decodes.
+        let mut zero = wav(&[0; 4], 16_000, 1);
+        zero[22..24].copy_from_slice(&0u16.to_le_bytes());
+        assert!(decode(zero, None, 60).is_err());
+        assert!(decode(wav(&tone(16_000, 0.1), 16_000, 1), None, 60).is_ok());
     }
 
     #[test]
