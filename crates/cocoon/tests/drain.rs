@@ -32,6 +32,16 @@ fn usage_of(body: &[u8]) -> (u64, bool) {
     (tokens, text.lines().any(|l| l == "data: [DONE]"))
 }
 
+/// Starts four streaming requests (about 2 s each on these networks).
+fn four_streams(url: &str) -> Vec<tokio::task::JoinHandle<(u16, bytes::Bytes)>> {
+    (0..4)
+        .map(|_| {
+            let url = url.to_string();
+            tokio::spawn(async move { post(&url, chat_body(true, "")).await })
+        })
+        .collect()
+}
+
 async fn exits_within(net: &mut Net, name: &str, within: Duration) -> Duration {
     let started = Instant::now();
     let child = net.procs.children.get_mut(name).unwrap();
@@ -50,12 +60,7 @@ async fn a_proxy_asked_to_stop_finishes_running_streams_refuses_new_ones_and_kee
     let charged_before = before["ledger"]["charged_tokens"].as_u64().unwrap();
 
     let url = net.chat_url();
-    let streams: Vec<_> = (0..4)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { post(&url, chat_body(true, "")).await })
-        })
-        .collect();
+    let streams = four_streams(&url);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let (_, during) = get_json(&net.proxy_stats[0]).await;
     assert_eq!(during["workers"].as_array().unwrap().iter().map(|w| w["running"].as_u64().unwrap()).sum::<u64>(), 4);
@@ -97,12 +102,7 @@ async fn a_proxy_asked_to_stop_finishes_running_streams_refuses_new_ones_and_kee
 async fn a_worker_asked_to_stop_is_not_chosen_again_and_finishes_what_it_runs() {
     let mut net = Net::start("drain-worker", NetOpts { workers: 2, delay_ms: 40, ..Default::default() }).await;
     let url = net.chat_url();
-    let streams: Vec<_> = (0..4)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { post(&url, chat_body(true, "")).await })
-        })
-        .collect();
+    let streams = four_streams(&url);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let (_, w0) = get_json(&net.worker_stats[0]).await;
     let worker_id = w0["worker_id"].as_str().unwrap().to_string();
