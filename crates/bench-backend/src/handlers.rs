@@ -71,7 +71,7 @@ async fn complete(inner: &Arc<Inner>, endpoint: Endpoint, body: &[u8]) -> Respon
     if req.stream {
         let usage = req.include_usage.then_some((req.prompt_tokens, chunks as u64));
         let parts = StreamParts::new(endpoint, &meta, &inner.chunk, usage);
-        let stream = ChunkStream::new(parts, chunks, delay, inner.stats.clone());
+        let stream = ChunkStream::new(parts, chunks, delay, inner.opts.flush, inner.stats.clone());
         let mut res = Response::new(Body::from_stream(stream));
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

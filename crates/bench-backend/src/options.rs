@@ -17,10 +17,14 @@ pub struct Options {
     pub bytes: usize,
     /// Delay between chunks, in milliseconds (0: none).
     pub delay_ms: u64,
+    /// Write each chunk on its own and flush it before making the next, as a server that
+    /// awaits every write does (Cocoon's benchmark server); otherwise the chunks that are ready
+    /// go out together in one write, as fast as the socket takes them.
+    pub flush: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { model: "bench-model".to_owned(), chunks: 50, bytes: 128, delay_ms: 0 }
+        Self { model: "bench-model".to_owned(), chunks: 50, bytes: 128, delay_ms: 0, flush: false }
     }
 }

@@ -51,16 +51,32 @@ pub(crate) struct ChunkStream {
     total: usize,
     delay: Option<Duration>,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// Yield to the runtime between events, so the HTTP layer writes and flushes each one
+    /// before the next is made (hyper flushes whenever the body is not ready).
+    flush: bool,
+    /// Whether the yield before event `next` has been done.
+    yielded: bool,
     guard: CancelGuard,
 }
 
 impl ChunkStream {
-    /// A stream of `chunks` content events, `delay` apart when set; counts itself in `stats` as
-    /// started now, and as completed or cancelled when it ends.
-    pub fn new(parts: StreamParts, chunks: usize, delay: Option<Duration>, stats: Arc<Stats>) -> Self {
+    /// A stream of `chunks` content events, `delay` apart when set, each flushed on its own when
+    /// `flush`; counts itself in `stats` as started now, and as completed or cancelled when it
+    /// ends.
+    pub fn new(parts: StreamParts, chunks: usize, delay: Option<Duration>, flush: bool, stats: Arc<Stats>) -> Self {
         stats.stream_started();
         let total = chunks + 2 + usize::from(parts.usage.is_some());
-        Self { parts, chunks, next: 0, total, delay, sleep: None, guard: CancelGuard { stats, finished: false } }
+        Self {
+            parts,
+            chunks,
+            next: 0,
+            total,
+            delay,
+            sleep: None,
+            flush,
+            yielded: false,
+            guard: CancelGuard { stats, finished: false },
+        }
     }
 
     fn item(&self, i: usize) -> Bytes {
@@ -92,6 +108,13 @@ impl Stream for ChunkStream {
                 this.sleep = None;
             }
         }
+        // Not ready once before every event but the first: the HTTP layer flushes what it has.
+        if this.flush && this.next > 0 && !this.yielded {
+            this.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        this.yielded = false;
         let item = this.item(this.next);
         this.next += 1;
         if this.next == this.total {

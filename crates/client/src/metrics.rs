@@ -89,8 +89,5 @@ pub fn scrape(s: &Shared, stats: &Value) -> Scrape {
 
 /// A latency histogram in the exported buckets.
 fn buckets(h: &Histogram) -> Buckets {
-    let mut b = Buckets::new(&LATENCY_BOUNDS);
-    h.each_bucket(|upper_secs, count| b.add(upper_secs, count, 0.0));
-    b.sum = h.sum_secs();
-    b
+    h.inner().buckets(&LATENCY_BOUNDS)
 }

@@ -2,12 +2,17 @@
 //! through a local network, with the ratio of the two.
 //!
 //! 30 concurrent connections, keep-alive off, a streaming chat request answered with 50 chunks
-//! of 128 bytes. Then concurrency 1, to see the latency the network adds per request.
+//! of 128 bytes. Then concurrency 1, to see the latency the network adds per request. Two shapes
+//! of backend: one that writes the ready chunks together (`burst`), one that writes and flushes
+//! each chunk on its own as Cocoon's benchmark server does (`flush`). The CPU time every process
+//! uses in the concurrency-30 runs is read from `/proc` and reported per request and role.
 
-use crate::network;
+use crate::{network, procstat};
 use anyhow::{bail, Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `cocoon bench`.
 #[derive(Args)]
@@ -34,12 +39,24 @@ pub struct BenchArgs {
     /// machine is noisy.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// How the backend writes its chunks; each shape gets its own network and rounds.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "burst,flush")]
+    pub shapes: Vec<Shape>,
     /// Where the benchmark network keeps its files.
     #[arg(long, default_value = "data/bench")]
     pub data_dir: PathBuf,
     /// Run the network without payments (to compare; payments are on by default).
     #[arg(long)]
     pub no_payments: bool,
+}
+
+/// How the synthetic backend writes an answer's chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shape {
+    /// The chunks that are ready go out together, as fast as the socket takes them.
+    Burst,
+    /// Each chunk is written and flushed on its own (Cocoon's benchmark server).
+    Flush,
 }
 
 /// What `hey` reports.
@@ -111,13 +128,59 @@ async fn hey(url: &str, n: usize, c: usize, body: &str) -> Result<HeyResult> {
     parse_hey(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// Runs `cocoon bench`: starts a local network on the synthetic backend, runs `hey` against the
-/// backend and through the network for each round, and prints the medians and their ratio.
-pub async fn run(a: BenchArgs) -> Result<()> {
-    which_hey()?;
+/// CPU time per request of each kind of process in a run, in microseconds: `hey`, `backend`,
+/// `client`, `proxy`, `worker` (all workers together).
+type CpuPerRequest = BTreeMap<String, f64>;
+
+/// The kinds of process, in the order they are printed.
+const KINDS: [&str; 5] = ["hey", "backend", "client", "proxy", "worker"];
+
+/// CPU time used so far by each running role, summed by kind (`proxy-0` -> `proxy`).
+fn role_cpu(net: &network::Network) -> BTreeMap<String, Duration> {
+    let mut by_kind = BTreeMap::new();
+    for p in &net.procs {
+        let kind = p.name.split('-').next().unwrap_or(&p.name).to_string();
+        let used = p.child.id().and_then(procstat::cpu_time).unwrap_or_default();
+        *by_kind.entry(kind).or_insert(Duration::ZERO) += used;
+    }
+    by_kind
+}
+
+/// Runs `hey` and says how much CPU each kind of process used per request meanwhile.
+async fn measured(
+    net: &network::Network,
+    url: &str,
+    n: usize,
+    c: usize,
+    body: &str,
+) -> Result<(HeyResult, CpuPerRequest)> {
+    let (roles0, hey0) = (role_cpu(net), procstat::reaped_children_cpu());
+    let r = hey(url, n, c, body).await?;
+    let (roles1, hey1) = (role_cpu(net), procstat::reaped_children_cpu());
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    let mut cpu: CpuPerRequest = roles1
+        .iter()
+        .map(|(k, t1)| (k.clone(), per(t1.saturating_sub(roles0.get(k).copied().unwrap_or_default()))))
+        .collect();
+    cpu.insert("hey".into(), per(hey1.saturating_sub(hey0)));
+    Ok((r, cpu))
+}
+
+/// One shape's results: the medians of the rounds and the per-round ratios.
+struct ShapeResult {
+    shape: Shape,
+    rows: [(String, HeyResult); 4],
+    ratios: Vec<f64>,
+    cpu_direct: CpuPerRequest,
+    cpu_network: CpuPerRequest,
+    failures: usize,
+}
+
+/// Starts a network on the synthetic backend answering in `shape`, runs the rounds, stops it.
+async fn run_shape(a: &BenchArgs, shape: Shape) -> Result<ShapeResult> {
     let port = network::free_ports(1)?[0];
     eprintln!(
-        "starting a local network ({} workers, synthetic backend: {} chunks x {} bytes)...",
+        "starting a local network ({} workers, synthetic backend: {} chunks x {} bytes, {shape:?})...",
         a.workers, a.chunks, a.bytes
     );
     let mut net = network::Network::start(network::Spec {
@@ -128,7 +191,12 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         client_port: port,
         data_dir: a.data_dir.clone(),
         max_active: 256,
-        bench: (a.chunks, a.bytes, 0),
+        bench: cocoon_bench_backend::Options {
+            chunks: a.chunks,
+            bytes: a.bytes,
+            flush: shape == Shape::Flush,
+            ..Default::default()
+        },
         deposit: (!a.no_payments).then_some(1_000 * 1_000_000_000),
         speech: None,
         embedding: None,
@@ -144,58 +212,101 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     let through = format!("{}/chat/completions", net.api);
     let rounds = a.rounds.max(1);
     let result = async {
-        let (mut d, mut t, mut d1, mut t1) = (vec![], vec![], vec![], vec![]);
+        let (mut d, mut t, mut d1, mut t1, mut cd, mut ct) = (vec![], vec![], vec![], vec![], vec![], vec![]);
         for r in 1..=rounds {
-            eprintln!(
-                "[round {r}/{rounds}] backend directly, {} requests, concurrency {}...",
-                a.requests, a.concurrency
-            );
-            d.push(hey(&direct, a.requests, a.concurrency, &body).await?);
-            eprintln!(
-                "[round {r}/{rounds}] through the network, {} requests, concurrency {}...",
-                a.requests, a.concurrency
-            );
-            t.push(hey(&through, a.requests, a.concurrency, &body).await?);
-            eprintln!(
-                "[round {r}/{rounds}] concurrency 1, direct then network, {} requests each...",
-                a.latency_requests
-            );
-            d1.push(hey(&direct, a.latency_requests, 1, &body).await?);
-            t1.push(hey(&through, a.latency_requests, 1, &body).await?);
+            let (n, c) = (a.requests, a.concurrency);
+            eprintln!("[{shape:?} {r}/{rounds}] backend directly, {n} requests, concurrency {c}...");
+            let (res, cpu) = measured(&net, &direct, n, c, &body).await?;
+            d.push(res);
+            cd.push(cpu);
+            eprintln!("[{shape:?} {r}/{rounds}] through the network, {n} requests, concurrency {c}...");
+            let (res, cpu) = measured(&net, &through, n, c, &body).await?;
+            t.push(res);
+            ct.push(cpu);
+            let n1 = a.latency_requests;
+            eprintln!("[{shape:?} {r}/{rounds}] concurrency 1, direct then network, {n1} requests each...");
+            d1.push(hey(&direct, n1, 1, &body).await?);
+            t1.push(hey(&through, n1, 1, &body).await?);
         }
-        anyhow::Ok((d, t, d1, t1))
+        anyhow::Ok((d, t, d1, t1, cd, ct))
     }
     .await;
     net.stop().await;
-    let (d, t, d1, t1) = result?;
-    println!(
-        "cocoon bench: streaming chat, {} chunks x {} bytes, keep-alive off, {} workers; median of {rounds} round(s)",
-        a.chunks, a.bytes, a.workers
-    );
-    println!("{:<28} {:>10} {:>9} {:>9} {:>9} {:>7}", "run", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-200");
+    let (d, t, d1, t1, cd, ct) = result?;
     let c = a.concurrency;
-    let rows = [
-        (format!("direct, c={c}"), median(&d)),
-        (format!("network, c={c}"), median(&t)),
-        ("direct, c=1".into(), median(&d1)),
-        ("network, c=1".into(), median(&t1)),
-    ];
-    for (name, r) in &rows {
-        println!("{:<28} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>7}", name, r.rps, r.p50_ms, r.p90_ms, r.p99_ms, r.non_200);
+    Ok(ShapeResult {
+        shape,
+        ratios: d.iter().zip(&t).map(|(d, t)| t.rps / d.rps.max(1.0)).collect(),
+        failures: t.iter().chain(&t1).map(|r| r.non_200).sum(),
+        rows: [
+            (format!("direct, c={c}"), median(&d)),
+            (format!("network, c={c}"), median(&t)),
+            ("direct, c=1".into(), median(&d1)),
+            ("network, c=1".into(), median(&t1)),
+        ],
+        cpu_direct: median_cpu(&cd),
+        cpu_network: median_cpu(&ct),
+    })
+}
+
+/// Runs `cocoon bench`: for each shape, starts a local network on the synthetic backend, runs
+/// `hey` against the backend and through the network for each round, and prints the medians,
+/// their ratio and the CPU per request of each role.
+pub async fn run(a: BenchArgs) -> Result<()> {
+    which_hey()?;
+    let mut results = Vec::new();
+    for shape in &a.shapes {
+        results.push(run_shape(&a, *shape).await?);
     }
-    let ratios: Vec<String> = d.iter().zip(&t).map(|(d, t)| format!("{:.2}", t.rps / d.rps.max(1.0))).collect();
-    let (dm, tm, d1m, t1m) = (&rows[0].1, &rows[1].1, &rows[2].1, &rows[3].1);
-    println!(
-        "throughput ratio network/direct (medians): {:.2}x (target >= 0.5x); per round: {}",
-        tm.rps / dm.rps.max(1.0),
-        ratios.join(", ")
-    );
-    println!("added p50 latency at c=1 (medians): {:.3} ms (target <= 1 ms)", t1m.p50_ms - d1m.p50_ms);
-    let failures: usize = t.iter().chain(&t1).map(|r| r.non_200).sum();
+    let rounds = a.rounds.max(1);
+    for r in &results {
+        println!(
+            "cocoon bench: streaming chat, {} chunks x {} bytes, backend shape {:?}, keep-alive off, {} workers; median of {rounds} round(s)",
+            a.chunks, a.bytes, r.shape, a.workers
+        );
+        println!("{:<28} {:>10} {:>9} {:>9} {:>9} {:>7}", "run", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-200");
+        for (name, m) in &r.rows {
+            println!(
+                "{:<28} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>7}",
+                name, m.rps, m.p50_ms, m.p90_ms, m.p99_ms, m.non_200
+            );
+        }
+        let per_round: Vec<String> = r.ratios.iter().map(|x| format!("{x:.2}")).collect();
+        let (dm, tm, d1m, t1m) = (&r.rows[0].1, &r.rows[1].1, &r.rows[2].1, &r.rows[3].1);
+        println!(
+            "throughput ratio network/direct (medians): {:.2}x (target >= 0.5x); per round: {}",
+            tm.rps / dm.rps.max(1.0),
+            per_round.join(", ")
+        );
+        println!("added p50 latency at c=1 (medians): {:.3} ms (target <= 1 ms)", t1m.p50_ms - d1m.p50_ms);
+        println!("CPU per request at c={} (microseconds, medians of the rounds):", a.concurrency);
+        println!("{:<10} {}  {:>8}", "run", KINDS.map(|k| format!("{k:>8}")).join(" "), "total");
+        for (name, cpu) in [("direct", &r.cpu_direct), ("network", &r.cpu_network)] {
+            let cells: Vec<String> =
+                KINDS.iter().map(|k| format!("{:>8.1}", cpu.get(*k).copied().unwrap_or(0.0))).collect();
+            let total: f64 = KINDS.iter().filter_map(|k| cpu.get(*k)).sum();
+            println!("{:<10} {}  {:>8.1}", name, cells.join(" "), total);
+        }
+        println!();
+    }
+    let failures: usize = results.iter().map(|r| r.failures).sum();
     if failures > 0 {
         bail!("the network answered {failures} requests with a non-200 status");
     }
     Ok(())
+}
+
+/// Kind-wise median over rounds.
+fn median_cpu(runs: &[CpuPerRequest]) -> CpuPerRequest {
+    let mut out = CpuPerRequest::new();
+    for k in KINDS {
+        let mut v: Vec<f64> = runs.iter().filter_map(|r| r.get(k).copied()).collect();
+        v.sort_by(f64::total_cmp);
+        if let Some(m) = v.get(v.len() / 2) {
+            out.insert(k.to_string(), *m);
+        }
+    }
+    out
 }
 
 /// Field-wise median over rounds (each field on its own).
@@ -234,6 +345,14 @@ mod tests {
         assert!((r.p50_ms - 3.1).abs() < 1e-9 && (r.p99_ms - 15.0).abs() < 1e-9);
         assert_eq!(r.non_200, 10);
         assert!(parse_hey("garbage").is_err());
+    }
+
+    #[test]
+    fn cpu_medians_are_per_kind() {
+        let run = |proxy: f64, hey: f64| CpuPerRequest::from([("proxy".into(), proxy), ("hey".into(), hey)]);
+        let m = median_cpu(&[run(30.0, 5.0), run(10.0, 7.0), run(20.0, 6.0)]);
+        assert_eq!((m["proxy"], m["hey"]), (20.0, 6.0));
+        assert!(!m.contains_key("worker"));
     }
 
     #[test]

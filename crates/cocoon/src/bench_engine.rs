@@ -373,7 +373,7 @@ pub async fn run(a: BenchEngineArgs) -> Result<()> {
             client_port: port,
             data_dir: a.data_dir.clone(),
             max_active: 64,
-            bench: (50, 128, 0),
+            bench: Default::default(),
             deposit: Some(1_000 * 1_000_000_000),
             speech: None,
             embedding: None,

@@ -7,15 +7,18 @@ mod bench_engine;
 mod bench_peer;
 mod bench_pow;
 mod bench_scale;
+mod bench_streams;
 mod bench_translate;
 mod chrf;
 mod config;
 mod devnet;
 mod explorer_cli;
 mod faithful;
+mod fleet;
 mod money;
 mod network;
 mod operator;
+mod procstat;
 mod roles;
 mod shutdown;
 mod soak;
@@ -73,6 +76,12 @@ enum Command {
     BenchEngine(bench_engine::BenchEngineArgs),
     /// Worker selection in one proxy with many workers, with workers joining and leaving.
     BenchScale(bench_scale::BenchScaleArgs),
+    /// One proxy under a thousand workers and ten thousand concurrent slow streams: its memory,
+    /// selection time, and whether workers leaving and joining stall the other streams.
+    BenchStreams(bench_streams::BenchStreamsArgs),
+    /// Many workers in one process, each with its own key and link (for bench-streams).
+    #[command(hide = true)]
+    Fleet(fleet::FleetArgs),
     /// A long run through a local network with every role's memory sampled: the RSS curve,
     /// failing on growth after warm-up or on any failed request.
     Soak(soak::SoakArgs),
@@ -140,6 +149,8 @@ fn main() -> Result<()> {
             Command::BenchPow(a) => bench_pow::run(a).await,
             Command::Soak(a) => soak::run(a).await,
             Command::BenchScale(a) => bench_scale::run(a).await,
+            Command::BenchStreams(a) => bench_streams::run(a).await,
+            Command::Fleet(a) => fleet::run(a).await,
             Command::Translate(a) => tasks_cli::translate(a).await,
             Command::Summarize(a) => tasks_cli::summarize(a).await,
             Command::Chat(a) => tasks_cli::chat(a).await,

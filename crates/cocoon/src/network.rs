@@ -35,8 +35,9 @@ pub struct Spec {
     pub data_dir: PathBuf,
     /// Each worker's limit of concurrent requests.
     pub max_active: u32,
-    /// Settings of the synthetic backend, when it is started: chunks, bytes, delay.
-    pub bench: (usize, usize, u64),
+    /// How the synthetic backend answers, when it is started (its `model` is ignored: see
+    /// `model`).
+    pub bench: cocoon_bench_backend::Options,
     /// Payments on, with this starting deposit for the client at each proxy (nanotons);
     /// `None`: payments off.
     pub deposit: Option<u64>,
@@ -166,20 +167,23 @@ impl Network {
             }
             BackendSpec::Synthetic => {
                 let model = spec.model.clone().unwrap_or_else(|| "bench-model".into());
-                let (chunks, bytes, delay) = spec.bench;
-                let args = vec![
+                let b = &spec.bench;
+                let mut args = vec![
                     "bench-backend".to_string(),
                     "--port".into(),
                     backend_port.to_string(),
                     "--model".into(),
                     model.clone(),
                     "--chunks".into(),
-                    chunks.to_string(),
+                    b.chunks.to_string(),
                     "--bytes".into(),
-                    bytes.to_string(),
+                    b.bytes.to_string(),
                     "--delay-ms".into(),
-                    delay.to_string(),
+                    b.delay_ms.to_string(),
                 ];
+                if b.flush {
+                    args.push("--flush".into());
+                }
                 let url = format!("http://127.0.0.1:{backend_port}");
                 net.spawn(&exe, "backend", args, &log_dir)?;
                 wait_http(&mut net, &format!("{url}/health"), |_| true).await?;
@@ -469,7 +473,7 @@ fn node_dir(spec: &Spec, name: &str) -> PathBuf {
 /// Gives the client `deposit` at proxy `i`, unless it still has at least half of that
 /// (like Cocoon's automatic top-up), so repeated runs do not pile up deposits. On chain the
 /// client's wallet sends it (a top-up to its client contract), and a stake of a tenth of it.
-async fn top_up(client_port: u16, i: usize, deposit: u64, on_chain: bool, token: &str) -> Result<()> {
+pub(crate) async fn top_up(client_port: u16, i: usize, deposit: u64, on_chain: bool, token: &str) -> Result<()> {
     let base = format!("http://127.0.0.1:{client_port}/v1/payments");
     let (_, account) = get_json_with(&format!("{base}/account?proxy={i}"), Some(token)).await?;
     let mut ops = Vec::new();

@@ -43,13 +43,22 @@ pub async fn proxy(a: ProxyArgs) -> Result<()> {
         .set("worker_listen", a.worker_listen)
         .set("stats_listen", a.stats_listen);
     let cfg: cocoon_proxy::ProxyConfig = load(a.config.as_deref(), o.clone())?;
-    // SIGHUP: the config is read again and what can change while running is applied.
+    let reloads = reload_on_sighup(a.config.clone(), o);
+    cocoon_proxy::run_with_reloads(cfg, shutdown::on_signal(), reloads).await.context("proxy")
+}
+
+/// On each SIGHUP, the config file is read again (with the same flags on top) and sent to the
+/// role, which applies what can change while running; a config that does not load is logged
+/// and changes nothing.
+fn reload_on_sighup<T>(path: Option<PathBuf>, o: Overrides) -> tokio::sync::mpsc::Receiver<T>
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+{
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let path = a.config.clone();
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
         while hup.recv().await.is_some() {
-            match load::<cocoon_proxy::ProxyConfig>(path.as_deref(), o.clone()) {
+            match load::<T>(path.as_deref(), o.clone()) {
                 Ok(new) => {
                     let _ = tx.try_send(new);
                 }
@@ -59,7 +68,7 @@ pub async fn proxy(a: ProxyArgs) -> Result<()> {
             }
         }
     });
-    cocoon_proxy::run_with_reloads(cfg, shutdown::on_signal(), rx).await.context("proxy")
+    rx
 }
 
 /// Arguments of `cocoon worker`: the flags that override its config, or a subcommand for a running worker.
@@ -124,8 +133,9 @@ pub async fn worker(a: WorkerArgs) -> Result<()> {
         .set("stats_listen", a.stats_listen)
         .set("admin_listen", a.admin_listen)
         .set("data_dir", a.data_dir.map(|p| p.display().to_string()));
-    let cfg: cocoon_worker::WorkerConfig = load(a.config.as_deref(), o)?;
-    cocoon_worker::run(cfg, shutdown::on_signal()).await.context("worker")
+    let cfg: cocoon_worker::WorkerConfig = load(a.config.as_deref(), o.clone())?;
+    let reloads = reload_on_sighup(a.config.clone(), o);
+    cocoon_worker::run_with_reloads(cfg, shutdown::on_signal(), reloads).await.context("worker")
 }
 
 /// Arguments of `cocoon client`: the flags that override its config, or a money subcommand.
@@ -179,6 +189,10 @@ pub struct BenchBackendArgs {
     /// Model name served.
     #[arg(long, default_value = "bench-model")]
     pub model: String,
+    /// Write and flush each chunk on its own (as Cocoon's benchmark server does) rather than
+    /// the ready chunks together.
+    #[arg(long)]
+    pub flush: bool,
 }
 
 /// Runs `cocoon bench-backend`: the synthetic OpenAI-compatible backend on 127.0.0.1 until SIGINT/SIGTERM.
@@ -187,8 +201,14 @@ pub async fn bench_backend(a: BenchBackendArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (is the port in use? pick another with --port)"))?;
-    let opts = cocoon_bench_backend::Options { model: a.model, chunks: a.chunks, bytes: a.bytes, delay_ms: a.delay_ms };
-    tracing::info!(%addr, model = %opts.model, chunks = opts.chunks, bytes = opts.bytes, delay_ms = opts.delay_ms, "synthetic backend listening");
+    let opts = cocoon_bench_backend::Options {
+        model: a.model,
+        chunks: a.chunks,
+        bytes: a.bytes,
+        delay_ms: a.delay_ms,
+        flush: a.flush,
+    };
+    tracing::info!(%addr, model = %opts.model, chunks = opts.chunks, bytes = opts.bytes, delay_ms = opts.delay_ms, flush = opts.flush, "synthetic backend listening");
     let stop = shutdown::on_signal();
     cocoon_bench_backend::BenchBackend::new(opts).serve(listener, stop.cancelled_owned()).await.context("bench backend")
 }

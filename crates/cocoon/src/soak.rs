@@ -34,13 +34,6 @@ pub struct SoakArgs {
     pub data_dir: PathBuf,
 }
 
-/// Resident memory of a process, in KiB (`VmRSS` in /proc).
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Runs `cocoon soak`.
 pub async fn run(a: SoakArgs) -> Result<()> {
     let port = network::free_ports(1)?[0];
@@ -53,7 +46,7 @@ pub async fn run(a: SoakArgs) -> Result<()> {
         client_port: port,
         data_dir: a.data_dir.clone(),
         max_active: 256,
-        bench: (8, 64, 0),
+        bench: cocoon_bench_backend::Options { chunks: 8, bytes: 64, delay_ms: 0, ..Default::default() },
         deposit: Some(1_000_000 * 1_000_000_000),
         speech: None,
         embedding: None,
@@ -112,7 +105,7 @@ async fn soak(a: &SoakArgs, net: &network::Network) -> Result<()> {
     loop {
         let done = sent.load(Relaxed).min(a.requests);
         if done >= next || done >= a.requests {
-            let rss: Vec<u64> = roles.iter().map(|(_, pid)| rss_kib(*pid).unwrap_or(0)).collect();
+            let rss: Vec<u64> = roles.iter().map(|(_, pid)| crate::procstat::rss_kib(*pid).unwrap_or(0)).collect();
             let rate = done as f64 / started.elapsed().as_secs_f64();
             print!("{done:>10} {rate:>8.0}");
             for r in &rss {

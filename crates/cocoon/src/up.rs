@@ -128,7 +128,7 @@ pub async fn run(a: UpArgs) -> Result<()> {
         client_port: a.client_port,
         data_dir: a.data_dir.clone(),
         max_active: a.max_active,
-        bench: (50, 128, a.delay_ms),
+        bench: cocoon_bench_backend::Options { chunks: 50, bytes: 128, delay_ms: a.delay_ms, ..Default::default() },
         deposit: (!a.no_payments).then_some(a.deposit),
         speech,
         embedding,

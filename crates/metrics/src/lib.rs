@@ -13,9 +13,11 @@
 //! figures and all of `/stats` as tables. Text from `/stats` is only ever set as text.
 
 mod histogram;
+mod log_histogram;
 mod scrape;
 
 pub use histogram::{Buckets, LATENCY_BOUNDS};
+pub use log_histogram::LogHistogram;
 pub use scrape::{Scrape, CONTENT_TYPE};
 
 /// The operator's page every role serves at `/dashboard`, next to its `/stats`.

@@ -13,6 +13,19 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(0.0)
 }
 
+/// Upper bounds of the selection-time histogram, in seconds: 1 µs to 1 ms.
+const SELECTION_BOUNDS: [f64; 8] = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3];
+
+/// The selection-time histogram, exported beside the figures of `/stats`.
+pub fn selection(m: &mut Scrape, stats: &crate::stats::ProxyStats) {
+    m.histogram(
+        "cocoon_proxy_selection_seconds",
+        "Time to choose a worker for a request.",
+        &[],
+        stats.selection.0.buckets(&SELECTION_BOUNDS),
+    );
+}
+
 /// The metrics of `stats`, the proxy's `/stats` document.
 pub fn scrape(stats: &Value) -> Scrape {
     let mut m = Scrape::new();

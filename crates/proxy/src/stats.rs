@@ -45,6 +45,26 @@ pub struct ProxyStats {
     pub last_refusal: Mutex<Option<String>>,
     /// Each client's last inference request (Unix seconds), bounded by [`MAX_TRACKED_CLIENTS`].
     last_seen: Mutex<HashMap<[u8; 32], u64>>,
+    /// How long choosing a worker takes, per choice.
+    pub selection: SelectionTime,
+}
+
+/// How long each worker selection took (from 0.1 µs, buckets 10% apart): `/stats` shows its
+/// percentiles, `/metrics` exports it as `cocoon_proxy_selection_seconds`.
+pub struct SelectionTime(pub cocoon_metrics::LogHistogram);
+
+impl Default for SelectionTime {
+    fn default() -> Self {
+        Self(cocoon_metrics::LogHistogram::new(0.1))
+    }
+}
+
+impl SelectionTime {
+    /// Count, p50, p99 and the slowest, in microseconds (`null` before any choice).
+    fn summary(&self) -> serde_json::Value {
+        let q = |x: f64| self.0.quantile_us(x).map(|us| (us * 100.0).round() / 100.0);
+        serde_json::json!({"count": self.0.count(), "p50_us": q(0.5), "p99_us": q(0.99), "max_us": q(1.0)})
+    }
 }
 
 impl ProxyStats {
@@ -98,6 +118,7 @@ impl ProxyStats {
             handshakes_refused: u64,
             last_refusal: Option<String>,
             clients_active_24h: usize,
+            selection: serde_json::Value,
         }
         let s = S {
             requests: self.requests.load(Relaxed),
@@ -114,6 +135,7 @@ impl ProxyStats {
             handshakes_refused: self.handshakes_refused.load(Relaxed),
             last_refusal: self.last_refusal.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             clients_active_24h: self.clients_active(crate::payments::now_unix(), DAY_SECS),
+            selection: self.selection.summary(),
         };
         serde_json::to_value(s).unwrap_or_default()
     }

@@ -41,7 +41,9 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
 
 /// The Prometheus text of the figures `/stats` shows ([`crate::metrics`]).
 async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    let text = crate::metrics::scrape(&stats_json(&s)).render();
+    let mut scrape = crate::metrics::scrape(&stats_json(&s));
+    crate::metrics::selection(&mut scrape, &s.stats);
+    let text = scrape.render();
     ([(http::header::CONTENT_TYPE, cocoon_metrics::CONTENT_TYPE)], text)
 }
 

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod openai_backend;
 pub mod probe;
+pub mod reload;
 pub mod service;
 #[cfg(feature = "speech")]
 pub mod speech_backend;
@@ -211,7 +212,17 @@ async fn drain(state: &state::WorkerState, deadline: Duration) {
 }
 
 /// Runs a worker until `stop` is cancelled, then drains (see [`drain`]).
-pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
+pub async fn run(cfg: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
+    let (_keep, reloads) = tokio::sync::mpsc::channel(1);
+    run_with_reloads(cfg, stop, reloads).await
+}
+
+/// [`run`], applying each config received on `reloads` (SIGHUP) as [`reload::apply`] says.
+pub async fn run_with_reloads(
+    mut cfg: WorkerConfig,
+    stop: CancellationToken,
+    mut reloads: tokio::sync::mpsc::Receiver<WorkerConfig>,
+) -> Result<(), WorkerError> {
     cfg.validate().map_err(WorkerError::Config)?;
     if let Some(chain) = cfg.chain.clone() {
         let reg = cocoon_onchain::registry::read(&chain)
@@ -272,6 +283,7 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
         None => probe_features(&cfg).await,
     };
     let state = Arc::new(state::WorkerState::new(cfg.coefficient));
+    let tunables = Arc::new(reload::Tunables::new(&cfg));
     let share = (cfg.max_active / cfg.proxies.len() as u32).max(1);
     let links: Vec<Arc<service::LinkCtx>> = cfg
         .proxies
@@ -295,7 +307,7 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
                 proxy_key: Default::default(),
                 share,
                 max_active: cfg.max_active,
-                max_body: cfg.max_body_bytes,
+                tunables: tunables.clone(),
                 running: Arc::new(AtomicU32::new(0)),
                 connected: Default::default(),
             })
@@ -339,8 +351,26 @@ pub async fn run(mut cfg: WorkerConfig, stop: CancellationToken) -> Result<(), W
     tracing::info!(model = %cfg.model, hardware = %hardware, proxies = ?cfg.proxies, stats = %format!("http://{stats_addr}/stats"),
         admin = %format!("http://{admin_addr}/admin"), worker_id = %worker_id, "worker running");
 
-    stop.cancelled().await;
-    drain(&state, Duration::from_secs(cfg.drain_timeout_secs)).await;
+    let mut current = cfg.clone();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            Some(new) = reloads.recv() => {
+                match new.validate() {
+                    Err(e) => tracing::warn!(error = %e, "SIGHUP: the new config is invalid; nothing changed"),
+                    Ok(()) => {
+                        let (changed, restart) = reload::apply(&state, &tunables, &cfg, &current, &new);
+                        tracing::info!(?changed, "config reloaded");
+                        if !restart.is_empty() {
+                            tracing::warn!(fields = ?restart, "these changes need a restart; not applied");
+                        }
+                        current = new;
+                    }
+                }
+            }
+        }
+    }
+    drain(&state, tunables.drain_timeout()).await;
     links_stop.cancel();
     for t in link_tasks {
         let _ = t.await;

@@ -99,6 +99,16 @@ impl Observer for Meter {
             if let (None, Some(msg)) = (&error, self.sse.error()) {
                 error = Some(OutcomeError { code: "backend_error".into(), message: format!("backend error: {msg}") });
             }
+            // Every OpenAI-compatible server ends a complete stream with `data: [DONE]`; a
+            // clean end without it (a body that is not an event stream, or one cut short at a
+            // chunk boundary) is an incomplete answer, not a success.
+            if error.is_none() && !self.sse.saw_done() {
+                error = Some(OutcomeError {
+                    code: "backend_error".into(),
+                    message: "the backend's stream ended before its closing [DONE] event: the answer is incomplete"
+                        .into(),
+                });
+            }
         }
         let usage = if self.stream { self.sse.usage() } else { usage_from_body(&self.buffered) };
         let c = &self.state.counters;

@@ -33,8 +33,8 @@ pub struct LinkCtx {
     pub share: u32,
     /// Most requests the worker runs at once over all links (its configured `max_active`).
     pub max_active: u32,
-    /// Largest request body accepted from the proxy, in bytes.
-    pub max_body: usize,
+    /// The limits SIGHUP may change (largest request body accepted from the proxy, ...).
+    pub tunables: Arc<crate::reload::Tunables>,
     /// Requests running on this link right now, bounded by `share`.
     pub running: Arc<AtomicU32>,
     /// Whether the link to this proxy is up right now.
@@ -175,7 +175,7 @@ async fn infer(ctx: &LinkCtx, req: Request<Incoming>) -> Result<Response<Body>, 
             format!("worker busy: at its limit of {} concurrent requests on this proxy", ctx.share),
         ));
     };
-    let body = read_limited(req.into_body(), ctx.max_body).await.map_err(|e| match e {
+    let body = read_limited(req.into_body(), ctx.tunables.max_body()).await.map_err(|e| match e {
         TransportError::TooLarge(n) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",

@@ -67,8 +67,22 @@ impl Procs {
     }
 
     pub fn spawn(&mut self, name: &str, args: &[String]) {
+        self.spawn_in(None, name, args)
+    }
+
+    /// [`Procs::spawn`] inside the network namespace `netns` (`ip netns exec`, which execs
+    /// the binary: the pid is cocoon's) when one is given.
+    pub fn spawn_in(&mut self, netns: Option<&str>, name: &str, args: &[String]) {
         let log = std::fs::File::create(self.log_path(name)).expect("log file");
-        let child = Command::new(BIN)
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, BIN]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = cmd
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

@@ -17,13 +17,16 @@ pub struct Chosen {
 
 /// Chooses a worker, never the link `excluded` (the one that just failed).
 pub fn choose(shared: &Shared, meta: &InferMeta, excluded: Option<u64>) -> Result<Chosen, NoWorker> {
-    let (worker, coefficient) = shared.registry.choose(
+    let started = std::time::Instant::now();
+    let chosen = shared.registry.choose(
         &meta.terms.model,
         meta.hardware.as_deref(),
         meta.terms.features,
         meta.max_coefficient,
         excluded,
-    )?;
+    );
+    shared.stats.selection.0.record(started.elapsed());
+    let (worker, coefficient) = chosen?;
     Ok(Chosen { worker, coefficient })
 }
 
