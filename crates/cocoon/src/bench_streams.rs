@@ -81,12 +81,14 @@ impl Procs {
         Ok(pid)
     }
 
+    /// SIGKILL, and forgotten: a process that goes away on purpose.
     fn kill(&mut self, name: &str) {
         for (n, c) in &mut self.children {
             if n == name {
                 let _ = c.start_kill();
             }
         }
+        self.children.retain(|(n, _)| n != name);
     }
 
     fn check_alive(&mut self) -> Result<()> {
@@ -171,6 +173,18 @@ async fn one_stream(
     r
 }
 
+/// `n` free loopback ports below Linux's ephemeral range (32768 and up): with a thousand
+/// workers binding `:0` listeners and dialing out, a port taken from that range now may belong
+/// to one of them a moment later.
+fn fixed_ports(n: usize) -> Result<Vec<u16>> {
+    let out: Vec<u16> =
+        (24_000..32_000u16).filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()).take(n).collect();
+    if out.len() < n {
+        bail!("not enough free ports below 32000");
+    }
+    Ok(out)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or_default()
 }
@@ -185,7 +199,7 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
     let logs = a.data_dir.join("logs");
     std::fs::create_dir_all(&logs)?;
     let mut procs = Procs { children: Vec::new(), logs: logs.clone(), exe };
-    let mut ports = network::free_ports(4 + a.clients)?.into_iter();
+    let mut ports = network::free_ports(4)?.into_iter();
     let mut next = || ports.next().unwrap_or(0);
     let (backend_port, client_l, worker_l, stats_l) = (next(), next(), next(), next());
     let model = "bench-model";
@@ -256,8 +270,8 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
 
     // The clients, each with a deposit.
     let mut apis = Vec::new();
-    for i in 0..a.clients {
-        let port = next();
+    let client_ports = fixed_ports(a.clients)?;
+    for (i, port) in client_ports.into_iter().enumerate() {
         let data = dir.join(format!("client-{i}"));
         let cfg = format!(
             "listen = \"127.0.0.1:{port}\"\nproxies = [\"127.0.0.1:{client_l}\"]\ndata_dir = {data:?}\n\n[attestation]\nmode = \"none\"\n\n[proxy_policy]\nkind = \"dev\"\n"
