@@ -15,6 +15,8 @@ use std::{
 };
 use tokio::process::{Child, Command};
 
+pub mod chain;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_cocoon");
 pub const MODEL: &str = "bench-model";
 
