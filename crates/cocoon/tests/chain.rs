@@ -14,7 +14,6 @@ mod common;
 
 use common::chain::*;
 use common::*;
-use serde_json::Value;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
