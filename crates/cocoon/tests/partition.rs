@@ -68,10 +68,6 @@ fn s(x: impl ToString) -> String {
     x.to_string()
 }
 
-fn n(v: &Value, k: &str) -> u64 {
-    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
-}
-
 /// One request with a 3 s timeout: its status (0: no answer), and how long it took. The test's
 /// own bound is far past the timeout, so a hang fails here.
 async fn one(chat: &str) -> (u16, Duration) {
@@ -206,18 +202,7 @@ async fn a_partitioned_worker_is_dropped_then_rejoins_and_no_request_hangs() {
         assert_eq!(one(&chat).await.0, 200);
     }
     let (_, p) = get_json(&stats).await;
-    let l = &p["ledger"];
-    assert_eq!(l["balanced"], Value::Bool(true), "{l}");
-    assert_eq!(
-        n(l, "client_available")
-            + n(l, "reserved")
-            + n(l, "staked")
-            + n(l, "worker_earned")
-            + n(l, "commission")
-            + n(l, "withdrawn"),
-        n(l, "deposited"),
-        "{l}"
-    );
+    assert_books_balance(&p);
     let failed = outcomes.iter().filter(|(s, _)| *s != 200).count();
     eprintln!(
         "partition: {} requests while cut, {failed} clear errors, the rest served; worker dropped after {:.1} s, rejoined {:.1} s after the link came back",

@@ -17,20 +17,6 @@ async fn deposit(net: &Net, amount: u64) -> (u16, Value) {
     post_json(&format!("{}/v1/payments/deposit", net.api), &format!(r#"{{"amount":{amount}}}"#)).await
 }
 
-/// The proxy's books, checked from outside: every nanoton deposited is in exactly one place.
-fn assert_books_balance(stats: &Value) {
-    let l = &stats["ledger"];
-    assert_eq!(l["balanced"], Value::Bool(true), "{l}");
-    let placed = n(l, "client_available")
-        + n(l, "reserved")
-        + n(l, "staked")
-        + n(l, "worker_earned")
-        + n(l, "commission")
-        + n(l, "withdrawn");
-    assert_eq!(placed, n(l, "deposited"), "books: {l}");
-    assert_eq!(n(l, "charged"), n(l, "worker_earned") + n(l, "commission"), "books: {l}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_paid_for_and_vouchered_at_both_ends() {
     let net = Net::start("pay", NetOpts { workers: 1, chunks: 10, payments: true, ..Default::default() }).await;

@@ -507,3 +507,23 @@ pub async fn backend_last_request(net: &Net) -> String {
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     String::from_utf8(body.to_vec()).expect("utf-8")
 }
+
+/// A number in a JSON object, or a panic naming it.
+pub fn num(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
+}
+
+/// A proxy's books (its `/stats`), checked from outside: every nanoton deposited is in exactly
+/// one place, and every charge went to a worker or the commission.
+pub fn assert_books_balance(stats: &Value) {
+    let l = &stats["ledger"];
+    assert_eq!(l["balanced"], Value::Bool(true), "{l}");
+    let placed = num(l, "client_available")
+        + num(l, "reserved")
+        + num(l, "staked")
+        + num(l, "worker_earned")
+        + num(l, "commission")
+        + num(l, "withdrawn");
+    assert_eq!(placed, num(l, "deposited"), "books: {l}");
+    assert_eq!(num(l, "charged"), num(l, "worker_earned") + num(l, "commission"), "books: {l}");
+}
