@@ -12,6 +12,7 @@ pub mod latency;
 pub mod metrics;
 pub mod payments;
 pub mod pool;
+pub mod serve;
 pub mod stats;
 pub mod tasks;
 pub mod transcribe;
@@ -173,14 +174,7 @@ pub async fn run(cfg: ClientConfig, stop: CancellationToken) -> Result<(), Clien
         exposure,
     });
     tracing::info!(api = %format!("http://{api_addr}/v1"), proxies = ?cfg.proxies, "client running");
-    // Streamed chunks go out as they come: no Nagle delay on the app's connections.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // into_make_service: a bare Router is deep-copied for every connection (`with_state(())`),
-    // which with keep-alive off is once per request.
-    let service = api::router(shared, token).into_make_service();
-    let result = axum::serve(listener, service).with_graceful_shutdown(stop.cancelled_owned()).await;
+    let result = serve::serve(listener, api::router(shared, token), stop).await;
     rotation.abort();
     result.map_err(ClientError::Serve)
 }
