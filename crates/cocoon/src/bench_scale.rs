@@ -51,8 +51,9 @@ async fn entry(i: usize, pipes: &mut Vec<tokio::io::DuplexStream>) -> Result<Arc
     }))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p) as usize]
+/// The `p` quantile (0..=1) of sorted durations; zero for none.
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted.get(((sorted.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or_default()
 }
 
 /// Runs `cocoon bench-scale`.

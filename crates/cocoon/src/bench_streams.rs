@@ -9,7 +9,9 @@
 //! stream on the other workers is watched for a stall: its longest gap between two chunks. The
 //! proxy's own selection-time histogram (`/stats`) gives the time to choose a worker.
 
-use crate::{network, procstat};
+use crate::bench_scale::percentile;
+use crate::network::{self, wait_json, Network};
+use crate::procstat;
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
@@ -18,7 +20,6 @@ use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::process::Child;
 
 /// Arguments of `cocoon bench-streams`.
 #[derive(Args)]
@@ -52,6 +53,10 @@ pub struct BenchStreamsArgs {
     pub data_dir: PathBuf,
 }
 
+/// Each fleet worker's limit of concurrent requests: 10,000 streams over 1,000 workers fit
+/// with room, and a killed worker cuts at most this many streams.
+const FLEET_MAX_ACTIVE: u32 = 16;
+
 /// What one stream saw.
 #[derive(Default, Clone)]
 struct StreamReport {
@@ -63,69 +68,6 @@ struct StreamReport {
     max_gap: Duration,
     /// Time to the first body frame.
     first_byte: Duration,
-}
-
-/// The processes started, killed on drop (their handles are `kill_on_drop`).
-struct Procs {
-    children: Vec<(String, Child)>,
-    logs: PathBuf,
-    exe: PathBuf,
-}
-
-impl Procs {
-    fn spawn(&mut self, name: &str, args: Vec<String>) -> Result<u32> {
-        let log = self.logs.join(format!("{name}.log"));
-        let child = network::start_child(&self.exe, &args, &log, false).with_context(|| format!("starting {name}"))?;
-        let pid = child.id().unwrap_or(0);
-        self.children.push((name.to_string(), child));
-        Ok(pid)
-    }
-
-    /// SIGKILL, and forgotten: a process that goes away on purpose.
-    fn kill(&mut self, name: &str) {
-        for (n, c) in &mut self.children {
-            if n == name {
-                let _ = c.start_kill();
-            }
-        }
-        self.children.retain(|(n, _)| n != name);
-    }
-
-    fn check_alive(&mut self) -> Result<()> {
-        for (n, c) in &mut self.children {
-            if let Ok(Some(status)) = c.try_wait() {
-                bail!("{n} exited ({status}):\n{}", network::log_tail(&self.logs.join(format!("{n}.log")), 15));
-            }
-        }
-        Ok(())
-    }
-}
-
-async fn wait_until(
-    procs: &mut Procs,
-    url: &str,
-    secs: u64,
-    what: &str,
-    ready: impl Fn(&Value) -> bool,
-) -> Result<Value> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut last = Instant::now();
-    loop {
-        procs.check_alive()?;
-        if let Ok((200, v)) = network::get_json(url).await {
-            if ready(&v) {
-                return Ok(v);
-            }
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what} ({url})");
-        }
-        if last.elapsed() > Duration::from_secs(5) {
-            eprintln!("  still waiting for {what}...");
-            last = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 fn enabled_workers(stats: &Value) -> usize {
@@ -185,10 +127,6 @@ fn fixed_ports(n: usize) -> Result<Vec<u16>> {
     Ok(out)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted.get(((sorted.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or_default()
-}
-
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -198,7 +136,12 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
     let exe = std::env::current_exe().context("locating the cocoon binary")?;
     let logs = a.data_dir.join("logs");
     std::fs::create_dir_all(&logs)?;
-    let mut procs = Procs { children: Vec::new(), logs: logs.clone(), exe };
+    // The processes started: killed on drop, stopped in reverse order at the end.
+    let mut procs = Network::empty();
+    let spawn = |procs: &mut Network, name: &str, args: Vec<String>| -> Result<u32> {
+        procs.spawn(&exe, name, args, &logs)?;
+        Ok(procs.procs.last().and_then(|p| p.child.id()).unwrap_or(0))
+    };
     let mut ports = network::free_ports(4)?.into_iter();
     let mut next = || ports.next().unwrap_or(0);
     let (backend_port, client_l, worker_l, stats_l) = (next(), next(), next(), next());
@@ -222,8 +165,8 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
         "--delay-ms",
         &a.delay_ms.to_string(),
     ];
-    procs.spawn("backend", args.iter().map(|s| s.to_string()).collect())?;
-    wait_until(&mut procs, &format!("{backend}/health"), 30, "the backend", |_| true).await?;
+    spawn(&mut procs, "backend", args.iter().map(|s| s.to_string()).collect())?;
+    wait_json(&mut procs, &format!("{backend}/health"), Duration::from_secs(30), "the backend", |_| true).await?;
 
     // One proxy, payments on. Proof of work is turned down: a thousand workers dialing in from
     // one machine would otherwise spend a minute of CPU on it (it is measured by bench-pow).
@@ -239,9 +182,10 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
     std::fs::create_dir_all(dir.join("config"))?;
     let proxy_cfg = dir.join("config/proxy.toml");
     std::fs::write(&proxy_cfg, cfg)?;
-    let proxy_pid = procs.spawn("proxy", vec!["proxy".into(), "--config".into(), proxy_cfg.display().to_string()])?;
+    let proxy_pid =
+        spawn(&mut procs, "proxy", vec!["proxy".into(), "--config".into(), proxy_cfg.display().to_string()])?;
     let stats = format!("http://127.0.0.1:{stats_l}/stats");
-    wait_until(&mut procs, &stats, 30, "the proxy", |_| true).await?;
+    wait_json(&mut procs, &stats, Duration::from_secs(30), "the proxy", |_| true).await?;
     let rss_empty = procstat::rss_kib(proxy_pid).unwrap_or(0);
 
     // The workers: most in one fleet, the ones that will leave in another.
@@ -256,15 +200,18 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
             model.into(),
             "--workers".into(),
             n.to_string(),
+            "--max-active".into(),
+            FLEET_MAX_ACTIVE.to_string(),
         ]
     };
     let stay = a.workers.saturating_sub(a.churn);
     eprintln!("starting {} workers in two fleets ({stay} + {})...", a.workers, a.churn);
     let started = Instant::now();
-    procs.spawn("fleet-a", fleet(stay))?;
-    procs.spawn("fleet-b", fleet(a.churn))?;
+    spawn(&mut procs, "fleet-a", fleet(stay))?;
+    spawn(&mut procs, "fleet-b", fleet(a.churn))?;
     let want = a.workers;
-    wait_until(&mut procs, &stats, 300, "every worker to connect", |v| enabled_workers(v) >= want).await?;
+    wait_json(&mut procs, &stats, Duration::from_secs(300), "every worker to connect", |v| enabled_workers(v) >= want)
+        .await?;
     eprintln!("{} workers connected in {:.1} s", a.workers, started.elapsed().as_secs_f64());
     let rss_workers = procstat::rss_kib(proxy_pid).unwrap_or(0);
 
@@ -278,8 +225,12 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
         );
         let path = dir.join(format!("config/client-{i}.toml"));
         std::fs::write(&path, cfg)?;
-        procs.spawn(&format!("client-{i}"), vec!["client".into(), "--config".into(), path.display().to_string()])?;
-        wait_until(&mut procs, &format!("http://127.0.0.1:{port}/health"), 30, "a client", |v| {
+        spawn(
+            &mut procs,
+            &format!("client-{i}"),
+            vec!["client".into(), "--config".into(), path.display().to_string()],
+        )?;
+        wait_json(&mut procs, &format!("http://127.0.0.1:{port}/health"), Duration::from_secs(30), "a client", |v| {
             v["proxies_connected"].as_u64() == Some(1)
         })
         .await?;
@@ -307,7 +258,7 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
     let answer = Duration::from_millis(a.delay_ms * a.chunks as u64);
 
     // Hold: sample the proxy while everything is in flight.
-    let held = wait_until(&mut procs, &stats, 60, "every stream to be in flight", |v| {
+    let held = wait_json(&mut procs, &stats, Duration::from_secs(60), "every stream to be in flight", |v| {
         v["workers"].as_array().map_or(0, |ws| ws.iter().map(|w| w["running"].as_u64().unwrap_or(0)).sum::<u64>())
             >= (a.streams as u64 * 95 / 100)
     })
@@ -335,9 +286,9 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
     let before = ids(&held);
     procs.kill("fleet-b");
     let joined_at = Instant::now();
-    procs.spawn("fleet-c", fleet(a.churn))?;
+    spawn(&mut procs, "fleet-c", fleet(a.churn))?;
     let churn = a.churn;
-    wait_until(&mut procs, &stats, 120, "the new workers", |v| {
+    wait_json(&mut procs, &stats, Duration::from_secs(120), "the new workers", |v| {
         let now = ids(v);
         now.difference(&before).count() >= churn && now.len() == want && enabled_workers(v) >= want
     })
@@ -409,7 +360,7 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
         a.churn,
         join_time.as_secs_f64()
     );
-    println!("streams: {} ended with [DONE], {} cut (those on the killed workers: at most {}); statuses of the cut: {statuses:?}", ok.len(), cut, a.churn * 16);
+    println!("streams: {} ended with [DONE], {} cut (those on the killed workers: at most {}); statuses of the cut: {statuses:?}", ok.len(), cut, a.churn * FLEET_MAX_ACTIVE as usize);
     println!("  longest gap between chunks of a finished stream: p50 {} ms, p99 {} ms, max {} ms (chunks are {} ms apart; a stall is over {} ms)", percentile(&gaps, 0.5).as_millis(), percentile(&gaps, 0.99).as_millis(), gaps.last().copied().unwrap_or_default().as_millis(), a.delay_ms, gap_limit.as_millis());
     println!(
         "  time to first byte: p50 {} ms, p99 {} ms",
@@ -417,12 +368,7 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
         percentile(&ttfb, 0.99).as_millis()
     );
 
-    for (_, c) in procs.children.iter_mut().rev() {
-        if let Some(pid) = c.id() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(15), c.wait()).await;
-    }
+    procs.stop().await;
 
     let mut failures = Vec::new();
     if rss_peak / 1024 > a.max_rss_mib {
@@ -431,7 +377,7 @@ pub async fn run(a: BenchStreamsArgs) -> Result<()> {
     if sel["p99_us"].as_f64().is_none_or(|us| us >= 50.0) {
         failures.push(format!("selection p99 {} µs is not under 50 µs", sel["p99_us"]));
     }
-    if cut > a.churn * 16 {
+    if cut > a.churn * FLEET_MAX_ACTIVE as usize {
         failures.push(format!("{cut} streams were cut, more than the killed workers held"));
     }
     if gaps.last().is_some_and(|g| *g > gap_limit) {

@@ -121,6 +121,19 @@ fn check_port_free(port: u16, flag: &str) -> Result<()> {
 }
 
 impl Network {
+    /// No process yet: the set [`Network::spawn`] adds to (benchmarks that start their roles
+    /// themselves use it for the spawning, the liveness checks and the stop).
+    pub(crate) fn empty() -> Self {
+        Network {
+            procs: Vec::new(),
+            api: String::new(),
+            backend_url: String::new(),
+            model: String::new(),
+            info: Value::Null,
+            chain: None,
+        }
+    }
+
     /// Starts every role of `spec` as a child process, waits until each proxy sees every worker and
     /// the client reaches every proxy (and has its deposit), then writes `network.json`.
     pub async fn start(spec: Spec) -> Result<Self> {
@@ -139,14 +152,8 @@ impl Network {
         let workers = spec.workers + usize::from(spec.speech.is_some()) + usize::from(spec.embedding.is_some());
         let mut ports = free_ports(1 + 4 * spec.proxies + workers)?.into_iter();
         let mut next = || ports.next().unwrap_or(0);
-        let mut net = Network {
-            procs: Vec::new(),
-            api: format!("http://127.0.0.1:{}/v1", spec.client_port),
-            backend_url: String::new(),
-            model: String::new(),
-            info: Value::Null,
-            chain: None,
-        };
+        let mut net = Network::empty();
+        net.api = format!("http://127.0.0.1:{}/v1", spec.client_port);
         let on_chain = spec.chain && spec.deposit.is_some();
         if on_chain {
             let port = free_ports(1)?[0];
@@ -388,11 +395,19 @@ impl Network {
         Ok(())
     }
 
+    /// SIGKILLs the role `name` and forgets it: a process that goes away on purpose.
+    pub(crate) fn kill(&mut self, name: &str) {
+        for p in self.procs.iter_mut().filter(|p| p.name == name) {
+            let _ = p.child.start_kill();
+        }
+        self.procs.retain(|p| p.name != name);
+    }
+
     /// Fails with the log tail of any child that has exited.
     pub(crate) fn check_alive(&mut self) -> Result<()> {
         for p in &mut self.procs {
             if let Ok(Some(status)) = p.child.try_wait() {
-                bail!("{} exited ({status}) while starting:\n{}", p.name, log_tail(&p.log, 15));
+                bail!("{} exited ({status}):\n{}", p.name, log_tail(&p.log, 15));
             }
         }
         Ok(())
@@ -548,18 +563,36 @@ pub async fn post_json_with(url: &str, body: &Value, token: Option<&str>) -> Res
 }
 
 async fn wait_http(net: &mut Network, url: &str, ready: impl Fn(&Value) -> bool) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_json(net, url, Duration::from_secs(60), url, ready).await.map(|_| ())
+}
+
+/// Polls `url` until its JSON satisfies `ready` and returns it, failing if a role exits or
+/// `within` passes (with every role's log tail); says every 5 s that it is still waiting for
+/// `what`.
+pub(crate) async fn wait_json(
+    net: &mut Network,
+    url: &str,
+    within: Duration,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    let deadline = Instant::now() + within;
+    let mut said = Instant::now();
     loop {
         net.check_alive()?;
         if let Ok((200, v)) = get_json(url).await {
             if ready(&v) {
-                return Ok(());
+                return Ok(v);
             }
         }
         if Instant::now() > deadline {
             let tails: Vec<String> =
                 net.procs.iter().map(|p| format!("--- {} ---\n{}", p.name, log_tail(&p.log, 8))).collect();
-            bail!("network did not become ready ({url}); logs:\n{}", tails.join("\n"));
+            bail!("timed out waiting for {what} ({url}); logs:\n{}", tails.join("\n"));
+        }
+        if said.elapsed() > Duration::from_secs(5) {
+            eprintln!("  still waiting for {what}...");
+            said = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
