@@ -102,6 +102,9 @@ pub async fn run_with_reloads(
     mut reloads: tokio::sync::mpsc::Receiver<ProxyConfig>,
 ) -> Result<(), ProxyError> {
     let mut cfg = cfg;
+    // What a reload is compared with: the file as loaded, before the chain's allowlists and the
+    // default key file are filled in below (else every reload would name them as changed).
+    let started_with = cfg.clone();
     let mut model_hashes = cfg.model_allowlist().map_err(ProxyError::Config)?;
     let mut models_from_chain = false;
     if let Some(chain) = cfg.payments.as_ref().and_then(|p| p.ton.clone()) {
@@ -235,7 +238,6 @@ pub async fn run_with_reloads(
     let workers = tokio::spawn(accept_loop(shared.clone(), worker_l, worker_tls, Kind::Worker, cap));
     let clients = tokio::spawn(accept_loop(shared.clone(), client_l, client_tls, Kind::Client, cap));
 
-    let started_with = cfg.clone();
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,

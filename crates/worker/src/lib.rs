@@ -224,6 +224,9 @@ pub async fn run_with_reloads(
     mut reloads: tokio::sync::mpsc::Receiver<WorkerConfig>,
 ) -> Result<(), WorkerError> {
     cfg.validate().map_err(WorkerError::Config)?;
+    // What a reload is compared with: the file as loaded, before the root's proxy list and
+    // allowlist are filled in below (else every reload would name them as changed).
+    let as_loaded = cfg.clone();
     if let Some(chain) = cfg.chain.clone() {
         let reg = cocoon_onchain::registry::read(&chain)
             .await
@@ -351,7 +354,7 @@ pub async fn run_with_reloads(
     tracing::info!(model = %cfg.model, hardware = %hardware, proxies = ?cfg.proxies, stats = %format!("http://{stats_addr}/stats"),
         admin = %format!("http://{admin_addr}/admin"), worker_id = %worker_id, "worker running");
 
-    let mut current = cfg.clone();
+    let mut current = as_loaded.clone();
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -359,7 +362,7 @@ pub async fn run_with_reloads(
                 match new.validate() {
                     Err(e) => tracing::warn!(error = %e, "SIGHUP: the new config is invalid; nothing changed"),
                     Ok(()) => {
-                        let (changed, restart) = reload::apply(&state, &tunables, &cfg, &current, &new);
+                        let (changed, restart) = reload::apply(&state, &tunables, &as_loaded, &current, &new);
                         tracing::info!(?changed, "config reloaded");
                         if !restart.is_empty() {
                             tracing::warn!(fields = ?restart, "these changes need a restart; not applied");
