@@ -21,6 +21,39 @@ const PASS: u64 = 0;
 const FAIL_503: u64 = 1;
 const HANG: u64 = u64::MAX;
 
+/// Copies `from` to `to` piece by piece, reading `mode` before each: a failing API cuts the
+/// connection, a silent one holds the piece (counted in `held`), and answers (`delayed`) wait
+/// out a delay.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mode: Arc<AtomicU64>,
+    held: Arc<AtomicU64>,
+    delayed: bool,
+) {
+    let mut b = vec![0u8; 16384];
+    loop {
+        let n = match from.read(&mut b).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        match mode.load(SeqCst) {
+            FAIL_503 => break,
+            HANG => {
+                held.fetch_add(1, SeqCst);
+                tokio::time::sleep(Duration::from_secs(600)).await
+            }
+            PASS => {}
+            delay if delayed => tokio::time::sleep(Duration::from_millis(delay)).await,
+            _ => {}
+        }
+        if to.write_all(&b[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
 /// Forwards connections to `upstream`; `mode` is PASS, FAIL_503, HANG or a delay in ms added
 /// before the answer is relayed.
 async fn relay(upstream: u16, mode: Arc<AtomicU64>, held: Arc<AtomicU64>) -> String {
@@ -49,50 +82,13 @@ async fn relay(upstream: u16, mode: Arc<AtomicU64>, held: Arc<AtomicU64>) -> Str
                     _ => {}
                 }
                 let Ok(up) = TcpStream::connect(("127.0.0.1", upstream)).await else { return };
-                let (mut ur, mut uw) = up.into_split();
-                let (mut dr, mut dw) = down.into_split();
+                let (ur, uw) = up.into_split();
+                let (dr, dw) = down.into_split();
                 // The mode is read again before each piece is relayed: pooled connections made
                 // while the API was healthy go slow, fail or fall silent too.
-                let (up_mode, up_held) = (mode.clone(), held.clone());
-                let to_up = async move {
-                    let mut b = vec![0u8; 16384];
-                    loop {
-                        let n = match dr.read(&mut b).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        match up_mode.load(SeqCst) {
-                            FAIL_503 => break,
-                            HANG => {
-                                up_held.fetch_add(1, SeqCst);
-                                tokio::time::sleep(Duration::from_secs(600)).await
-                            }
-                            _ => {}
-                        }
-                        if uw.write_all(&b[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = uw.shutdown().await;
-                };
-                let to_down = async move {
-                    let mut b = vec![0u8; 16384];
-                    loop {
-                        let n = match ur.read(&mut b).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        match mode.load(SeqCst) {
-                            FAIL_503 => break,
-                            HANG => tokio::time::sleep(Duration::from_secs(600)).await,
-                            PASS => {}
-                            delay => tokio::time::sleep(Duration::from_millis(delay)).await,
-                        }
-                        if dw.write_all(&b[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
+                let to_up = pipe(dr, uw, mode.clone(), held, false);
+                // Only requests held count as calls left hanging, as before.
+                let to_down = pipe(ur, dw, mode, Arc::default(), true);
                 // Either direction ending (a failure included) ends the connection.
                 tokio::select! {
                     _ = to_up => {}
