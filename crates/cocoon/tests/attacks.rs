@@ -277,7 +277,7 @@ async fn evil_worker(proxy: &str, evil: Evil, events: usize) -> tokio::task::Joi
         }
     });
     tokio::spawn(async move {
-        let _ = h2_server().serve_connection(cocoon_transport::conn::Io::new(tls), svc).await;
+        let _ = h2_server().serve_connection(cocoon_transport::link_io(tls), svc).await;
     })
 }
 

@@ -201,13 +201,15 @@ impl SseUsageCounter {
         if !usage_hint && !error_hint {
             return;
         }
-        let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(data) else {
+        // Only the two fields we read are built; the rest of the event (the whole answer text,
+        // in a final chunk) is skipped without allocating.
+        let Ok(probe) = serde_json::from_slice::<EventProbe>(data) else {
             return;
         };
-        if let Some(u) = obj.get("usage").and_then(Usage::from_usage_json) {
+        if let Some(u) = probe.usage.as_ref().and_then(Usage::from_usage_json) {
             self.usage = Some(u);
         }
-        let err = match obj.get("error") {
+        let err = match probe.error {
             Some(Value::Null) | None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Object(e)) => Some(match e.get("message") {
@@ -220,6 +222,15 @@ impl SseUsageCounter {
             self.error = Some(err);
         }
     }
+}
+
+/// The fields of an event the counter reads (a JSON object; other fields are skipped).
+#[derive(serde::Deserialize)]
+struct EventProbe {
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
 }
 
 /// Fast pre-check: does `data` contain `key` followed by `:` and an object?

@@ -7,7 +7,7 @@ use crate::{account, hello, pipeline, Shared};
 use cocoon_ledger::AccountId;
 use cocoon_openai::ApiError;
 use cocoon_proto::path;
-use cocoon_transport::{accept, conn::Io, error_response, h2_server, json_response, Body};
+use cocoon_transport::{accept, error_response, h2_server, json_response, link_io, Body};
 use http::{Method, Request, Response, StatusCode};
 use hyper::{body::Incoming, service::service_fn};
 use std::{convert::Infallible, pin::pin, sync::atomic::Ordering::Relaxed, sync::Arc, time::Duration};
@@ -92,7 +92,7 @@ pub async fn serve(shared: Arc<Shared>, acceptor: TlsAcceptor, tcp: TcpStream) {
     });
     let mut h2 = h2_server();
     h2.max_concurrent_streams(shared.limits.max_streams_per_link());
-    let mut conn = pin!(h2.serve_connection(Io::new(tls), svc));
+    let mut conn = pin!(h2.serve_connection(link_io(tls), svc));
     tokio::select! {
         r = conn.as_mut() => if let Err(e) = r { tracing::info!(peer = %addr, error = %e, "client link ended") },
         why = watchdog(activity, opened) => {

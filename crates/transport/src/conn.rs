@@ -4,7 +4,7 @@
 //! lists and concurrent streams, flow-control windows (back-pressure: a slow reader stops a fast
 //! writer) and keep-alive pings that detect a dead peer even when no request is running.
 
-use crate::{Body, TransportError};
+use crate::{coalesce::Coalesce, Body, TransportError};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::time::Duration;
@@ -46,7 +46,7 @@ where
         .max_header_list_size(H2::MAX_HEADER_LIST)
         .initial_stream_window_size(H2::STREAM_WINDOW)
         .initial_connection_window_size(H2::CONNECTION_WINDOW)
-        .handshake(TokioIo::new(io))
+        .handshake(link_io(io))
         .await?;
     Ok((send, conn))
 }
@@ -65,4 +65,12 @@ pub fn h2_server() -> hyper::server::conn::http2::Builder<TokioExecutor> {
     b
 }
 
-pub use hyper_util::rt::TokioIo as Io;
+/// A link's stream as the HTTP/2 session uses it: hyper's I/O traits over [`Coalesce`], so the
+/// frames of one scheduler pass leave as one TLS write. Every HTTP/2 link, client or server
+/// side, is built on this.
+pub type LinkIo<T> = TokioIo<Coalesce<T>>;
+
+/// Wraps a link's (TLS) stream for its HTTP/2 session; see [`LinkIo`].
+pub fn link_io<T: AsyncRead + AsyncWrite + Unpin>(io: T) -> LinkIo<T> {
+    TokioIo::new(Coalesce::new(io))
+}

@@ -11,6 +11,7 @@
 
 pub mod bind;
 pub mod body;
+pub mod coalesce;
 pub mod conn;
 pub mod exposure;
 pub mod hello;
@@ -23,7 +24,7 @@ pub mod token;
 
 pub use bind::{bind, BindError};
 pub use body::{empty, error_response, full, json_response, read_limited, read_within, Body, BoxError};
-pub use conn::{h2_client, h2_server, H2};
+pub use conn::{h2_client, h2_server, link_io, LinkIo, H2};
 pub use exposure::{is_loopback, is_loopback_host, Exposure};
 pub use hello::{answer_hello, answer_hello_body, hello_response, send_hello, SOFTWARE};
 pub use identity::{build_identity, AttestMode, AttestationConfig};

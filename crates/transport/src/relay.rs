@@ -34,15 +34,17 @@ pub trait Observer: Send + Unpin + 'static {
 /// Most bytes merged into one outgoing frame.
 pub const COALESCE_MAX: usize = 32 * 1024;
 
+/// Room reserved when a merge starts.
+const MERGE_RESERVE: usize = 16 * 1024;
+
 /// Relays `inner` to the reader, reporting to `O`.
 ///
 /// Data that is already available is merged into one outgoing frame (up to [`COALESCE_MAX`]):
 /// a burst of small SSE chunks then crosses each hop as one HTTP/2 frame and one TLS record
-/// instead of dozens. When the upstream has nothing more *right now*, the relay yields to the
-/// scheduler before sending, so that a producer that was already woken (hyper's HTTP/1 client
-/// hands over one chunk per task switch) can add what it has; it keeps doing so while each
-/// yield brings more, and sends as soon as one brings nothing. That costs passes of the run
-/// queue, never a timer; the bytes are exactly the same.
+/// instead of dozens; the bytes are exactly the same. Every upstream hands over at once what it
+/// has: HTTP/2 streams have their frames buffered by the connection, and the worker's backend
+/// connection is driven by its own body (`cocoon_worker::backend_http`). (Yielding once before
+/// sending, to let a producer task add more, was measured and gained nothing once those held.)
 pub struct Relay<O: Observer> {
     inner: Body,
     observer: O,
@@ -54,8 +56,6 @@ pub struct Relay<O: Observer> {
     first: Option<Bytes>,
     /// ...and, once a second one arrives, all of them merged.
     merged: BytesMut,
-    /// Whether we yielded since data last arrived.
-    yielded: bool,
     /// The upstream ended (with this error, if any) while data was held; finish after sending it.
     upstream_end: Option<Option<OutcomeError>>,
     done: bool,
@@ -75,7 +75,6 @@ impl<O: Observer> Relay<O> {
             trailers: None,
             first: None,
             merged: BytesMut::new(),
-            yielded: false,
             upstream_end: None,
             done: false,
         }
@@ -105,6 +104,8 @@ impl<O: Observer> Relay<O> {
             None if self.merged.is_empty() => self.first = Some(data),
             first => {
                 if let Some(f) = first {
+                    // A merge starts: room for a typical burst at once, not a dozen regrowths.
+                    self.merged.reserve(MERGE_RESERVE.max(f.len() + data.len()));
                     self.merged.extend_from_slice(&f);
                 }
                 self.merged.extend_from_slice(&data);
@@ -117,7 +118,6 @@ impl<O: Observer> Relay<O> {
     }
 
     fn send_held(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.yielded = false;
         let data = match self.first.take() {
             Some(only) => only,
             None => self.merged.split().freeze(),
@@ -154,8 +154,6 @@ impl<O: Observer> HttpBody for Relay<O> {
                     Ok(data) => {
                         this.observer.on_data(&data);
                         this.hold(data);
-                        // The last yield (if any) brought data: another one may bring more.
-                        this.yielded = false;
                         if this.held_len() >= COALESCE_MAX {
                             return this.send_held();
                         }
@@ -174,12 +172,6 @@ impl<O: Observer> HttpBody for Relay<O> {
                             return this.timed_out();
                         }
                     }
-                    return Poll::Pending;
-                }
-                Poll::Pending if !this.yielded => {
-                    // Let an already-woken producer add what it has before we send.
-                    this.yielded = true;
-                    cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
                 Poll::Pending => return this.send_held(),

@@ -5,8 +5,17 @@ use crate::TransportError;
 use cocoon_ratls::PeerInfo;
 use rustls::pki_types::ServerName;
 use std::{sync::Arc, time::Duration};
+use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
+
+/// The TCP stream under every TLS link, read through a buffer. rustls asks its reader for
+/// 4 KiB at a time, so a 16 KiB streamed answer took four `recvfrom` calls at each hop; through
+/// the buffer it takes one. Writes pass straight through.
+pub type LinkTcp = BufReader<TcpStream>;
+
+/// Bytes read from a link's socket at once (one buffer per link, for its lifetime).
+pub const LINK_READ_BUFFER: usize = 32 * 1024;
 
 /// The server name every peer uses in its handshake; RA-TLS identities come from the attested
 /// certificate, not from DNS, so the name is fixed and ignored by the verifiers.
@@ -44,7 +53,7 @@ impl TlsDialer {
 
     /// Connects to `addr`, pays its proof of work and completes the RA-TLS handshake, within
     /// the dialer's timeout (see [`dial`]).
-    pub async fn dial(&self, addr: &str) -> Result<(client::TlsStream<TcpStream>, PeerInfo), TransportError> {
+    pub async fn dial(&self, addr: &str) -> Result<(client::TlsStream<LinkTcp>, PeerInfo), TransportError> {
         dial(addr, self.config.clone(), self.timeout, self.max_pow).await
     }
 }
@@ -57,7 +66,7 @@ pub async fn dial(
     config: Arc<rustls::ClientConfig>,
     timeout: Duration,
     max_pow: u8,
-) -> Result<(client::TlsStream<TcpStream>, PeerInfo), TransportError> {
+) -> Result<(client::TlsStream<LinkTcp>, PeerInfo), TransportError> {
     let fut = async {
         let mut tcp = TcpStream::connect(addr)
             .await
@@ -65,6 +74,7 @@ pub async fn dial(
         let _ = tcp.set_nodelay(true);
         pow::answer(&mut tcp, max_pow, timeout).await?;
         let name = ServerName::try_from(PEER_NAME).map_err(|e| TransportError::Hello(e.to_string()))?;
+        let tcp = BufReader::with_capacity(LINK_READ_BUFFER, tcp);
         let tls = TlsConnector::from(config).connect(name, tcp).await.map_err(tls_error)?;
         let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
         let peer = cocoon_ratls::peer_info(certs)?;
@@ -81,10 +91,11 @@ pub async fn accept(
     acceptor: &TlsAcceptor,
     timeout: Duration,
     pow_difficulty: u8,
-) -> Result<(server::TlsStream<TcpStream>, PeerInfo), TransportError> {
+) -> Result<(server::TlsStream<LinkTcp>, PeerInfo), TransportError> {
     let _ = tcp.set_nodelay(true);
     let fut = async {
         pow::challenge(&mut tcp, pow_difficulty, timeout).await?;
+        let tcp = BufReader::with_capacity(LINK_READ_BUFFER, tcp);
         let tls = acceptor.accept(tcp).await.map_err(tls_error)?;
         let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
         let peer = cocoon_ratls::peer_info(certs)?;

@@ -17,6 +17,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod backend_http;
 pub mod config;
 #[cfg(feature = "embedded")]
 pub mod embedded_backend;

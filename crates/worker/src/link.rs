@@ -1,7 +1,7 @@
 //! One proxy link: dial, serve HTTP/2 on the connection until it dies, redial with backoff.
 
 use crate::service::{handle, LinkCtx};
-use cocoon_transport::{conn::Io, h2_server, TlsDialer};
+use cocoon_transport::{h2_server, link_io, TlsDialer};
 use hyper::service::service_fn;
 use std::{
     pin::pin,
@@ -36,7 +36,7 @@ pub async fn run(ctx: Arc<LinkCtx>, dialer: TlsDialer, stop: CancellationToken) 
                 ctx.connected.store(true, Relaxed);
                 let svc_ctx = ctx.clone();
                 let svc = service_fn(move |req| handle(svc_ctx.clone(), req));
-                let mut conn = pin!(h2_server().serve_connection(Io::new(tls), svc));
+                let mut conn = pin!(h2_server().serve_connection(link_io(tls), svc));
                 tokio::select! {
                     r = conn.as_mut() => match r {
                         Ok(()) => tracing::warn!(proxy = %ctx.proxy, "proxy closed the link"),

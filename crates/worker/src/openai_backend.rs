@@ -1,36 +1,25 @@
 //! A backend that forwards to an OpenAI-compatible HTTP server.
 
 use crate::backend::{Backend, BackendRequest, BackendResponse};
+use crate::backend_http::BackendHttp;
 use bytes::Bytes;
 use cocoon_openai::ApiError;
 use futures::future::BoxFuture;
 use http::{header, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
-use std::time::Duration;
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// A [`Backend`] that forwards requests to an OpenAI-compatible HTTP server (vLLM, SGLang,
 /// llama.cpp server, Ollama).
 pub struct OpenAiBackend {
     base: String,
-    client: HttpClient,
+    client: BackendHttp,
 }
 
 impl OpenAiBackend {
     /// `base` is e.g. "http://127.0.0.1:8000" (a trailing "/" or "/v1" is accepted).
     pub fn new(base: &str) -> Result<Self, String> {
         let base = base.trim_end_matches('/').trim_end_matches("/v1").to_string();
-        base.parse::<Uri>().map_err(|e| format!("bad backend URL {base:?}: {e}"))?;
-        let mut conn = HttpConnector::new();
-        conn.set_nodelay(true);
-        conn.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256)
-            .build(conn);
+        let client = BackendHttp::new(&base).map_err(|e| e.to_string())?;
         Ok(Self { base, client })
     }
 

@@ -9,6 +9,7 @@
 //! four bytes of text (stated in the worker's log, since the worker is paid for them).
 
 use crate::backend::BackendResponse;
+use crate::backend_http::BackendHttp;
 use bytes::Bytes;
 use cocoon_openai::{
     transcription::{self, Segment, Task, Transcript},
@@ -17,7 +18,6 @@ use cocoon_openai::{
 use cocoon_transport::full;
 use http::{header, HeaderValue, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use serde_json::Value;
 
 /// Largest answer read from the speech server.
@@ -36,11 +36,7 @@ pub struct SpeechUris {
 }
 
 /// Sends one transcription or translation (the network's body) to the speech server.
-pub async fn transcribe(
-    client: Client<HttpConnector, Full<Bytes>>,
-    uris: SpeechUris,
-    body: Bytes,
-) -> Result<BackendResponse, ApiError> {
+pub async fn transcribe(client: BackendHttp, uris: SpeechUris, body: Bytes) -> Result<BackendResponse, ApiError> {
     let (params, audio) = transcription::decode(&body)?;
     let temperature = params.temperature.map(|t| t.to_string());
     let mut fields = vec![("model", params.model.as_str()), ("response_format", "verbose_json")];

@@ -77,8 +77,10 @@ impl HttpBody for ClientBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let Some(relay) = this.relay.as_mut() else { return Poll::Ready(None) };
-        let polled = Pin::new(relay).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+        let polled = Pin::new(&mut *relay).poll_frame(cx);
+        // Ended: by its last frame (the trailers, after which the reader stops asking), by
+        // running out, or by failing. A body dropped after that has nothing left to read.
+        if relay.is_end_stream() || matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
             this.done = true;
         }
         polled
