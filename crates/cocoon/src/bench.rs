@@ -6,6 +6,10 @@
 //! of backend: one that writes the ready chunks together (`burst`), one that writes and flushes
 //! each chunk on its own as Cocoon's benchmark server does (`flush`). The CPU time every process
 //! uses in the concurrency-30 runs is read from `/proc` and reported per request and role.
+//!
+//! Each round runs the backend directly before and after the network, and compares the network
+//! with the mean of the two: on a shared machine the speed drifts by 15% within a minute, and a
+//! ratio against one direct run moved with it.
 
 use crate::{network, procstat};
 use anyhow::{bail, Context, Result};
@@ -213,6 +217,7 @@ async fn run_shape(a: &BenchArgs, shape: Shape) -> Result<ShapeResult> {
     let rounds = a.rounds.max(1);
     let result = async {
         let (mut d, mut t, mut d1, mut t1, mut cd, mut ct) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut after: Vec<HeyResult> = vec![];
         for r in 1..=rounds {
             let (n, c) = (a.requests, a.concurrency);
             eprintln!("[{shape:?} {r}/{rounds}] backend directly, {n} requests, concurrency {c}...");
@@ -223,23 +228,29 @@ async fn run_shape(a: &BenchArgs, shape: Shape) -> Result<ShapeResult> {
             let (res, cpu) = measured(&net, &through, n, c, &body).await?;
             t.push(res);
             ct.push(cpu);
+            // The backend directly once more: the round's ratio is against the mean of the runs
+            // before and after, so a machine that slows down or speeds up during the round does
+            // not tilt it.
+            eprintln!("[{shape:?} {r}/{rounds}] backend directly again, {n} requests, concurrency {c}...");
+            after.push(hey(&direct, n, c, &body).await?);
             let n1 = a.latency_requests;
             eprintln!("[{shape:?} {r}/{rounds}] concurrency 1, direct then network, {n1} requests each...");
             d1.push(hey(&direct, n1, 1, &body).await?);
             t1.push(hey(&through, n1, 1, &body).await?);
         }
-        anyhow::Ok((d, t, d1, t1, cd, ct))
+        anyhow::Ok((d, t, d1, t1, cd, ct, after))
     }
     .await;
     net.stop().await;
-    let (d, t, d1, t1, cd, ct) = result?;
+    let (d, t, d1, t1, cd, ct, after) = result?;
     let c = a.concurrency;
     Ok(ShapeResult {
         shape,
-        ratios: d.iter().zip(&t).map(|(d, t)| t.rps / d.rps.max(1.0)).collect(),
+        ratios: d.iter().zip(&after).zip(&t).map(|((d, a), t)| round_ratio(d, t, a)).collect(),
         failures: t.iter().chain(&t1).map(|r| r.non_200).sum(),
         rows: [
-            (format!("direct, c={c}"), median(&d)),
+            // Both direct runs of every round, before and after the network's.
+            (format!("direct, c={c}"), median(&[d, after].concat())),
             (format!("network, c={c}"), median(&t)),
             ("direct, c=1".into(), median(&d1)),
             ("network, c=1".into(), median(&t1)),
@@ -247,6 +258,11 @@ async fn run_shape(a: &BenchArgs, shape: Shape) -> Result<ShapeResult> {
         cpu_direct: median_cpu(&cd),
         cpu_network: median_cpu(&ct),
     })
+}
+
+/// A round's throughput ratio: the network against the mean of the direct runs around it.
+fn round_ratio(before: &HeyResult, network: &HeyResult, after: &HeyResult) -> f64 {
+    network.rps / ((before.rps + after.rps) / 2.0).max(1.0)
 }
 
 /// Runs `cocoon bench`: for each shape, starts a local network on the synthetic backend, runs
@@ -353,6 +369,13 @@ mod tests {
         let m = median_cpu(&[run(30.0, 5.0), run(10.0, 7.0), run(20.0, 6.0)]);
         assert_eq!((m["proxy"], m["hey"]), (20.0, 6.0));
         assert!(!m.contains_key("worker"));
+    }
+
+    #[test]
+    fn a_round_compares_with_the_direct_runs_around_it() {
+        let r = |rps| HeyResult { rps, ..Default::default() };
+        assert!((round_ratio(&r(10_000.0), &r(4_500.0), &r(8_000.0)) - 0.5).abs() < 1e-9);
+        assert_eq!(round_ratio(&r(0.0), &r(10.0), &r(0.0)), 10.0, "no division by zero");
     }
 
     #[test]
