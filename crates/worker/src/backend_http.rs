@@ -35,7 +35,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The state machine of one HTTP/1 connection (polled by whoever uses it).
 type Conn = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
+/// The handle that puts a request on a connection.
 type Sender = http1::SendRequest<Full<Bytes>>;
 
 /// Why a request to the backend failed before its answer's head arrived.
@@ -67,6 +69,7 @@ struct Idle {
     since: Instant,
 }
 
+/// One backend's address and its idle connections, most recently used last.
 struct Pool {
     /// `host:port`, for connecting and for the `Host` header.
     authority: String,
@@ -173,6 +176,7 @@ async fn ready(live: &mut Live) -> Result<(), BackendHttpError> {
     .await
 }
 
+/// The answer's head, or why it did not come and the request if it was never written.
 type SendResult = Result<Response<Incoming>, (BackendHttpError, Option<Request<Full<Bytes>>>)>;
 
 /// Sends `req` on the connection, driving it until the answer's head arrives.
