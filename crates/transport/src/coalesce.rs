@@ -46,11 +46,6 @@ impl<T> Coalesce<T> {
     pub fn new(inner: T) -> Self {
         Self { inner, buf: Vec::new(), sent: 0, deferred: false }
     }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &T {
-        &self.inner
-    }
 }
 
 impl<T: AsyncWrite + Unpin> Coalesce<T> {

@@ -149,7 +149,7 @@ impl BackendHttp {
             match send(&mut live, req).await {
                 Ok(resp) => {
                     let pool = Arc::downgrade(&self.pool);
-                    return Ok(resp.map(|body| PooledBody { body, live: Some(live), pool, drove: false }));
+                    return Ok(resp.map(|body| PooledBody { body, live: Some(live), pool }));
                 }
                 Err((e, Some(unsent))) if pooled => {
                     tracing::debug!(error = %e, "pooled backend connection closed; retrying on a new one");
@@ -217,15 +217,24 @@ pub struct PooledBody {
     body: Incoming,
     live: Option<Live>,
     pool: Weak<Pool>,
-    /// Whether this poll already drove the connection.
-    drove: bool,
 }
 
 impl PooledBody {
-    fn release(&mut self) {
-        if let (Some(live), Some(pool)) = (self.live.take(), self.pool.upgrade()) {
-            pool.put(live);
+    /// The next frame already decoded, if any; at the end the connection goes back to the
+    /// pool, after a failure it is closed.
+    fn poll_body(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => {
+                if let (Some(live), Some(pool)) = (self.live.take(), self.pool.upgrade()) {
+                    pool.put(live);
+                }
+            }
+            // The connection is in an unknown state: close it.
+            Poll::Ready(Some(Err(_))) => self.live = None,
+            Poll::Ready(Some(Ok(_))) | Poll::Pending => {}
         }
+        polled
     }
 }
 
@@ -235,35 +244,22 @@ impl HttpBody for PooledBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
-        this.drove = false;
-        loop {
-            match Pin::new(&mut this.body).poll_frame(cx) {
-                Poll::Ready(None) => {
-                    this.release();
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    // The connection is in an unknown state: close it.
-                    this.live = None;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
-                Poll::Pending => {}
-            }
-            // Nothing buffered: read and decode what the socket has, then look again (once:
-            // the connection has registered for more when it returns Pending).
-            let Some(live) = this.live.as_mut().filter(|_| !this.drove) else {
-                return Poll::Pending;
-            };
-            this.drove = true;
-            if let Poll::Ready(r) = Pin::new(&mut live.conn).poll(cx) {
-                if let Err(e) = r {
-                    tracing::debug!(error = %e, "backend connection failed mid-answer");
-                }
-                // Closed: the body's channel ends (or fails) and says how on the next look.
-                this.live = None;
-            }
+        if let Poll::Ready(frame) = this.poll_body(cx) {
+            return Poll::Ready(frame);
         }
+        // Nothing buffered: read and decode what the socket has, then look once more (the
+        // connection has registered for more when it returns Pending).
+        let Some(live) = this.live.as_mut() else {
+            return Poll::Pending;
+        };
+        if let Poll::Ready(r) = Pin::new(&mut live.conn).poll(cx) {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "backend connection failed mid-answer");
+            }
+            // Closed: the body's channel ends (or fails) and says how on this look.
+            this.live = None;
+        }
+        this.poll_body(cx)
     }
 
     fn is_end_stream(&self) -> bool {
