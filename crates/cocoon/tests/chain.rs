@@ -18,11 +18,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund() {
-    if let Some(why) = missing_prerequisite() {
-        eprintln!("skipping the chain test: {why}");
-        return;
-    }
-    let mut procs = Procs::new("chain");
+    let Some(mut procs) = chain_procs("chain") else { return };
     let dir = procs.dir.clone();
     // Ports are taken when they are used: tests run in parallel, and a port found free long
     // before can be another process's by then.
@@ -76,18 +72,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
 
     // A client that asks the proxy to credit a deposit nobody paid: refused, nothing credited.
     let cheat_api = free_ports(1)[0];
-    procs.spawn(
-        "cheat",
-        &[
-            s("client"),
-            s("--listen"),
-            format!("127.0.0.1:{cheat_api}"),
-            s("--proxy"),
-            format!("127.0.0.1:{client_l}"),
-            s("--data-dir"),
-            dir.join("cheat").display().to_string(),
-        ],
-    );
+    procs.spawn("cheat", &client_args(cheat_api, client_l, &dir.join("cheat")));
     let cheat = format!("http://127.0.0.1:{cheat_api}");
     wait_for(&format!("{cheat}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
     remember_client(&cheat, &dir.join("cheat"));
@@ -228,11 +213,7 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
 /// balance and stake back; a client refuses to pay a proxy the root does not list.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unlisted_proxies_get_nothing() {
-    if let Some(why) = missing_prerequisite() {
-        eprintln!("skipping the chain test: {why}");
-        return;
-    }
-    let mut procs = Procs::new("chain-rollback");
+    let Some(mut procs) = chain_procs("chain-rollback") else { return };
     let dir = procs.dir.clone();
     let p = free_ports(1);
     let (chain, root) = devnet(
@@ -352,11 +333,7 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
 /// changed by the owner, and the same changes from another key refused by the contract.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_roots_owner_governs_it_and_nobody_else_does() {
-    if let Some(why) = missing_prerequisite() {
-        eprintln!("skipping the chain test: {why}");
-        return;
-    }
-    let mut procs = Procs::new("chain-root");
+    let Some(mut procs) = chain_procs("chain-root") else { return };
     let dir = procs.dir.clone();
     let port = free_ports(1)[0];
     let (chain, _) = devnet(&mut procs, port, "{}").await;
@@ -406,11 +383,7 @@ async fn the_roots_owner_governs_it_and_nobody_else_does() {
 /// the proxy charges it on chain at once (whatever the threshold), and then it is served again.
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_not_charged_on_chain_never_passes_the_stake() {
-    if let Some(why) = missing_prerequisite() {
-        eprintln!("skipping the chain test: {why}");
-        return;
-    }
-    let mut procs = Procs::new("chain-stake");
+    let Some(mut procs) = chain_procs("chain-stake") else { return };
     let dir = procs.dir.clone();
     let p = free_ports(1);
     // Expensive tokens (0.001 TON), so that a few requests reach a 1 TON stake.
@@ -500,11 +473,7 @@ async fn usage_not_charged_on_chain_never_passes_the_stake() {
 /// why.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_admits_only_workers_the_roots_allowlists_allow() {
-    if let Some(why) = missing_prerequisite() {
-        eprintln!("skipping the chain test: {why}");
-        return;
-    }
-    let mut procs = Procs::new("chain-allow");
+    let Some(mut procs) = chain_procs("chain-allow") else { return };
     let dir = procs.dir.clone();
     let p = free_ports(1);
     // The root's model allowlist lists one hash no worker here serves.

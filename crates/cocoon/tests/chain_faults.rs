@@ -120,11 +120,7 @@ fn settled(v: &serde_json::Value, more_than: u64) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_or_failing_chain_api_never_slows_requests_and_settlement_catches_up() {
-    if let Some(why) = missing_prerequisite() {
-        eprintln!("skipping the chain test: {why}");
-        return;
-    }
-    let mut procs = Procs::new("chain-faults");
+    let Some(mut procs) = chain_procs("chain-faults") else { return };
     let dir = procs.dir.clone();
     let chain_port = free_ports(1)[0];
     let (chain, root) =

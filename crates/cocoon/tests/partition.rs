@@ -64,10 +64,6 @@ impl Drop for Netns {
     }
 }
 
-fn s(x: impl ToString) -> String {
-    x.to_string()
-}
-
 /// One request with a 3 s timeout: its status (0: no answer), and how long it took. The test's
 /// own bound is far past the timeout, so a hang fails here.
 async fn one(chat: &str) -> (u16, Duration) {
@@ -137,18 +133,7 @@ async fn a_partitioned_worker_is_dropped_then_rejoins_and_no_request_hangs() {
     procs.spawn("worker-out", &worker("worker-out", backend_out, w_out));
     wait_for(&stats, 30, |v| enabled_workers(v) == 2).await;
 
-    procs.spawn(
-        "client",
-        &[
-            s("client"),
-            s("--listen"),
-            format!("127.0.0.1:{api}"),
-            s("--proxy"),
-            format!("127.0.0.1:{client_l}"),
-            s("--data-dir"),
-            dir.join("client").display().to_string(),
-        ],
-    );
+    procs.spawn("client", &client_args(api, client_l, &dir.join("client")));
     let api = format!("http://127.0.0.1:{api}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"] == 1).await;
     remember_client(&api, &dir.join("client"));

@@ -8,8 +8,14 @@ use std::time::Duration;
 /// One TON in nanotons.
 pub const TON: u64 = 1_000_000_000;
 
-pub fn s(x: impl ToString) -> String {
-    x.to_string()
+/// The start of every chain test: its processes, or `None` (after saying why) where the
+/// devnet cannot run here.
+pub fn chain_procs(name: &str) -> Option<Procs> {
+    if let Some(why) = missing_prerequisite() {
+        eprintln!("skipping the chain test: {why}");
+        return None;
+    }
+    Some(Procs::new(name))
 }
 
 /// `cocoon wallet address` of a key file (creating the key).

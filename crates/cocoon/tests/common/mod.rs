@@ -146,8 +146,22 @@ impl Default for NetOpts {
     }
 }
 
-fn s(x: impl ToString) -> String {
+/// An argument for a command line.
+pub fn s(x: impl ToString) -> String {
     x.to_string()
+}
+
+/// `cocoon client` with its API on `api`, one proxy at `proxy` and its data in `data_dir`.
+pub fn client_args(api: u16, proxy: u16, data_dir: &std::path::Path) -> Vec<String> {
+    vec![
+        s("client"),
+        s("--listen"),
+        format!("127.0.0.1:{api}"),
+        s("--proxy"),
+        format!("127.0.0.1:{proxy}"),
+        s("--data-dir"),
+        data_dir.display().to_string(),
+    ]
 }
 
 impl Net {
