@@ -32,14 +32,8 @@ async fn money_moves_on_chain_from_top_up_to_charge_payout_withdrawal_and_refund
     .await;
 
     // Wallets: the proxy's pays its stake, the client's its top-ups.
-    let proxy_dir = dir.join("proxy");
-    let client_dir = dir.join("client");
-    std::fs::create_dir_all(&proxy_dir).unwrap();
-    std::fs::create_dir_all(&client_dir).unwrap();
-    let proxy_wallet = wallet_address(&proxy_dir.join("key.pem"));
-    let client_wallet = wallet_address(&client_dir.join("key.pem"));
-    faucet(&chain, &proxy_wallet, 5 * TON).await;
-    faucet(&chain, &client_wallet, 10 * TON).await;
+    let proxy_wallet = funded_wallet(&chain, &dir, "proxy", 5 * TON).await;
+    let client_wallet = funded_wallet(&chain, &dir, "client", 10 * TON).await;
 
     let ports = free_ports(4);
     let (backend_port, client_l, worker_l, stats_l) = (ports[0], ports[1], ports[2], ports[3]);
@@ -222,10 +216,8 @@ async fn a_rolled_back_proxy_refuses_to_serve_a_client_leaves_without_it_and_unl
         r#"{"minProxyStake": "1000000000", "minClientStake": "100000000", "clientDelayBeforeClose": 3}"#,
     )
     .await;
-    let proxy_wallet = wallet_address(&dir.join("proxy").join("key.pem"));
-    let client_wallet = wallet_address(&dir.join("client").join("key.pem"));
-    faucet(&chain, &proxy_wallet, 5 * TON).await;
-    faucet(&chain, &client_wallet, 5 * TON).await;
+    funded_wallet(&chain, &dir, "proxy", 5 * TON).await;
+    let client_wallet = funded_wallet(&chain, &dir, "client", 5 * TON).await;
     let p = free_ports(6); // taken now: the devnet's start took seconds
     procs.spawn("backend", &[s("bench-backend"), s("--port"), s(p[1]), s("--chunks"), s(20)]);
     let proxy_cfg = proxy_config(&dir, "proxy", &chain, &root);

@@ -129,12 +129,8 @@ async fn a_slow_or_failing_chain_api_never_slows_requests_and_settlement_catches
     let held = Arc::new(AtomicU64::new(0));
     let proxy_chain = relay(chain_port, mode.clone(), held.clone()).await;
 
-    let proxy_dir = dir.join("proxy");
-    let client_dir = dir.join("client");
-    std::fs::create_dir_all(&proxy_dir).unwrap();
-    std::fs::create_dir_all(&client_dir).unwrap();
-    faucet(&chain, &wallet_address(&proxy_dir.join("key.pem")), 5 * TON).await;
-    faucet(&chain, &wallet_address(&client_dir.join("key.pem")), 10 * TON).await;
+    funded_wallet(&chain, &dir, "proxy", 5 * TON).await;
+    funded_wallet(&chain, &dir, "client", 10 * TON).await;
 
     let ports = free_ports(4);
     let (backend_port, client_l, worker_l, stats_l) = (ports[0], ports[1], ports[2], ports[3]);
@@ -153,7 +149,7 @@ async fn a_slow_or_failing_chain_api_never_slows_requests_and_settlement_catches
     procs.spawn("client", &[s("client"), s("--config"), client_cfg.display().to_string()]);
     let api = format!("http://127.0.0.1:{client_api}");
     wait_for(&format!("{api}/health"), 30, |v| v["proxies_connected"].as_u64() == Some(1)).await;
-    remember_client(&api, &client_dir);
+    remember_client(&api, &dir.join("client"));
     let (status, v) = post_json(&format!("{api}/v1/payments/deposit"), &format!(r#"{{"amount": {}}}"#, 2 * TON)).await;
     assert_eq!(status, 200, "{v}");
     let (status, v) = post_json(&format!("{api}/v1/payments/stake"), &format!(r#"{{"amount": {}}}"#, TON / 5)).await;

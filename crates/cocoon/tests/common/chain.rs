@@ -38,6 +38,15 @@ pub fn cocoon_json(args: &[String]) -> Value {
         .unwrap_or_else(|e| panic!("cocoon {args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// The wallet of role `name`'s key under `dir` (creating both), funded by the faucet.
+pub async fn funded_wallet(chain: &str, dir: &std::path::Path, name: &str, nanotons: u64) -> String {
+    let role_dir = dir.join(name);
+    std::fs::create_dir_all(&role_dir).unwrap();
+    let wallet = wallet_address(&role_dir.join("key.pem"));
+    faucet(chain, &wallet, nanotons).await;
+    wallet
+}
+
 pub async fn faucet(base: &str, address: &str, nanotons: u64) {
     let (status, v) =
         post_json(&format!("{base}/devnet/faucet"), &format!(r#"{{"address":"{address}","amount":"{nanotons}"}}"#))
