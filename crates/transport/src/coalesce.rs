@@ -23,6 +23,8 @@ use std::{
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::page_offset_buf::PageOffsetBuf;
+
 /// Most bytes held before a write must first send them.
 pub const MAX_BATCH: usize = 64 * 1024;
 
@@ -34,7 +36,9 @@ const KEEP_CAPACITY: usize = 64 * 1024;
 /// docs). Reads pass straight through.
 pub struct Coalesce<T> {
     inner: T,
-    buf: Vec<u8>,
+    /// The batch. rustls copies it into its records: its alignment matters (see
+    /// [`PageOffsetBuf`]).
+    buf: PageOffsetBuf,
     /// Bytes of `buf` already sent.
     sent: usize,
     /// Whether a flush of the current batch has already been put off once.
@@ -44,7 +48,7 @@ pub struct Coalesce<T> {
 impl<T> Coalesce<T> {
     /// Wraps `inner`.
     pub fn new(inner: T) -> Self {
-        Self { inner, buf: Vec::new(), sent: 0, deferred: false }
+        Self { inner, buf: PageOffsetBuf::default(), sent: 0, deferred: false }
     }
 }
 
@@ -52,7 +56,7 @@ impl<T: AsyncWrite + Unpin> Coalesce<T> {
     /// Sends everything held.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.buf.len() {
-            let n = match Pin::new(&mut self.inner).poll_write(cx, &self.buf[self.sent..]) {
+            let n = match Pin::new(&mut self.inner).poll_write(cx, &self.buf.as_slice()[self.sent..]) {
                 Poll::Ready(r) => r?,
                 Poll::Pending => return Poll::Pending,
             };
@@ -64,7 +68,7 @@ impl<T: AsyncWrite + Unpin> Coalesce<T> {
         self.sent = 0;
         self.deferred = false;
         if self.buf.capacity() > KEEP_CAPACITY {
-            self.buf = Vec::new();
+            self.buf.release();
         } else {
             self.buf.clear();
         }

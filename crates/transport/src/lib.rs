@@ -16,6 +16,7 @@ pub mod conn;
 pub mod exposure;
 pub mod hello;
 pub mod identity;
+pub mod page_offset_buf;
 pub mod policy;
 pub mod pow;
 pub mod relay;
