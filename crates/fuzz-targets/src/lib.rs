@@ -17,6 +17,7 @@
 //! | `config` | an operator's file | the proxy, worker and client configs |
 //! | `explorer_report` | a proxy (its public report) | `cocoon_explorer::report::ProxyReport::parse` |
 //! | `pow_challenge` | a proxy (the challenge before TLS) | `cocoon_transport::pow::Challenge::decode` |
+//! | `backend_answer` | a worker's backend (its HTTP/1 answer) | `cocoon_worker::backend_http::{wire, decode}` |
 
 use tokio_util::codec::Decoder;
 
@@ -33,6 +34,7 @@ pub const TARGETS: &[&str] = &[
     "config",
     "explorer_report",
     "pow_challenge",
+    "backend_answer",
 ];
 
 /// Runs target `name` on `data`; `false` for an unknown name.
@@ -49,6 +51,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "config" => config(data),
         "explorer_report" => explorer_report(data),
         "pow_challenge" => pow_challenge(data),
+        "backend_answer" => backend_answer(data),
         _ => return false,
     }
     true
@@ -156,4 +159,25 @@ pub fn pow_challenge(data: &[u8]) {
             let _ = c.verify(0);
         }
     }
+}
+
+/// A backend's HTTP/1 answer (after a first byte that says in what pieces to feed it): its
+/// head parsed, then its body decoded. The data out never exceeds the body bytes in.
+pub fn backend_answer(data: &[u8]) {
+    use cocoon_worker::backend_http::{decode::BodyDecoder, wire};
+    let Some((first, data)) = data.split_first() else { return };
+    let step = usize::from(*first).max(1);
+    let Ok(Some((head, used))) = wire::parse_head(data, &http::Method::POST) else { return };
+    let mut decoder = BodyDecoder::new(head.framing);
+    let mut buf = bytes::BytesMut::new();
+    let (mut fed, mut out) = (0usize, 0usize);
+    for piece in data[used..].chunks(step) {
+        buf.extend_from_slice(piece);
+        fed += piece.len();
+        while let Ok(Some(d)) = decoder.decode(&mut buf) {
+            out += d.len();
+        }
+        assert!(out <= fed, "decoded more than was fed");
+    }
+    let _ = decoder.eof();
 }
