@@ -1,6 +1,8 @@
 //! The worker's HTTP/1 client to its backend, against a plain TCP server that counts its
-//! connections: keep-alive reuse, cancellation by closing, retry when the server closed an
-//! idle connection, and clear errors.
+//! connections: the request on the wire, keep-alive reuse (chunked and `Content-Length`
+//! answers), cancellation by closing, retry when the server closed an idle connection, and
+//! clear errors for a malformed chunk, an answer cut short and a server that is not HTTP (a
+//! connection that failed is never reused).
 
 use bytes::Bytes;
 use cocoon_worker::backend_http::{BackendHttp, BackendHttpError};
@@ -30,6 +32,8 @@ enum Answer {
     Burst(usize),
     /// The head and one chunk, then nothing more until the client goes away.
     Stall,
+    /// These exact bytes (a hostile or broken backend), then the connection stays open.
+    Raw(&'static [u8]),
 }
 
 struct Server {
@@ -37,6 +41,8 @@ struct Server {
     connections: Arc<AtomicUsize>,
     /// One message per connection the client closed (end of file read by the server).
     closed: mpsc::UnboundedReceiver<()>,
+    /// Every request as it arrived on the wire.
+    requests: mpsc::UnboundedReceiver<Vec<u8>>,
 }
 
 async fn server(answer: Answer, after: After) -> Server {
@@ -44,18 +50,25 @@ async fn server(answer: Answer, after: After) -> Server {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let connections = Arc::new(AtomicUsize::new(0));
     let (tx, closed) = mpsc::unbounded_channel();
+    let (req_tx, requests) = mpsc::unbounded_channel();
     let count = connections.clone();
     tokio::spawn(async move {
         loop {
             let (sock, _) = listener.accept().await.unwrap();
             count.fetch_add(1, SeqCst);
-            tokio::spawn(serve_conn(sock, answer, after, tx.clone()));
+            tokio::spawn(serve_conn(sock, answer, after, tx.clone(), req_tx.clone()));
         }
     });
-    Server { url, connections, closed }
+    Server { url, connections, closed, requests }
 }
 
-async fn serve_conn(mut sock: TcpStream, answer: Answer, after: After, closed: mpsc::UnboundedSender<()>) {
+async fn serve_conn(
+    mut sock: TcpStream,
+    answer: Answer,
+    after: After,
+    closed: mpsc::UnboundedSender<()>,
+    requests: mpsc::UnboundedSender<Vec<u8>>,
+) {
     let mut buf = Vec::new();
     loop {
         // Read one request (head and Content-Length body).
@@ -72,11 +85,16 @@ async fn serve_conn(mut sock: TcpStream, answer: Answer, after: After, closed: m
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         };
-        buf.drain(..request_end);
+        let _ = requests.send(buf.drain(..request_end).collect());
         let mut out =
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
         let event = |i: usize| format!("data: {{\"i\":{i}}}\n\n");
         match answer {
+            Answer::Raw(bytes) => {
+                if sock.write_all(bytes).await.is_err() {
+                    return;
+                }
+            }
             Answer::Burst(n) => {
                 for i in 0..n {
                     let e = event(i);
@@ -182,4 +200,62 @@ async fn unreachable_and_bad_urls_are_clear_errors() {
     }
     assert!(matches!(BackendHttp::new("https://127.0.0.1:1"), Err(BackendHttpError::BadUrl(..))));
     assert!(matches!(BackendHttp::new("not a url"), Err(BackendHttpError::BadUrl(..))));
+}
+
+#[tokio::test]
+async fn the_request_goes_out_as_one_well_formed_message() {
+    let mut s = server(Answer::Burst(1), After::KeepAlive).await;
+    let client = BackendHttp::new(&s.url).unwrap();
+    read_all(&client, &s.url).await;
+    let req = String::from_utf8(s.requests.recv().await.unwrap()).unwrap();
+    let host = s.url.trim_start_matches("http://");
+    assert_eq!(
+        req,
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{{\"model\":\"m\"}}"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_content_length_answer_arrives_whole_and_its_connection_is_reused() {
+    let s = server(Answer::Raw(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}"), After::KeepAlive).await;
+    let client = BackendHttp::new(&s.url).unwrap();
+    for _ in 0..3 {
+        assert_eq!(read_all(&client, &s.url).await, "{\"ok\":true}");
+    }
+    assert_eq!(s.connections.load(SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_chunk_fails_the_body_and_its_connection_is_not_reused() {
+    let s = server(
+        Answer::Raw(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n"),
+        After::KeepAlive,
+    )
+    .await;
+    let client = BackendHttp::new(&s.url).unwrap();
+    for round in 1..=2 {
+        let resp = client.request(post(&s.url)).await.unwrap();
+        let err = resp.into_body().collect().await.map(|_| ()).expect_err("a bad chunk size must fail the body");
+        assert!(err.to_string().contains("chunk size"), "{err}");
+        assert_eq!(s.connections.load(SeqCst), round, "a failed connection is never reused");
+    }
+}
+
+#[tokio::test]
+async fn a_backend_that_dies_mid_answer_or_answers_garbage_gets_a_clear_error() {
+    // Half a chunk, then the connection closes.
+    let s = server(Answer::Raw(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n10\r\nhalf"), After::Close).await;
+    let client = BackendHttp::new(&s.url).unwrap();
+    let resp = client.request(post(&s.url)).await.unwrap();
+    let err = resp.into_body().collect().await.map(|_| ()).expect_err("a cut answer must fail");
+    assert!(err.to_string().contains("closed before the body's end"), "{err}");
+    // Not HTTP at all.
+    let s = server(Answer::Raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"), After::KeepAlive).await;
+    let client = BackendHttp::new(&s.url).unwrap();
+    match client.request(post(&s.url)).await {
+        Err(BackendHttpError::Head(e)) => assert!(e.to_string().contains("malformed answer head"), "{e}"),
+        other => panic!("expected a head error, got {:?}", other.map(|r| r.status())),
+    }
 }
