@@ -65,6 +65,7 @@ pub struct BodyDecoder {
     state: State,
 }
 
+/// Where a body is: the framing with what is left of it, or its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Length(u64),
