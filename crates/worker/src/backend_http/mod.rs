@@ -143,11 +143,11 @@ impl BackendHttp {
         let (parts, body) = req.into_parts();
         let body = body.into_inner().unwrap_or_default();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut head = BytesMut::new();
-        wire::encode_request(&parts.method, path, &self.pool.host, &parts.headers, body.len(), &mut head);
+        let mut request = BytesMut::new();
+        wire::encode_request(&parts.method, path, &self.pool.host, &parts.headers, body.len(), &mut request);
         let inline = body.len() <= INLINE_BODY;
         if inline {
-            head.extend_from_slice(&body);
+            request.extend_from_slice(&body);
         }
         // A pooled connection the server closed just as it was taken fails before any of the
         // answer arrives: the server never read the request, which then goes out once more on
@@ -157,7 +157,7 @@ impl BackendHttp {
                 Some(conn) => (conn, true),
                 None => (self.pool.connect().await?, false),
             };
-            match exchange(conn, &head, (!inline).then_some(&body), &parts.method).await {
+            match exchange(conn, &request, (!inline).then_some(&body), &parts.method).await {
                 Ok(done) => break done,
                 Err(Exchange::Unanswered(e)) if pooled => {
                     tracing::debug!(error = %e, "pooled backend connection closed; retrying on a new one");
@@ -186,15 +186,16 @@ enum Exchange {
     Failed(BackendHttpError),
 }
 
-/// Writes the request (`head`, with the body unless it is `body`) and reads the answer's head.
+/// Writes the request (`request`: its head, and its body unless that comes as `body`) and reads
+/// the answer's head.
 async fn exchange(
     mut conn: Conn,
-    head: &[u8],
+    request: &[u8],
     body: Option<&Bytes>,
     method: &http::Method,
 ) -> Result<(Conn, wire::Head), Exchange> {
     let unanswered = |e: std::io::Error| Exchange::Unanswered(e.into());
-    conn.tcp.write_all(head).await.map_err(unanswered)?;
+    conn.tcp.write_all(request).await.map_err(unanswered)?;
     if let Some(body) = body {
         conn.tcp.write_all(body).await.map_err(unanswered)?;
     }
