@@ -267,6 +267,5 @@ async fn the_explorer_page_shows_the_chain_and_the_proxies_live_and_a_stopped_pr
     assert_eq!(s["headline"]["workers"]["value"], 4);
     assert_eq!(s["root"]["address"].as_str().unwrap(), address::raw(&address::parse_std(&root).unwrap()));
 
-    signal(up.id().unwrap().into(), nix::sys::signal::Signal::SIGINT);
-    let _ = tokio::time::timeout(Duration::from_secs(30), up.wait()).await;
+    up.stop().await;
 }

@@ -162,7 +162,5 @@ async fn killed_roles_are_restarted_and_the_network_serves_again_with_the_money_
     }
     assert!(earned <= n(&ledger["worker_earned_tokens"]), "worker vouchers {earned} vs books {ledger}");
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.id().unwrap() as i32), nix::sys::signal::Signal::SIGINT)
-        .unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(30), up.wait()).await;
+    up.stop().await;
 }

@@ -51,7 +51,7 @@ async fn the_official_openai_sdk_reads_every_answer() {
         .output();
     let out =
         tokio::time::timeout(Duration::from_secs(600), run).await.expect("the SDK checks within 10 minutes").unwrap();
-    let _ = up.start_kill();
+    up.stop().await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the SDK checks failed ({}):\n{stdout}\n{stderr}", out.status);

@@ -170,9 +170,7 @@ async fn up_starts_a_network_writes_network_json_and_stops_on_ctrl_c() {
     assert!(String::from_utf8_lossy(&body).contains("unsupported_field"), "{}", String::from_utf8_lossy(&body));
 
     // Ctrl-C.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.id().unwrap() as i32), nix::sys::signal::Signal::SIGINT)
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), up.wait()).await.expect("up stops").unwrap();
+    let status = up.stop().await.expect("up stops within 30 s");
     assert!(status.success(), "{status}");
     for pid in pids {
         let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok();

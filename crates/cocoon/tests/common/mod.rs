@@ -487,19 +487,42 @@ pub fn missing_prerequisite() -> Option<String> {
     None
 }
 
+/// A running `cocoon up`. Dropped (a test that failed midway included), it is interrupted as
+/// with Ctrl-C, so that it stops the roles it started: killing it would leave them running.
+pub struct Up(Child);
+
+impl Up {
+    /// Ctrl-C: `up` stops its roles and exits; waits up to 30 s for that, and says how it went.
+    pub async fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        self.interrupt();
+        tokio::time::timeout(Duration::from_secs(30), self.0.wait()).await.ok().and_then(Result::ok)
+    }
+
+    fn interrupt(&self) {
+        if let Some(pid) = self.0.id() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT);
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        self.interrupt();
+    }
+}
+
 /// Starts `cocoon up` on `port` with its files in `dir` and `args` after those, and waits (up
 /// to 3 minutes: the devnet, the proxy's registration and the model loads come first) for its
-/// `network.json`, which it writes once the network serves. The process dies with the handle.
-pub async fn start_up(dir: &std::path::Path, port: u16, args: &[&str]) -> (Child, Value) {
-    let up = Command::new(BIN)
+/// `network.json`, which it writes once the network serves.
+pub async fn start_up(dir: &std::path::Path, port: u16, args: &[&str]) -> (Up, Value) {
+    let up = Up(Command::new(BIN)
         .args(["up", "--client-port", &port.to_string(), "--data-dir", &dir.display().to_string()])
         .args(["--explorer-port", "0"])
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
-        .expect("spawn cocoon up");
+        .expect("spawn cocoon up"));
     let net_json = dir.join("network.json");
     for _ in 0..1800 {
         if net_json.exists() {
