@@ -14,6 +14,7 @@ pub mod body;
 pub mod coalesce;
 pub mod conn;
 pub mod exposure;
+pub mod gather;
 pub mod hello;
 pub mod identity;
 pub mod page_offset_buf;

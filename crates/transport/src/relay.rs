@@ -7,8 +7,8 @@
 //! which cancels the request at the next hop). [`Relay`] does the mechanics once; each hop
 //! supplies an [`Observer`] with its own accounting.
 
-use crate::{Body, BoxError};
-use bytes::{Bytes, BytesMut};
+use crate::{gather::Gather, Body, BoxError};
+use bytes::Bytes;
 use cocoon_proto::outcome::OutcomeError;
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -34,9 +34,6 @@ pub trait Observer: Send + Unpin + 'static {
 /// Most bytes merged into one outgoing frame.
 pub const COALESCE_MAX: usize = 32 * 1024;
 
-/// Room reserved when a merge starts.
-const MERGE_RESERVE: usize = 16 * 1024;
-
 /// Relays `inner` to the reader, reporting to `O`.
 ///
 /// Data that is already available is merged into one outgoing frame (up to [`COALESCE_MAX`]):
@@ -52,10 +49,8 @@ pub struct Relay<O: Observer> {
     deadline: Option<(Instant, Pin<Box<Sleep>>)>,
     timeout: Duration,
     trailers: Option<HeaderMap>,
-    /// Data read but not yet sent: the first chunk as is (no copy when it travels alone)...
-    first: Option<Bytes>,
-    /// ...and, once a second one arrives, all of them merged.
-    merged: BytesMut,
+    /// Data read but not yet sent.
+    held: Gather,
     /// The upstream ended (with this error, if any) while data was held; finish after sending it.
     upstream_end: Option<Option<OutcomeError>>,
     done: bool,
@@ -73,8 +68,7 @@ impl<O: Observer> Relay<O> {
             }),
             timeout: timeout.unwrap_or_default(),
             trailers: None,
-            first: None,
-            merged: BytesMut::new(),
+            held: Gather::default(),
             upstream_end: None,
             done: false,
         }
@@ -92,37 +86,15 @@ impl<O: Observer> Relay<O> {
 
     /// The upstream is done: send what is held first, then finish.
     fn end_upstream(&mut self, error: Option<OutcomeError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.held_len() == 0 {
+        if self.held.is_empty() {
             return self.finish(error);
         }
         self.upstream_end = Some(error);
         self.send_held()
     }
 
-    fn hold(&mut self, data: Bytes) {
-        match self.first.take() {
-            None if self.merged.is_empty() => self.first = Some(data),
-            first => {
-                if let Some(f) = first {
-                    // A merge starts: room for a typical burst at once, not a dozen regrowths.
-                    self.merged.reserve(MERGE_RESERVE.max(f.len() + data.len()));
-                    self.merged.extend_from_slice(&f);
-                }
-                self.merged.extend_from_slice(&data);
-            }
-        }
-    }
-
-    fn held_len(&self) -> usize {
-        self.first.as_ref().map_or(0, Bytes::len) + self.merged.len()
-    }
-
     fn send_held(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let data = match self.first.take() {
-            Some(only) => only,
-            None => self.merged.split().freeze(),
-        };
-        Poll::Ready(Some(Ok(Frame::data(data))))
+        Poll::Ready(Some(Ok(Frame::data(self.held.take().unwrap_or_default()))))
     }
 
     fn finish(&mut self, error: Option<OutcomeError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
@@ -153,8 +125,8 @@ impl<O: Observer> HttpBody for Relay<O> {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => {
                         this.observer.on_data(&data);
-                        this.hold(data);
-                        if this.held_len() >= COALESCE_MAX {
+                        this.held.push(data);
+                        if this.held.len() >= COALESCE_MAX {
                             return this.send_held();
                         }
                     }
@@ -166,7 +138,7 @@ impl<O: Observer> HttpBody for Relay<O> {
                 },
                 Poll::Ready(Some(Err(e))) => return this.end_upstream(Some(upstream_failed(e))),
                 Poll::Ready(None) => return this.end_upstream(None),
-                Poll::Pending if this.held_len() == 0 => {
+                Poll::Pending if this.held.is_empty() => {
                     if let Some((_, timer)) = this.deadline.as_mut() {
                         if timer.as_mut().poll(cx).is_ready() {
                             return this.timed_out();

@@ -17,6 +17,11 @@ pub type LinkTcp = BufReader<TcpStream>;
 /// Bytes read from a link's socket at once (one buffer per link, for its lifetime).
 pub const LINK_READ_BUFFER: usize = 32 * 1024;
 
+/// `tcp` as a link's TLS layer reads it (see [`LinkTcp`]).
+fn link_tcp(tcp: TcpStream) -> LinkTcp {
+    BufReader::with_capacity(LINK_READ_BUFFER, tcp)
+}
+
 /// The server name every peer uses in its handshake; RA-TLS identities come from the attested
 /// certificate, not from DNS, so the name is fixed and ignored by the verifiers.
 pub const PEER_NAME: &str = "cocoon.peer";
@@ -74,8 +79,7 @@ pub async fn dial(
         let _ = tcp.set_nodelay(true);
         pow::answer(&mut tcp, max_pow, timeout).await?;
         let name = ServerName::try_from(PEER_NAME).map_err(|e| TransportError::Hello(e.to_string()))?;
-        let tcp = BufReader::with_capacity(LINK_READ_BUFFER, tcp);
-        let tls = TlsConnector::from(config).connect(name, tcp).await.map_err(tls_error)?;
+        let tls = TlsConnector::from(config).connect(name, link_tcp(tcp)).await.map_err(tls_error)?;
         let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
         let peer = cocoon_ratls::peer_info(certs)?;
         Ok((tls, peer))
@@ -95,8 +99,7 @@ pub async fn accept(
     let _ = tcp.set_nodelay(true);
     let fut = async {
         pow::challenge(&mut tcp, pow_difficulty, timeout).await?;
-        let tcp = BufReader::with_capacity(LINK_READ_BUFFER, tcp);
-        let tls = acceptor.accept(tcp).await.map_err(tls_error)?;
+        let tls = acceptor.accept(link_tcp(tcp)).await.map_err(tls_error)?;
         let certs = tls.get_ref().1.peer_certificates().unwrap_or(&[]);
         let peer = cocoon_ratls::peer_info(certs)?;
         Ok((tls, peer))

@@ -9,6 +9,7 @@
 //! leaves as one piece.
 
 use bytes::{Bytes, BytesMut};
+use cocoon_transport::gather::Gather;
 
 /// Longest chunk-size line (with extensions) accepted.
 const MAX_SIZE_LINE: usize = 4096;
@@ -104,7 +105,7 @@ impl BodyDecoder {
     /// chunks in one piece of at most [`MAX_PIECE`] bytes), or `None` when more input is
     /// needed or the body has ended. Call again until it returns `None`.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, DecodeError> {
-        let mut out = Piece::default();
+        let mut out = Gather::default();
         loop {
             if out.len() >= MAX_PIECE {
                 break;
@@ -133,11 +134,11 @@ impl BodyDecoder {
                 },
             }
         }
-        Ok(out.finish())
+        Ok(out.take())
     }
 
     /// One step of a chunked body: the next state, or `None` when more input is needed.
-    fn chunked(&mut self, chunk: Chunk, buf: &mut BytesMut, out: &mut Piece) -> Result<Option<State>, DecodeError> {
+    fn chunked(&mut self, chunk: Chunk, buf: &mut BytesMut, out: &mut Gather) -> Result<Option<State>, DecodeError> {
         Ok(Some(match chunk {
             Chunk::Size => match httparse::parse_chunk_size(buf) {
                 Ok(httparse::Status::Complete((used, size))) => {
@@ -197,43 +198,6 @@ impl BodyDecoder {
             }
             State::Done => Ok(()),
             _ => Err(DecodeError::Truncated),
-        }
-    }
-}
-
-/// Data gathered in one pass: the first slice as it is (no copy), later ones appended.
-#[derive(Default)]
-struct Piece {
-    first: Option<Bytes>,
-    more: Option<BytesMut>,
-}
-
-impl Piece {
-    fn len(&self) -> usize {
-        match (&self.first, &self.more) {
-            (_, Some(m)) => m.len(),
-            (Some(f), None) => f.len(),
-            (None, None) => 0,
-        }
-    }
-
-    fn push(&mut self, data: Bytes) {
-        if let Some(m) = &mut self.more {
-            m.extend_from_slice(&data);
-        } else if let Some(first) = self.first.take() {
-            let mut m = BytesMut::with_capacity((first.len() + data.len()).max(4096));
-            m.extend_from_slice(&first);
-            m.extend_from_slice(&data);
-            self.more = Some(m);
-        } else {
-            self.first = Some(data);
-        }
-    }
-
-    fn finish(self) -> Option<Bytes> {
-        match self {
-            Piece { more: Some(m), .. } => Some(m.freeze()),
-            Piece { first, .. } => first,
         }
     }
 }
