@@ -19,7 +19,7 @@
 use std::{
     io,
     pin::Pin,
-    task::{Context, Poll},
+    task::{ready, Context, Poll},
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -56,10 +56,7 @@ impl<T: AsyncWrite + Unpin> Coalesce<T> {
     /// Sends everything held.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.buf.len() {
-            let n = match Pin::new(&mut self.inner).poll_write(cx, &self.buf.as_slice()[self.sent..]) {
-                Poll::Ready(r) => r?,
-                Poll::Pending => return Poll::Pending,
-            };
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.buf.as_slice()[self.sent..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -93,11 +90,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Coalesce<T> {
 impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesce<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match this.poll_room(cx) {
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(())) => {}
-        }
+        ready!(this.poll_room(cx))?;
         let n = data.len().min(MAX_BATCH - this.buf.len());
         this.buf.extend_from_slice(&data[..n]);
         Poll::Ready(Ok(n))
@@ -109,11 +102,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesce<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match this.poll_room(cx) {
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(())) => {}
-        }
+        ready!(this.poll_room(cx))?;
         let mut n = 0;
         for b in bufs {
             let take = b.len().min(MAX_BATCH - this.buf.len());
@@ -139,20 +128,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesce<T> {
                 cx.waker().wake_by_ref();
                 return Poll::Ready(Ok(()));
             }
-            match this.poll_send(cx) {
-                Poll::Ready(Ok(())) => {}
-                other => return other,
-            }
+            ready!(this.poll_send(cx))?;
         }
         Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        match this.poll_send(cx) {
-            Poll::Ready(Ok(())) => {}
-            other => return other,
-        }
+        ready!(this.poll_send(cx))?;
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
